@@ -1,0 +1,26 @@
+"""The REST API: one NinjaAPI assembled from each app's `api.py` router. Docs at /api/docs."""
+
+from ninja import NinjaAPI
+
+from yiyang.core.api import router as core_router
+
+from . import errors
+from .auth import API_AUTH
+
+api = NinjaAPI(
+    title="Yiyang API",
+    version="1",
+    description=(
+        "颐养养老服务平台 REST API / Yiyang elderly-care platform REST API.\n\n"
+        "Browsers use their session (with the CSRF token); integrations call `POST /api/v1/auth/token` and send "
+        "`Authorization: Bearer <token>`. Every error has one shape: `status`, a stable `code`, a `message` in "
+        "the caller's language (Accept-Language: zh-hans or en) and per-field `errors`. Objects outside the "
+        "caller's scope answer 404."
+    ),
+    auth=API_AUTH,
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+errors.install(api)
+api.add_router("/v1/", core_router)

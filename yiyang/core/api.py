@@ -1,0 +1,204 @@
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from ninja import Field, Router, Schema
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from yiyang.api.errors import error_body
+
+from . import selectors, services
+from .errors import DomainError
+from .middleware import client_ip
+from .models import Region, Role
+from .scope import get_scoped_or_404
+
+router = Router()
+
+
+class TokenIn(Schema):
+    username: str = Field(..., max_length=150)
+    password: str = Field(..., max_length=256)
+
+
+class TokenOut(Schema):
+    token: str
+    expires_at: datetime.datetime
+
+
+class ErrorItem(Schema):
+    field: str
+    code: str
+    message: str
+
+
+class ErrorOut(Schema):
+    status: int
+    code: str
+    message: str
+    errors: list[ErrorItem]
+
+
+@router.post("auth/token", auth=None, response={200: TokenOut, 401: ErrorOut, 429: ErrorOut, 422: ErrorOut},
+             tags=["auth"], summary="Issue an API token")
+def issue_token(request, payload: TokenIn):
+    """Exchange a username and password for a bearer token (throttled like the login page)."""
+    user = services.sign_in(username=payload.username, password=payload.password, ip=client_ip(request))
+    key, token = services.issue_api_token(user=user)
+    return {"token": key, "expires_at": token.expires_at}
+
+
+class ScopeOut(Schema):
+    kind: str
+    code: str = ""
+    name: str = ""
+
+
+class MeOut(Schema):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    role_label: str
+    scope: ScopeOut
+
+
+def _scope_of(user) -> dict:
+    if user.region_id:
+        return {"kind": "region", "code": user.region_id, "name": user.region.path_name()}
+    if user.organisation_id:
+        return {"kind": "organisation", "code": str(user.organisation_id), "name": user.organisation.name}
+    return {"kind": "self", "code": "", "name": ""}
+
+
+@router.get("me", response=MeOut, tags=["auth"], summary="The signed-in account")
+def me(request):
+    user = request.user
+    return {
+        "id": user.pk, "username": user.username, "display_name": user.display_name, "role": user.role,
+        "role_label": str(user.get_role_display()), "scope": _scope_of(user),
+    }
+
+
+class RegionOut(Schema):
+    code: str
+    name: str
+    level: str
+    parent: str | None = Field(None, alias="parent_id")
+    path: str = ""
+    has_children: bool = True
+
+
+@router.get("regions", response=list[RegionOut], tags=["regions"], summary="Browse or search regions")
+def list_regions(request, parent: str = "", q: str = Field("", max_length=40), limit: int = Field(20, le=100)):
+    """Children of `parent` (provinces when empty), or a search by name, pinyin or initials when `q` is given."""
+    if q:
+        regions = selectors.search_regions(query=q, within=parent, limit=limit)
+        paths = selectors.region_paths(regions)
+        return [{**RegionOut.from_orm(r).dict(by_alias=False), "path": paths[r.code],
+                 "has_children": r.level != "community"} for r in regions]
+    regions = selectors.region_children(parent_code=parent or None)
+    return [{**RegionOut.from_orm(r).dict(by_alias=False), "path": "", "has_children": r.level != "community"}
+            for r in regions]
+
+
+@router.get("regions/{code}", response={200: RegionOut, 404: ErrorOut}, tags=["regions"])
+def get_region(request, code: str):
+    region = get_object_or_404(Region, code=code)
+    return {**RegionOut.from_orm(region).dict(by_alias=False), "path": region.path_name(),
+            "has_children": region.level != "community"}
+
+
+class AccountOut(Schema):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    is_active: bool
+    region: str | None = Field(None, alias="region_id")
+    organisation: int | None = Field(None, alias="organisation_id")
+    phone_masked: str = ""
+    id_number_masked: str = ""
+
+
+def _account(u) -> dict:
+    from .pii import mask_id_number, mask_phone
+
+    return {"id": u.pk, "username": u.username, "display_name": u.display_name, "role": u.role,
+            "is_active": u.is_active, "region": u.region_id, "organisation": u.organisation_id,
+            "phone_masked": mask_phone(u.phone), "id_number_masked": mask_id_number(u.id_number)}
+
+
+class AccountIn(Schema):
+    username: str = Field(..., max_length=150)
+    password: str = Field(..., max_length=128)
+    role: Role
+    region: str | None = Field(None, max_length=12)
+    organisation: int | None = None
+    display_name: str = Field("", max_length=64)
+    phone: str = Field("", max_length=20)
+    id_number: str = Field("", max_length=24)
+
+
+@router.get("accounts", response=list[AccountOut], tags=["accounts"], summary="Accounts in my scope")
+@paginate(LimitOffsetPagination)
+def list_accounts(request, q: str = "", role: str = ""):
+    return [_account(u) for u in selectors.accounts_for(user=request.user, query=q, role=role)]
+
+
+@router.get("accounts/{account_id}", response={200: AccountOut, 404: ErrorOut}, tags=["accounts"])
+def get_account(request, account_id: int):
+    from .models import User
+
+    return _account(get_scoped_or_404(User.objects, request.user, "view", pk=account_id))
+
+
+@router.post("accounts", response={201: AccountOut, 403: ErrorOut, 422: ErrorOut}, tags=["accounts"],
+             summary="Create a staff account (bureau)")
+def create_account(request, payload: AccountIn):
+    from yiyang.registry.models import Organisation
+
+    if request.user.role != Role.BUREAU and not request.user.is_superuser:
+        raise DomainError("forbidden", _("只有民政局账号可以管理账号。"), status=403)
+    region = Region.objects.filter(code=payload.region).first() if payload.region else None
+    if payload.region and region is None:
+        raise ValidationError({"region": _("区划代码 %(code)s 不存在。") % {"code": payload.region}})
+    organisation = None
+    if payload.organisation:
+        organisation = Organisation.objects.restrict(request.user, "view").filter(pk=payload.organisation).first()
+        if organisation is None:
+            raise ValidationError({"organisation": _("机构不存在或不在您的辖区内。")})
+    user = services.create_account(
+        actor=request.user, username=payload.username, password=payload.password, role=payload.role,
+        region=region, organisation=organisation, display_name=payload.display_name, phone=payload.phone,
+        id_number=payload.id_number,
+    )
+    return 201, _account(user)
+
+
+class AuditOut(Schema):
+    id: int
+    at: datetime.datetime
+    actor: str = Field(..., alias="actor_username")
+    action: str
+    object_type: str
+    object_id: str
+    object_repr: str
+    ip: str | None = None
+    before: dict | None = None
+    after: dict | None = None
+    detail: str
+
+
+@router.get("audit", response={200: list[AuditOut], 403: ErrorOut}, tags=["audit"], summary="Search the audit log")
+@paginate(LimitOffsetPagination)
+def list_audit(request, actor: str = "", action: str = "", object_type: str = "", object_id: str = "",
+               date_from: datetime.date | None = None, date_to: datetime.date | None = None):
+    return selectors.audit_events_for(
+        user=request.user, actor=actor, action=action, object_type=object_type, object_id=object_id,
+        date_from=date_from, date_to=date_to,
+    )
+
+
+__all__ = ["router", "error_body"]

@@ -1,0 +1,37 @@
+"""Navigation per role. Apps add their entries here as they arrive (DESIGN.md §1 lists who does what)."""
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from .models import Role
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    roles: frozenset  # empty = every signed-in user
+    superuser_only: bool = False
+
+
+STAFF = frozenset({Role.BUREAU, Role.STREET, Role.COMMUNITY, Role.ASSESSOR, Role.PROVIDER})
+
+NAV = [
+    NavItem(_("首页"), "core:home", frozenset()),
+    NavItem(_("账号管理"), "core:account_list", frozenset({Role.BUREAU})),
+    NavItem(_("审计日志"), "core:audit_list", frozenset({Role.BUREAU})),
+    NavItem(_("接口文档"), "api:openapi-view", STAFF),
+]
+
+
+def items_for(user, current_path: str) -> list[dict]:
+    out = []
+    for item in NAV:
+        if item.roles and user.role not in item.roles and not user.is_superuser:
+            continue
+        url = reverse(item.url_name)
+        active = current_path == url if url == "/" else current_path.startswith(url)
+        out.append({"label": item.label, "url": url, "active": active})
+    return out

@@ -1,0 +1,203 @@
+"""Write operations of the core domain: sign-in, tokens, accounts, regions. One transaction each, audited."""
+
+import csv
+import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import authenticate, password_validation
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import audit, pii
+from .errors import INVALID_CREDENTIALS, THROTTLED, DomainError, LoginError
+from .models import (
+    ORGANISATION_ROLES,
+    REGION_ROLES,
+    ApiToken,
+    AuditAction,
+    LoginFailure,
+    Region,
+    Role,
+    User,
+)
+
+
+def _throttled(username: str, ip: str | None) -> bool:
+    since = timezone.now() - datetime.timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+    recent = LoginFailure.objects.filter(at__gte=since)
+    limit = settings.LOGIN_FAILURE_LIMIT
+    if recent.filter(username=username.lower()).count() >= limit:
+        return True
+    # An address gets more room than a username: several clerks may share one office gateway.
+    return bool(ip) and recent.filter(ip=ip).count() >= limit * 4
+
+
+def sign_in(*, username: str, password: str, ip: str | None, request=None) -> User:
+    """Check credentials with throttling; log success and failure. Raises LoginError."""
+    username = (username or "").strip()
+    if _throttled(username, ip):
+        audit.record(actor=None, action=AuditAction.LOGIN_FAILED, object_type="core.user",
+                     object_repr=username[:150], detail="throttled", ip=ip)
+        raise LoginError(
+            "throttled",
+            THROTTLED % {"minutes": settings.LOGIN_FAILURE_WINDOW_SECONDS // 60},
+            status=429,
+        )
+    user = authenticate(request, username=username, password=password)
+    if user is None:
+        with transaction.atomic():
+            LoginFailure.objects.create(username=username.lower(), ip=ip)
+            audit.record(actor=None, action=AuditAction.LOGIN_FAILED, object_type="core.user",
+                         object_repr=username[:150], ip=ip)
+        raise LoginError("invalid_credentials", INVALID_CREDENTIALS)
+    with transaction.atomic():
+        LoginFailure.objects.filter(username=username.lower()).delete()
+        User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+        audit.record(actor=user, action=AuditAction.LOGIN, instance=user, ip=ip)
+    return user
+
+
+def record_sign_out(*, user: User) -> None:
+    audit.record(actor=user, action=AuditAction.LOGOUT, instance=user)
+
+
+@transaction.atomic
+def issue_api_token(*, user: User) -> tuple[str, ApiToken]:
+    key = ApiToken.new_key()
+    token = ApiToken.objects.create(
+        user=user,
+        key_hash=ApiToken.hash_key(key),
+        prefix=key[3:11],
+        expires_at=timezone.now() + datetime.timedelta(days=settings.API_TOKEN_LIFETIME_DAYS),
+    )
+    audit.record(actor=user, action=AuditAction.TOKEN, instance=user, detail=f"token {token.prefix}…")
+    return key, token
+
+
+def _check_scope_assignment(*, actor: User, role: str, region: Region | None, organisation) -> None:
+    """The actor may only create or move accounts inside their own jurisdiction."""
+    if actor.is_superuser:
+        return
+    if actor.role != Role.BUREAU:
+        raise DomainError("forbidden", _("只有民政局账号可以管理账号。"), status=403)
+    target_code = region.code if region else (organisation.region_id if organisation else "")
+    if not target_code.startswith(actor.scope_code):
+        raise ValidationError({"region": _("只能在本辖区内设置账号的范围。")})
+
+
+def _validate_scope_fields(*, role: str, region: Region | None, organisation) -> None:
+    if role not in Role.values:
+        raise ValidationError({"role": _("未知角色。")})
+    probe = User(role=role, region=region, organisation=organisation)
+    probe.clean()
+    if role not in REGION_ROLES and role not in ORGANISATION_ROLES and (region or organisation):
+        raise ValidationError({"role": _("老年人、家属和志愿者账号不设区域或机构范围。")})
+
+
+@transaction.atomic
+def create_account(
+    *,
+    actor: User,
+    username: str,
+    password: str,
+    role: str,
+    region: Region | None = None,
+    organisation=None,
+    display_name: str = "",
+    phone: str = "",
+    id_number: str = "",
+) -> User:
+    username = username.strip()
+    errors = {}
+    if not username:
+        errors["username"] = [_("请填写用户名。")]
+    elif User.objects.filter(username__iexact=username).exists():
+        errors["username"] = [_("用户名 %(name)s 已被使用。") % {"name": username}]
+    if phone:
+        try:
+            phone = pii.validate_phone(phone)
+        except ValidationError as exc:
+            errors["phone"] = exc.messages
+    if id_number:
+        try:
+            id_number = pii.parse_id_number(id_number).number
+        except ValidationError as exc:
+            errors["id_number"] = exc.messages
+    candidate = User(username=username, display_name=display_name, role=role)
+    try:
+        password_validation.validate_password(password, candidate)
+    except ValidationError as exc:
+        errors["password"] = exc.messages
+    try:
+        _validate_scope_fields(role=role, region=region, organisation=organisation)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    _check_scope_assignment(actor=actor, role=role, region=region, organisation=organisation)
+    user = User(
+        username=username, role=role, region=region, organisation=organisation,
+        display_name=display_name, phone=phone, id_number=id_number,
+    )
+    user.set_password(password)
+    user.save()
+    audit.record(actor=actor, action=AuditAction.CREATE, instance=user, after=audit.snapshot(user),
+                 region_code=user.scope_code)
+    return user
+
+
+@transaction.atomic
+def set_account_active(*, actor: User, user: User, active: bool) -> User:
+    if user.pk == actor.pk and not active:
+        raise DomainError("cannot_deactivate_self", _("不能停用自己的账号。"))
+    before = audit.snapshot(user)
+    user.is_active = active
+    user.save(update_fields=["is_active"])
+    audit.record(actor=actor, action=AuditAction.UPDATE, instance=user, before=before,
+                 after=audit.snapshot(user), region_code=user.scope_code)
+    return user
+
+
+@transaction.atomic
+def change_password(*, actor: User, user: User, new_password: str) -> None:
+    try:
+        password_validation.validate_password(new_password, user)
+    except ValidationError as exc:
+        raise ValidationError({"new_password": exc.messages}) from None
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    audit.record(actor=actor, action=AuditAction.UPDATE, instance=user, detail="password changed",
+                 region_code=user.scope_code)
+
+
+def reveal_id_number(*, actor: User, subject, region_code: str = "") -> str:
+    """Return a full ID number for display, logging the read (PIPL: every full view is traceable)."""
+    audit.record(actor=actor, action=AuditAction.VIEW_ID, instance=subject,
+                 region_code=region_code or getattr(subject, "scope_code", ""))
+    return subject.id_number
+
+
+REGIONS_FILE = Path(__file__).resolve().parent / "data" / "regions_2023.csv"
+
+
+@transaction.atomic
+def load_regions(*, path: Path = REGIONS_FILE, prefix: str = "") -> int:
+    """Load (or refresh) the division tree from the shipped CSV in bulk. Idempotent; returns rows loaded.
+
+    Rows come in code order, parents before children, so inserting in file order satisfies the
+    self-referencing foreign key on every database.
+    """
+    with open(path, encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r["code"].startswith(prefix) or prefix.startswith(r["code"])]
+    rows.sort(key=lambda r: (len(r["code"]), r["code"]))
+    existing = set(Region.objects.values_list("code", flat=True))
+    new = [
+        Region(code=r["code"], name=r["name"], level=r["level"], parent_id=r["parent"] or None,
+               pinyin=r["pinyin"], initials=r["initials"])
+        for r in rows if r["code"] not in existing
+    ]
+    Region.objects.bulk_create(new, batch_size=5000)
+    return len(new)

@@ -1,0 +1,194 @@
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from . import selectors, services
+from .errors import DomainError, LoginError
+from .forms import AccountForm, AuditFilterForm, LoginForm
+from .middleware import client_ip
+from .models import Region, Role, User
+from .scope import get_scoped_or_404
+
+
+def bureau_required(view):
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        if request.user.role != Role.BUREAU and not request.user.is_superuser:
+            # Pages outside a role's remit are not advertised: same answer as a missing page.
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    return wrapped
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request):
+    if request.user.is_authenticated:
+        return redirect("core:home")
+    form = LoginForm(request.POST or None)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.sign_in(
+                username=form.cleaned_data["username"], password=form.cleaned_data["password"],
+                ip=client_ip(request), request=request,
+            )
+        except LoginError as exc:
+            error = exc.message
+        else:
+            login(request, user)
+            target = request.GET.get("next", "")
+            if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+                target = ""
+            return redirect(target or "core:home")
+    return render(request, "core/login.html", {"form": form, "error": error}, status=401 if error else 200)
+
+
+@require_POST
+def logout_view(request):
+    if request.user.is_authenticated:
+        services.record_sign_out(user=request.user)
+    logout(request)
+    return redirect("core:login")
+
+
+@login_required
+def home(request):
+    user = request.user
+    context = {"user": user, "role": user.role}
+    if user.region_id:
+        region = user.region
+        context["scope_path"] = region.path_name()
+        context["child_regions"] = (
+            Region.objects.filter(parent=region).annotate(n_children=Count("children")).order_by("code")
+        )
+        context["community_count"] = Region.objects.filter(
+            code__startswith=region.code, level="community"
+        ).count()
+    elif user.organisation_id:
+        context["scope_path"] = user.organisation.name
+        context["organisation"] = user.organisation
+    if user.role == Role.BUREAU or user.is_superuser:
+        context["accounts_by_role"] = [
+            {"role": Role(r["role"]).label if r["role"] else _("系统管理员"), "n": r["n"]}
+            for r in selectors.accounts_for(user=user).values("role").annotate(n=Count("id")).order_by("role")
+        ]
+        context["recent_events"] = selectors.audit_events_for(user=user)[:8]
+    context["my_sign_ins"] = selectors.audit_events_for(user=user, actor=user.username, action="login").filter(
+        actor=user
+    )[:5]
+    return render(request, "core/home.html", context)
+
+
+@bureau_required
+def account_list(request):
+    query = request.GET.get("q", "").strip()
+    role = request.GET.get("role", "")
+    page = Paginator(selectors.accounts_for(user=request.user, query=query, role=role), 25).get_page(
+        request.GET.get("page")
+    )
+    template = "core/_account_rows.html" if request.headers.get("HX-Request") else "core/account_list.html"
+    return render(request, template, {"page": page, "q": query, "role": role, "roles": Role.choices})
+
+
+@bureau_required
+@require_http_methods(["GET", "POST"])
+def account_create(request):
+    form = AccountForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            account = services.create_account(
+                actor=request.user, username=data["username"], password=data["password"], role=data["role"],
+                region=data["region"], organisation=data["organisation"], display_name=data["display_name"],
+                phone=data["phone"], id_number=data["id_number"],
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                for e in errors:
+                    form.add_error(field if field in form.fields else None, e)
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("账号 %(name)s 已创建。") % {"name": account.username})
+            return redirect("core:account_detail", account.pk)
+    return render(request, "core/account_form.html", {"form": form}, status=422 if form.errors else 200)
+
+
+@bureau_required
+def account_detail(request, pk):
+    account = get_scoped_or_404(User.objects.select_related("region", "organisation"), request.user, "view", pk=pk)
+    events = selectors.audit_events_for(user=request.user, object_type="core.user", object_id=str(pk))[:20]
+    return render(request, "core/account_detail.html", {"account": account, "events": events,
+                                                        "scope_path": account.region.path_name()
+                                                        if account.region_id else ""})
+
+
+@bureau_required
+@require_POST
+def account_reveal_id(request, pk):
+    account = get_scoped_or_404(User.objects, request.user, "view", pk=pk)
+    if not account.id_number:
+        raise Http404
+    number = services.reveal_id_number(actor=request.user, subject=account)
+    return render(request, "core/_revealed_id.html", {"number": number})
+
+
+@bureau_required
+@require_POST
+def account_set_active(request, pk):
+    account = get_scoped_or_404(User.objects, request.user, "change", pk=pk)
+    try:
+        services.set_account_active(actor=request.user, user=account, active=request.POST.get("active") == "1")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("core:account_detail", pk)
+
+
+@bureau_required
+def audit_list(request):
+    form = AuditFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    qs = selectors.audit_events_for(user=request.user, **{k: v for k, v in filters.items() if v})
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    template = "core/_audit_rows.html" if request.headers.get("HX-Request") else "core/audit_list.html"
+    return render(request, template, {"form": form, "page": page})
+
+
+@login_required
+def region_search(request):
+    """htmx partial: search results for the region picker."""
+    within = request.GET.get("within", "")
+    if within and not request.user.is_superuser and request.user.scope_code and not within.startswith(
+        request.user.scope_code
+    ):
+        raise PermissionDenied
+    regions = selectors.search_regions(query=request.GET.get("q", ""), within=within, limit=15)
+    paths = selectors.region_paths(regions)
+    return render(request, "core/widgets/_region_results.html",
+                  {"results": [(r, paths[r.code]) for r in regions], "q": request.GET.get("q", "")})
+
+
+def error_404(request, exception=None):
+    return render(request, "404.html", status=404)
+
+
+def error_500(request):
+    return render(request, "500.html", status=500)
+
+
+def error_403(request, exception=None):
+    return render(request, "403.html", status=403)
+
+
+def error_400(request, exception=None):
+    return render(request, "400.html", status=400)

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from yiyang.api.main import api
+
+urlpatterns = [
+    path("", include("yiyang.core.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/", api.urls),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "yiyang.core.views.error_400"
+handler403 = "yiyang.core.views.error_403"
+handler404 = "yiyang.core.views.error_404"
+handler500 = "yiyang.core.views.error_500"
