@@ -1,11 +1,16 @@
-import os
+import pytest
 
-# Test configuration comes from the environment like everywhere else; these defaults make a bare `pytest`
-# work. The keys are throwaway test keys, never used outside the test database.
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yiyang.settings")
-os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789")
-os.environ.setdefault("YIYANG_FIELD_KEYS", "u0F5b9xG3bX9mYk7x1o0c2p4sVq8nJt6wLzRr3hKyE0=")
-os.environ.setdefault("YIYANG_HASH_KEY", "test-hash-key")
-os.environ.setdefault("YIYANG_PLAIN_STATIC", "1")
-os.environ.setdefault("YIYANG_HTTPS", "0")
-os.environ.setdefault("YIYANG_VAR_DIR", "/tmp/yiyang-test-var")
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Every worker's test database gets the real division tree once (a few seconds, bulk insert)."""
+    from yiyang.core.services import load_regions
+
+    with django_db_blocker.unblock():
+        load_regions()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # Argon2 is deliberately slow; tests create many accounts. Production keeps Argon2 (settings.py).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -5,6 +5,8 @@
 `code` values are stable; `message` is in the caller's language (Accept-Language, or the session's choice).
 """
 
+from functools import partial
+
 from django.core.exceptions import RequestDataTooBig, ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -115,10 +117,14 @@ def too_big(request, exc, api):
 
 
 def install(api) -> None:
-    api.add_exception_handler(NinjaValidationError, ninja_validation)
-    api.add_exception_handler(DjangoValidationError, django_validation)
-    api.add_exception_handler(DomainError, domain_error)
-    api.add_exception_handler(Http404, not_found)
-    api.add_exception_handler(AuthenticationError, authentication)
-    api.add_exception_handler(HttpError, http_error)
-    api.add_exception_handler(RequestDataTooBig, too_big)
+    handlers = [
+        (NinjaValidationError, ninja_validation),
+        (DjangoValidationError, django_validation),
+        (DomainError, domain_error),
+        (Http404, not_found),
+        (AuthenticationError, authentication),
+        (HttpError, http_error),
+        (RequestDataTooBig, too_big),
+    ]
+    for exc_class, handler in handlers:
+        api.add_exception_handler(exc_class, partial(handler, api=api))

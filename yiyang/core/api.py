@@ -3,7 +3,7 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.pagination import LimitOffsetPagination, paginate
 
 from yiyang.api.errors import error_body
@@ -85,29 +85,31 @@ class RegionOut(Schema):
     code: str
     name: str
     level: str
-    parent: str | None = Field(None, alias="parent_id")
+    parent: str | None = None
     path: str = ""
     has_children: bool = True
 
 
+def _region(r: Region, path: str = "") -> dict:
+    return {"code": r.code, "name": r.name, "level": r.level, "parent": r.parent_id, "path": path,
+            "has_children": r.level != "community"}
+
+
 @router.get("regions", response=list[RegionOut], tags=["regions"], summary="Browse or search regions")
-def list_regions(request, parent: str = "", q: str = Field("", max_length=40), limit: int = Field(20, le=100)):
+def list_regions(request, parent: str = Query("", max_length=12), q: str = Query("", max_length=40),
+                 limit: int = Query(20, ge=1, le=100)):
     """Children of `parent` (provinces when empty), or a search by name, pinyin or initials when `q` is given."""
     if q:
         regions = selectors.search_regions(query=q, within=parent, limit=limit)
         paths = selectors.region_paths(regions)
-        return [{**RegionOut.from_orm(r).dict(by_alias=False), "path": paths[r.code],
-                 "has_children": r.level != "community"} for r in regions]
-    regions = selectors.region_children(parent_code=parent or None)
-    return [{**RegionOut.from_orm(r).dict(by_alias=False), "path": "", "has_children": r.level != "community"}
-            for r in regions]
+        return [_region(r, paths[r.code]) for r in regions]
+    return [_region(r) for r in selectors.region_children(parent_code=parent or None)]
 
 
 @router.get("regions/{code}", response={200: RegionOut, 404: ErrorOut}, tags=["regions"])
 def get_region(request, code: str):
     region = get_object_or_404(Region, code=code)
-    return {**RegionOut.from_orm(region).dict(by_alias=False), "path": region.path_name(),
-            "has_children": region.level != "community"}
+    return _region(region, region.path_name())
 
 
 class AccountOut(Schema):
@@ -116,8 +118,8 @@ class AccountOut(Schema):
     display_name: str
     role: str
     is_active: bool
-    region: str | None = Field(None, alias="region_id")
-    organisation: int | None = Field(None, alias="organisation_id")
+    region: str | None = None
+    organisation: int | None = None
     phone_masked: str = ""
     id_number_masked: str = ""
 

@@ -161,7 +161,7 @@ def audit_list(request):
     qs = selectors.audit_events_for(user=request.user, **{k: v for k, v in filters.items() if v})
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     template = "core/_audit_rows.html" if request.headers.get("HX-Request") else "core/audit_list.html"
-    return render(request, template, {"form": form, "page": page})
+    return render(request, template, {"form": form, "page": page, "rows": page.object_list})
 
 
 @login_required

@@ -45,8 +45,8 @@ class Organisation(models.Model):
         if user.role in {Role.BUREAU, Role.STREET, Role.COMMUNITY}:
             # Organisations serve across a county: street and community workers see those of their county.
             if action == "view" and user.role != Role.BUREAU:
-                return models.Q(region_id__startswith=user.scope_code[:6])
-            return region_q(user, "region_id")
+                return models.Q(region__code__startswith=user.scope_code[:6])
+            return region_q(user, "region__code")
         if user.organisation_id:
             return models.Q(pk=user.organisation_id)
         return None

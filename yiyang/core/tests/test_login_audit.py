@@ -1,0 +1,138 @@
+import pytest
+from django.test import override_settings
+from django.urls import reverse
+
+from yiyang.core.models import AuditEvent, LoginFailure
+from yiyang.core.tests.factories import PASSWORD, demo_roles
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def roles():
+    return demo_roles()
+
+
+def test_login_logout_are_audited(client, roles):
+    resp = client.post(reverse("core:login"), {"username": "bureau", "password": PASSWORD}, REMOTE_ADDR="10.1.2.3")
+    assert resp.status_code == 302 and resp.url == "/"
+    event = AuditEvent.objects.get(action="login")
+    assert event.actor == roles["bureau"] and event.ip == "10.1.2.3" and event.region_code == "511903"
+    client.post(reverse("core:logout"))
+    assert AuditEvent.objects.filter(action="logout", actor=roles["bureau"]).exists()
+    assert client.get("/").status_code == 302  # signed out
+
+
+def test_wrong_password_is_refused_in_chinese_and_logged(client, roles):
+    resp = client.post(reverse("core:login"), {"username": "bureau", "password": "wrong"})
+    assert resp.status_code == 401
+    assert "用户名或密码错误" in resp.content.decode()
+    assert AuditEvent.objects.filter(action="login_failed", object_repr="bureau").count() == 1
+    assert "_auth_user_id" not in client.session
+
+
+def test_wrong_password_message_in_english(client, roles):
+    resp = client.post(reverse("core:login"), {"username": "bureau", "password": "wrong"},
+                       HTTP_ACCEPT_LANGUAGE="en")
+    assert "Wrong username or password." in resp.content.decode()
+
+
+@override_settings(LOGIN_FAILURE_LIMIT=3)
+def test_throttling_after_repeated_failures(client, roles):
+    for _ in range(3):
+        client.post(reverse("core:login"), {"username": "bureau", "password": "wrong"})
+    # Even the right password is refused while locked.
+    resp = client.post(reverse("core:login"), {"username": "bureau", "password": PASSWORD})
+    assert resp.status_code == 401
+    assert "登录失败次数过多" in resp.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert LoginFailure.objects.filter(username="bureau").count() == 3
+
+
+def test_success_clears_failures(client, roles):
+    client.post(reverse("core:login"), {"username": "bureau", "password": "wrong"})
+    client.post(reverse("core:login"), {"username": "bureau", "password": PASSWORD})
+    assert LoginFailure.objects.filter(username="bureau").count() == 0
+
+
+def test_open_redirect_is_refused(client, roles):
+    resp = client.post(reverse("core:login") + "?next=https://evil.example/", {"username": "bureau",
+                                                                                "password": PASSWORD})
+    assert resp.url == "/"
+
+
+def test_audit_log_is_append_only(roles):
+    event = AuditEvent.objects.create(action="login", actor_username="x")
+    with pytest.raises(PermissionError):
+        event.save()
+    with pytest.raises(PermissionError):
+        event.delete()
+    with pytest.raises(PermissionError):
+        AuditEvent.objects.all().update(detail="tampered")
+    with pytest.raises(PermissionError):
+        AuditEvent.objects.all().delete()
+
+
+@pytest.mark.django_db(transaction=False)
+def test_postgres_trigger_refuses_raw_updates(roles):
+    from django.db import connection, transaction
+    from django.db.utils import InternalError
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the trigger exists on PostgreSQL only")
+    AuditEvent.objects.create(action="login", actor_username="x")
+    with pytest.raises(InternalError), transaction.atomic(), connection.cursor() as cur:
+        cur.execute("UPDATE core_auditevent SET detail = 'tampered'")
+    with pytest.raises(InternalError), transaction.atomic(), connection.cursor() as cur:
+        cur.execute("DELETE FROM core_auditevent")
+
+
+def test_audit_page_is_scoped_and_searchable(client, roles):
+    from yiyang.core import audit
+
+    audit.record(actor=roles["street"], action="update", object_type="core.user", object_id="1", object_repr="ours")
+    audit.record(actor=roles["other_bureau"], action="update", object_type="core.user", object_id="2",
+                 object_repr="theirs")
+    client.force_login(roles["bureau"])
+    body = client.get(reverse("core:audit_list")).content.decode()
+    assert "ours" in body and "theirs" not in body
+    filtered = client.get(reverse("core:audit_list"), {"actor": "street", "action": "update"}).content.decode()
+    assert "ours" in filtered
+    none = client.get(reverse("core:audit_list"), {"actor": "nobody"}).content.decode()
+    assert "ours" not in none
+
+
+def test_home_pages_per_role(client, roles):
+    expectations = {
+        "bureau": ["恩阳区", "辖区账号", "最近操作"],
+        "street": ["登科街道", "本街道/乡镇"],
+        "community": ["登科寺社区", "本社区/村"],
+        "assessor": ["评估中心"],
+        "provider": ["颐康"],
+        "caregiver": ["颐康"],
+        "family": ["个人服务"],
+    }
+    for name, needles in expectations.items():
+        client.force_login(roles[name])
+        body = client.get("/").content.decode()
+        for needle in needles:
+            assert needle in body, (name, needle)
+        if name != "bureau":
+            assert "辖区账号" not in body and 'href="/audit/"' not in body
+
+
+def test_language_switch_to_english(client, roles):
+    client.force_login(roles["bureau"])
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    body = client.get("/").content.decode()
+    assert "Accounts" in body and "Audit log" in body
+    assert 'lang="en"' in body
+
+
+def test_security_headers_and_cookie_flags(client, roles):
+    resp = client.get(reverse("core:login"))
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    from django.conf import settings
+
+    assert settings.SESSION_COOKIE_HTTPONLY and settings.SESSION_COOKIE_SAMESITE == "Lax"
