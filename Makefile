@@ -52,9 +52,8 @@ lock:
 
 ## messages: refresh and compile the English translation catalogue (Chinese is the source language)
 messages: $(STAMP)
-	cd yiyang && ../$(BIN)/python ../manage.py makemessages -l en --no-obsolete --no-location
-	cd yiyang && ../$(BIN)/python ../manage.py makemessages -d djangojs -l en --no-obsolete --no-location || true
-	cd yiyang && ../$(BIN)/python ../manage.py compilemessages -l en
+	. scripts/env.sh && cd yiyang && ../$(BIN)/python ../manage.py makemessages -l en --no-obsolete --no-location
+	msgfmt -c -o yiyang/locale/en/LC_MESSAGES/django.mo yiyang/locale/en/LC_MESSAGES/django.po
 
 clean:
 	rm -rf var/ .pytest_cache

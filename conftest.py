@@ -14,3 +14,6 @@ def django_db_setup(django_db_setup, django_db_blocker):
 def fast_password_hashing(settings):
     # Argon2 is deliberately slow; tests create many accounts. Production keeps Argon2 (settings.py).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+pytest_plugins = ["yiyang.browser_testing"]

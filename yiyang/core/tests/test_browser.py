@@ -1,0 +1,76 @@
+import pytest
+
+from yiyang.browser_testing import sign_in
+from yiyang.core.models import AuditEvent, User
+from yiyang.core.services import load_regions
+from yiyang.core.tests.factories import PASSWORD, demo_roles
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def roles():
+    load_regions(prefix="5119")  # transactional tests start from an emptied database
+    return demo_roles()
+
+
+def test_bureau_signs_in_switches_language_and_sees_navigation(page, roles):
+    sign_in(page, "bureau", PASSWORD)
+    nav = page.locator("nav.mainnav")
+    assert nav.get_by_role("link", name="账号管理").is_visible()
+    assert nav.get_by_role("link", name="审计日志").is_visible()
+    assert "恩阳区" in page.locator("[data-testid=scope]").inner_text()
+    page.get_by_role("button", name="English").click()
+    page.wait_for_load_state()
+    assert nav.get_by_role("link", name="Accounts").is_visible()
+    assert nav.get_by_role("link", name="Audit log").is_visible()
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.get_by_role("button", name="简体中文").click()
+    page.wait_for_load_state()
+    assert nav.get_by_role("link", name="账号管理").is_visible()
+
+
+def test_bureau_creates_a_street_account_with_the_region_picker(page, roles):
+    sign_in(page, "bureau", PASSWORD)
+    page.get_by_role("link", name="账号管理").click()
+    page.get_by_role("link", name="新建账号").click()
+    page.fill("#id_username", "dengke2")
+    page.fill("#id_display_name", "登科街道 周敏")
+    page.select_option("#id_role", "street")
+    # Search by pinyin initials: dkjd → 登科街道.
+    page.fill("#id_region_search", "dkjd")
+    choice = page.locator(".rp-choice", has_text="登科街道").first
+    choice.wait_for()
+    choice.click()
+    assert page.locator("[data-region-picker] [data-value]").input_value() == "511903001"
+    assert "恩阳区/登科街道" in page.locator("[data-region-picker] [data-path]").inner_text()
+    page.fill("#id_password", "Gd7#kLmn2pq")
+    page.get_by_role("button", name="创建").click()
+    page.wait_for_url("**/accounts/*/")
+    assert page.get_by_text("账号 dengke2 已创建。").is_visible()
+    assert User.objects.get(username="dengke2").region_id == "511903001"
+    assert AuditEvent.objects.filter(action="create", object_repr__contains="登科街道 周敏").exists()
+    # The audit page shows the creation.
+    page.get_by_role("link", name="审计日志").click()
+    assert page.locator("#audit-rows").get_by_text("登科街道 周敏").first.is_visible()
+
+
+def test_cascading_picker_walks_down_the_tree(page, roles):
+    sign_in(page, "bureau", PASSWORD)
+    page.goto(page.base_url + "/accounts/new/")
+    cascade = page.locator("[data-cascade] select")
+    cascade.first.wait_for()
+    cascade.nth(0).select_option("511903001")  # the bureau's picker starts inside 恩阳区
+    cascade.nth(1).wait_for()
+    cascade.nth(1).select_option("511903001002")
+    assert page.locator("[data-region-picker] [data-value]").input_value() == "511903001002"
+    assert page.locator("[data-region-picker] [data-path]").inner_text().endswith("登科街道/登科寺社区居民委员会")
+
+
+def test_phone_sized_screen_has_a_menu(page, roles):
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, "street", PASSWORD)
+    assert not page.get_by_role("link", name="首页").is_visible()
+    page.get_by_text("菜单").click()
+    assert page.get_by_role("link", name="首页").is_visible()
+    assert "登科街道" in page.locator("[data-testid=jurisdiction]").inner_text()
