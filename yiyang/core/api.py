@@ -3,7 +3,7 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
 from yiyang.api.errors import error_body
@@ -176,7 +176,7 @@ def create_account(request, payload: AccountIn):
         region=region, organisation=organisation, display_name=payload.display_name, phone=payload.phone,
         id_number=payload.id_number,
     )
-    return 201, _account(user)
+    return Status(201, _account(user))
 
 
 class AuditOut(Schema):

@@ -76,14 +76,14 @@ def test_audit_log_is_append_only(roles):
 @pytest.mark.django_db(transaction=False)
 def test_postgres_trigger_refuses_raw_updates(roles):
     from django.db import connection, transaction
-    from django.db.utils import InternalError
+    from django.db.utils import DatabaseError
 
     if connection.vendor != "postgresql":
         pytest.skip("the trigger exists on PostgreSQL only")
     AuditEvent.objects.create(action="login", actor_username="x")
-    with pytest.raises(InternalError), transaction.atomic(), connection.cursor() as cur:
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cur:
         cur.execute("UPDATE core_auditevent SET detail = 'tampered'")
-    with pytest.raises(InternalError), transaction.atomic(), connection.cursor() as cur:
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cur:
         cur.execute("DELETE FROM core_auditevent")
 
 
