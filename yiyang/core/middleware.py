@@ -40,3 +40,35 @@ class RequestContextMiddleware:
             return self.get_response(request)
         finally:
             _request_context.reset(token)
+
+
+class PreferredLanguageMiddleware:
+    """Pages are in Simplified Chinese unless the person switched language (the language cookie).
+
+    Browsers in government offices often send an English Accept-Language; that must not turn the UI
+    English by surprise. The API still honours Accept-Language, which is how integrations ask for English.
+    Placed after SessionMiddleware and instead of Django's LocaleMiddleware.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+        from django.utils import translation
+
+        supported = {code for code, _ in settings.LANGUAGES}
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        if chosen not in supported:
+            chosen = None
+        if chosen is None and request.path.startswith("/api/"):
+            chosen = translation.get_language_from_request(request)
+        language = chosen or settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", language)
+        patch = response.headers.get("Vary", "")
+        if "Cookie" not in patch:
+            response.headers["Vary"] = f"{patch}, Cookie" if patch else "Cookie"
+        return response

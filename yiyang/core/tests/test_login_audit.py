@@ -32,9 +32,14 @@ def test_wrong_password_is_refused_in_chinese_and_logged(client, roles):
 
 
 def test_wrong_password_message_in_english(client, roles):
-    resp = client.post(reverse("core:login"), {"username": "bureau", "password": "wrong"},
-                       HTTP_ACCEPT_LANGUAGE="en")
+    client.cookies["django_language"] = "en"
+    resp = client.post(reverse("core:login"), {"username": "bureau", "password": "wrong"})
     assert "Wrong username or password." in resp.content.decode()
+
+
+def test_pages_stay_chinese_for_an_english_browser(client, roles):
+    body = client.get(reverse("core:login"), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "登录" in body and 'lang="zh-hans"' in body
 
 
 @override_settings(LOGIN_FAILURE_LIMIT=3)
