@@ -10,7 +10,7 @@ from django.db import models
 from .fields import EncryptedTextField
 from .middleware import current_request_context
 from .models import AuditEvent
-from .pii import mask_id_number
+from .pii import mask_account, mask_id_number
 
 # Never copied into the log, whatever the model.
 SECRET_FIELDS = {"password", "key_hash", "id_number_hash"}
@@ -33,8 +33,8 @@ def snapshot(instance: models.Model) -> dict:
         if field.name in SECRET_FIELDS:
             continue
         value = getattr(instance, field.attname)
-        if isinstance(field, EncryptedTextField):
-            value = mask_id_number(value) if value else value
+        if isinstance(field, EncryptedTextField) and value:
+            value = mask_id_number(value) if field.name == "id_number" else mask_account(value)
         data[field.attname] = _json_value(value)
     return data
 

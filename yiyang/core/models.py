@@ -258,3 +258,39 @@ class AuditEvent(models.Model):
         if user.role == Role.BUREAU:
             return region_q(user, "region_code")
         return models.Q(actor_id=user.pk)
+
+
+class PersonIdentity(models.Model):
+    """Identity from a 身份证号, for any model about a person (elders, practitioners, residents, volunteers).
+
+    The number is stored encrypted; `id_number_hash` (keyed HMAC) serves exact lookup and uniqueness;
+    `id_number_masked` serves every list and export without decrypting anything. Birth date and sex are
+    derived from the number and never typed in separately.
+    """
+
+    id_number = EncryptedTextField(_("身份证号"))
+    id_number_hash = models.CharField(max_length=64, editable=False, db_index=True)
+    id_number_masked = models.CharField(_("身份证号（脱敏）"), max_length=18, editable=False)
+    birth_date = models.DateField(_("出生日期"), editable=False, db_index=True)
+    sex = models.CharField(_("性别"), max_length=1, choices=[("M", _("男")), ("F", _("女"))], editable=False)
+
+    class Meta:
+        abstract = True
+
+    def set_identity(self, raw_number: str) -> pii.IdentityInfo:
+        """Validate and set the ID number with everything derived from it (raises ValidationError)."""
+        info = pii.parse_id_number(raw_number)
+        self.id_number = info.number
+        self.id_number_hash = pii.id_number_hash(info.number)
+        self.id_number_masked = pii.mask_id_number(info.number)
+        self.birth_date = info.birth_date
+        self.sex = info.sex
+        return info
+
+    def age_on(self, day) -> int:
+        born = self.birth_date
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+    @property
+    def age(self) -> int:
+        return self.age_on(timezone.localdate())

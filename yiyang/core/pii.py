@@ -185,3 +185,28 @@ def lookup_hash(value: str, *, kind: str = "id") -> str:
 
 def id_number_hash(value: str) -> str:
     return lookup_hash(normalize_id_number(value), kind="id")
+
+
+CREDIT_CODE_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def credit_code_check_char(first17: str) -> str:
+    """GB 32100-2015: check character of a unified social credit code (统一社会信用代码), MOD 31."""
+    total = sum(CREDIT_CODE_CHARS.index(c) * w for c, w in zip(first17, CREDIT_CODE_WEIGHTS, strict=True))
+    return CREDIT_CODE_CHARS[(31 - total % 31) % 31]
+
+
+def validate_credit_code(value: str) -> str:
+    code = (value or "").translate(_FULLWIDTH).strip().replace(" ", "").upper()
+    if len(code) != 18 or any(c not in CREDIT_CODE_CHARS for c in code):
+        raise ValidationError(
+            _("统一社会信用代码应为18位数字或大写字母（不含I、O、Z、S、V）。"), code="credit_code_format"
+        )
+    expected = credit_code_check_char(code[:17])
+    if code[17] != expected:
+        raise ValidationError(
+            _("统一社会信用代码校验位错误：最后一位应为 %(expected)s。"), code="credit_code_check",
+            params={"expected": expected},
+        )
+    return code
