@@ -72,7 +72,22 @@ def organisations_and_accounts(ctx: DemoContext, log) -> None:
     log(f"accounts: {', '.join(ctx.accounts)} (password {DEMO_PASSWORD})")
 
 
+def _discover_demo_modules() -> None:
+    """Import `<app>.demo` of every installed Yiyang app so its @demo_step functions register, in app order."""
+    from importlib import import_module
+    from importlib.util import find_spec
+
+    from django.apps import apps
+
+    for config in apps.get_app_configs():
+        if config.name.startswith("yiyang.") and config.name != "yiyang.core":
+            module = f"{config.name}.demo"
+            if find_spec(module) is not None:
+                import_module(module)
+
+
 def build_demo_city(*, seed: int = 2026, scale: float = 1 / 20, log=print) -> DemoContext:
+    _discover_demo_modules()
     n = load_regions()
     log(f"regions: {n} new, {Region.objects.count()} in all")
     county = Region.objects.get(code=DEMO_COUNTY)
