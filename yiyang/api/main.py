@@ -3,6 +3,7 @@
 from ninja import NinjaAPI
 
 from yiyang.core.api import router as core_router
+from yiyang.registry.api import router as registry_router
 
 from . import errors
 from .auth import API_AUTH
@@ -24,3 +25,4 @@ api = NinjaAPI(
 )
 errors.install(api)
 api.add_router("/v1/", core_router)
+api.add_router("/v1/", registry_router)

@@ -17,9 +17,14 @@ class NavItem:
 
 
 STAFF = frozenset({Role.BUREAU, Role.STREET, Role.COMMUNITY, Role.ASSESSOR, Role.PROVIDER})
+REGION_STAFF = frozenset({Role.BUREAU, Role.STREET, Role.COMMUNITY})
 
 NAV = [
     NavItem(_("首页"), "core:home", frozenset()),
+    NavItem(_("老年人"), "registry:elder_list", REGION_STAFF),
+    NavItem(_("机构"), "registry:organisation_list", REGION_STAFF),
+    NavItem(_("设施"), "registry:facility_list", REGION_STAFF),
+    NavItem(_("从业人员"), "registry:practitioner_list", frozenset({Role.BUREAU, Role.PROVIDER})),
     NavItem(_("账号管理"), "core:account_list", frozenset({Role.BUREAU})),
     NavItem(_("审计日志"), "core:audit_list", frozenset({Role.BUREAU})),
     NavItem(_("接口文档"), "api:openapi-view", STAFF),

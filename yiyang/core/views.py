@@ -15,19 +15,10 @@ from .errors import DomainError, LoginError
 from .forms import AccountForm, AuditFilterForm, LoginForm
 from .middleware import client_ip
 from .models import Region, Role, User
+from .permissions import role_required
 from .scope import get_scoped_or_404
 
-
-def bureau_required(view):
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        if request.user.role != Role.BUREAU and not request.user.is_superuser:
-            # Pages outside a role's remit are not advertised: same answer as a missing page.
-            raise Http404
-        return view(request, *args, **kwargs)
-
-    wrapped.__name__ = view.__name__
-    return wrapped
+bureau_required = role_required(Role.BUREAU)
 
 
 @require_http_methods(["GET", "POST"])

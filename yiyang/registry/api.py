@@ -1,0 +1,366 @@
+"""REST endpoints of the register, scoped exactly like the pages (404 outside the scope)."""
+
+import datetime
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema, Status
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from yiyang.core.errors import DomainError
+from yiyang.core.permissions import REGION_STAFF, has_role
+from yiyang.core.scope import get_scoped_or_404
+
+from . import selectors, services
+from .models import Elder, Facility, Organisation, Practitioner
+
+router = Router(tags=["registry"])
+
+
+def _require(request, *roles):
+    if not has_role(request.user, *roles):
+        raise DomainError("forbidden", _("您的角色无权执行此操作。"), status=403)
+
+
+class CategoryOut(Schema):
+    kind: str
+    label: str
+    grade: str
+    start_date: datetime.date
+    end_date: datetime.date | None
+
+
+class ContactOut(Schema):
+    name: str
+    relationship: str
+    phone: str
+    is_guardian: bool
+
+
+class ElderOut(Schema):
+    id: int
+    name: str
+    sex: str
+    birth_date: datetime.date
+    age: int
+    id_number_masked: str
+    phone: str
+    hukou_region: str
+    residence_region: str
+    address: str
+    latitude: Decimal | None
+    longitude: Decimal | None
+    living_situation: str
+    status: str
+    status_date: datetime.date | None
+    categories: list[CategoryOut] = []
+
+
+class ElderDetailOut(ElderOut):
+    contacts: list[ContactOut] = []
+    bank_name: str = ""
+    bank_account_masked: str = ""
+
+
+def _elder_out(e: Elder, today: datetime.date, categories=None, detail: bool = False) -> dict:
+    out = {
+        "id": e.pk, "name": e.name, "sex": e.sex, "birth_date": e.birth_date, "age": e.age_on(today),
+        "id_number_masked": e.id_number_masked, "phone": e.phone, "hukou_region": e.hukou_region_id,
+        "residence_region": e.residence_region_id, "address": e.address, "latitude": e.latitude,
+        "longitude": e.longitude, "living_situation": e.living_situation, "status": e.status,
+        "status_date": e.status_date,
+        "categories": [{"kind": c.kind, "label": c.get_kind_display(), "grade": c.grade, "start_date": c.start_date,
+                        "end_date": c.end_date} for c in (categories if categories is not None else [])],
+    }
+    if detail:
+        out["contacts"] = [{"name": c.name, "relationship": c.relationship, "phone": c.phone,
+                            "is_guardian": c.is_guardian} for c in e.contacts.all()]
+        out["bank_name"] = e.bank_name
+        out["bank_account_masked"] = e.masked_bank_account
+    return out
+
+
+class ElderFilterIn(Schema):
+    q: str = Field("", max_length=40)
+    region: str = Field("", max_length=12)
+    age_band: str = ""
+    sex: str = ""
+    category: str = ""
+    living_situation: str = ""
+    status: str = "active"
+    sort: str = "region"
+
+
+@router.get("elders", response=list[ElderOut], summary="List elders in my scope")
+@paginate(LimitOffsetPagination)
+def list_elders(request, filters: Query[ElderFilterIn]):
+    """Filters as on the list page: region (any level, code prefix), age band (60-69 … 100+, 80+), sex (M/F),
+    category, living situation, status (active/all/…); `q` searches name, pinyin initials, phone or exact ID."""
+    _require(request, *REGION_STAFF)
+    qs = selectors.elders_for(user=request.user, filters=selectors.ElderFilters(**filters.dict()))
+    qs = qs.prefetch_related("categories").defer("id_number", "bank_account")
+    today = timezone.localdate()
+    return [_elder_out(e, today, [c for c in e.categories.all() if c.active_on(today)]) for e in qs]
+
+
+@router.get("elders/{elder_id}", response={200: ElderDetailOut, 404: dict}, summary="One elder")
+def get_elder(request, elder_id: int):
+    elder = selectors.elder_detail(user=request.user, pk=elder_id)
+    return _elder_out(elder, timezone.localdate(), list(elder.categories.all()), detail=True)
+
+
+class CategoryIn(Schema):
+    kind: str
+    start_date: datetime.date
+    end_date: datetime.date | None = None
+    grade: str = ""
+
+
+class ContactIn(Schema):
+    name: str = Field(..., max_length=64)
+    relationship: str
+    phone: str = Field(..., max_length=20)
+    is_guardian: bool = False
+
+
+class ElderIn(Schema):
+    id_number: str = Field(..., max_length=24)
+    name: str = Field(..., max_length=64)
+    phone: str = Field("", max_length=20)
+    residence_region: str = Field(..., max_length=12)
+    hukou_region: str = Field("", max_length=12)
+    address: str = Field("", max_length=200)
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
+    living_situation: str = ""
+    bank_name: str = Field("", max_length=64)
+    bank_account: str = Field("", max_length=40)
+    bank_account_holder: str = Field("", max_length=64)
+    notes: str = ""
+    categories: list[CategoryIn] = []
+    contacts: list[ContactIn] = []
+
+
+class ElderPatch(Schema):
+    name: str | None = Field(None, max_length=64)
+    phone: str | None = Field(None, max_length=20)
+    residence_region: str | None = Field(None, max_length=12)
+    hukou_region: str | None = Field(None, max_length=12)
+    address: str | None = Field(None, max_length=200)
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
+    living_situation: str | None = None
+    bank_name: str | None = None
+    bank_account: str | None = None
+    bank_account_holder: str | None = None
+    notes: str | None = None
+
+
+@router.post("elders", response={201: ElderDetailOut, 403: dict, 422: dict}, summary="Register an elder")
+def create_elder(request, payload: ElderIn):
+    _require(request, *REGION_STAFF)
+    data = payload.dict()
+    categories = data.pop("categories")
+    contacts = data.pop("contacts")
+    data["hukou_region"] = data["hukou_region"] or data["residence_region"]
+    elder = services.register_elder(actor=request.user, categories=categories, contacts=contacts, **data)
+    return Status(201, _elder_out(elder, timezone.localdate(), list(elder.categories.all()), detail=True))
+
+
+@router.patch("elders/{elder_id}", response={200: ElderDetailOut, 404: dict, 422: dict}, summary="Change an elder")
+def update_elder(request, elder_id: int, payload: ElderPatch):
+    _require(request, *REGION_STAFF)
+    elder = get_scoped_or_404(Elder.objects, request.user, "change", pk=elder_id)
+    changes = payload.dict(exclude_unset=True)
+    services.update_elder(actor=request.user, elder=elder, **changes)
+    return _elder_out(elder, timezone.localdate(), list(elder.categories.all()), detail=True)
+
+
+class StatusEventIn(Schema):
+    kind: str
+    effective_date: datetime.date
+    to_region: str = ""
+    note: str = Field("", max_length=300)
+
+
+class StatusEventOut(Schema):
+    id: int
+    kind: str
+    effective_date: datetime.date
+    to_region: str | None
+    elder_status: str
+
+
+@router.post("elders/{elder_id}/status-events", response={201: StatusEventOut, 404: dict, 422: dict},
+             summary="Record a death, move, suspension or return")
+def create_status_event(request, elder_id: int, payload: StatusEventIn):
+    _require(request, *REGION_STAFF)
+    elder = get_scoped_or_404(Elder.objects, request.user, "change", pk=elder_id)
+    event = services.record_status_event(actor=request.user, elder=elder, kind=payload.kind,
+                                         effective_date=payload.effective_date, to_region=payload.to_region or None,
+                                         note=payload.note)
+    return Status(201, {"id": event.pk, "kind": event.kind, "effective_date": event.effective_date,
+                        "to_region": event.to_region_id, "elder_status": event.elder.status})
+
+
+class OrganisationOut(Schema):
+    id: int
+    name: str
+    kind: str
+    credit_code: str
+    region: str = Field(..., alias="region_id")
+    address: str
+    phone: str
+    is_active: bool
+
+
+class OrganisationIn(Schema):
+    name: str = Field(..., max_length=128)
+    kind: str
+    credit_code: str = Field("", max_length=24)
+    region: str = Field(..., max_length=12)
+    address: str = Field("", max_length=200)
+    phone: str = Field("", max_length=20)
+    legal_representative: str = Field("", max_length=64)
+    contact_person: str = Field("", max_length=64)
+
+
+@router.get("organisations", response=list[OrganisationOut])
+@paginate(LimitOffsetPagination)
+def list_organisations(request, q: str = Query("", max_length=40), kind: str = ""):
+    return selectors.organisations_for(user=request.user, q=q, kind=kind)
+
+
+@router.get("organisations/{org_id}", response={200: OrganisationOut, 404: dict})
+def get_organisation(request, org_id: int):
+    return get_scoped_or_404(Organisation.objects, request.user, "view", pk=org_id)
+
+
+@router.post("organisations", response={201: OrganisationOut, 403: dict, 422: dict})
+def create_organisation(request, payload: OrganisationIn):
+    _require(request, "bureau")
+    return Status(201, services.save_organisation(actor=request.user, **payload.dict()))
+
+
+@router.put("organisations/{org_id}", response={200: OrganisationOut, 404: dict, 422: dict})
+def update_organisation(request, org_id: int, payload: OrganisationIn):
+    _require(request, "bureau")
+    org = get_scoped_or_404(Organisation.objects, request.user, "change", pk=org_id)
+    return services.save_organisation(actor=request.user, organisation=org, **payload.dict())
+
+
+class FacilityOut(Schema):
+    id: int
+    name: str
+    kind: str
+    operator: int | None = Field(None, alias="operator_id")
+    region: str = Field(..., alias="region_id")
+    address: str
+    latitude: Decimal | None
+    longitude: Decimal | None
+    floor_area: Decimal | None
+    beds_total: int
+    beds_nursing: int
+    opening_hours: str
+    is_inclusive: bool
+    is_active: bool
+
+
+class FacilityIn(Schema):
+    name: str = Field(..., max_length=128)
+    kind: str
+    operator: int | None = None
+    region: str = Field(..., max_length=12)
+    address: str = Field("", max_length=200)
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
+    floor_area: Decimal | None = None
+    beds_total: int = 0
+    beds_nursing: int = 0
+    opening_hours: str = Field("", max_length=100)
+    is_inclusive: bool = False
+
+
+def _facility_fields(request, payload: FacilityIn) -> dict:
+    data = payload.dict()
+    if data["operator"] is not None:
+        operator = Organisation.objects.restrict(request.user).filter(pk=data["operator"]).first()
+        if operator is None:
+            raise ValidationError({"operator": _("机构不存在或不在您的辖区内。")})
+        data["operator"] = operator
+    return data
+
+
+@router.get("facilities", response=list[FacilityOut])
+@paginate(LimitOffsetPagination)
+def list_facilities(request, q: str = Query("", max_length=40), kind: str = "", region: str = ""):
+    return selectors.facilities_for(user=request.user, q=q, kind=kind, region=region)
+
+
+@router.get("facilities/{facility_id}", response={200: FacilityOut, 404: dict})
+def get_facility(request, facility_id: int):
+    return get_scoped_or_404(Facility.objects, request.user, "view", pk=facility_id)
+
+
+@router.post("facilities", response={201: FacilityOut, 403: dict, 422: dict})
+def create_facility(request, payload: FacilityIn):
+    _require(request, "bureau")
+    return Status(201, services.save_facility(actor=request.user, **_facility_fields(request, payload)))
+
+
+@router.put("facilities/{facility_id}", response={200: FacilityOut, 404: dict, 422: dict})
+def update_facility(request, facility_id: int, payload: FacilityIn):
+    _require(request, "bureau")
+    facility = get_scoped_or_404(Facility.objects, request.user, "change", pk=facility_id)
+    return services.save_facility(actor=request.user, facility=facility, **_facility_fields(request, payload))
+
+
+class PractitionerOut(Schema):
+    id: int
+    name: str
+    organisation: int = Field(..., alias="organisation_id")
+    id_number_masked: str
+    sex: str
+    birth_date: datetime.date
+    phone: str
+    role: str
+    certificate_level: str
+    skills: str
+    start_date: datetime.date
+    end_date: datetime.date | None
+
+
+class PractitionerIn(Schema):
+    name: str = Field(..., max_length=64)
+    id_number: str = Field(..., max_length=24)
+    phone: str = Field(..., max_length=20)
+    organisation: int
+    role: str
+    certificate_level: str = ""
+    certificate_number: str = Field("", max_length=64)
+    skills: str = Field("", max_length=200)
+    start_date: datetime.date
+
+
+@router.get("staff", response=list[PractitionerOut])
+@paginate(LimitOffsetPagination)
+def list_staff(request, q: str = Query("", max_length=40), role: str = "", organisation: int | None = None):
+    return selectors.practitioners_for(user=request.user, q=q, role=role, organisation=organisation)
+
+
+@router.get("staff/{staff_id}", response={200: PractitionerOut, 404: dict})
+def get_staff(request, staff_id: int):
+    return get_scoped_or_404(Practitioner.objects, request.user, "view", pk=staff_id)
+
+
+@router.post("staff", response={201: PractitionerOut, 403: dict, 422: dict})
+def create_staff(request, payload: PractitionerIn):
+    _require(request, "bureau", "provider")
+    data = payload.dict()
+    org = Organisation.objects.restrict(request.user, "change").filter(pk=data["organisation"]).first()
+    if org is None:
+        raise ValidationError({"organisation": _("机构不存在或不在您的辖区内。")})
+    data["organisation"] = org
+    return Status(201, services.save_practitioner(actor=request.user, **data))

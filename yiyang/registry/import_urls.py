@@ -1,0 +1,1 @@
+urlpatterns: list = []  # the import pages (import_views.py) are added here

@@ -1,0 +1,175 @@
+"""Reads of the register. Every list starts from `restrict(user, action)`; filters and sorting are set-based."""
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from yiyang.core import pii
+
+from .models import (
+    CategoryKind,
+    Elder,
+    ElderCategory,
+    Facility,
+    Organisation,
+    Practitioner,
+)
+
+AGE_BANDS = {
+    "60-69": (60, 69),
+    "70-79": (70, 79),
+    "80-89": (80, 89),
+    "90-99": (90, 99),
+    "100+": (100, None),
+    "80+": (80, None),
+}
+
+ELDER_SORTS = {
+    "name": ("name_pinyin", "id"),
+    "-name": ("-name_pinyin", "-id"),
+    "age": ("-birth_date", "id"),  # youngest first
+    "-age": ("birth_date", "id"),  # oldest first
+    "region": ("residence_region_id", "name_pinyin", "id"),
+    "-region": ("-residence_region_id", "name_pinyin", "id"),
+    "created": ("created_at", "id"),
+    "-created": ("-created_at", "-id"),
+}
+
+
+def birth_date_range(min_age: int | None, max_age: int | None, today: datetime.date) -> Q:
+    """Ages (in whole years, on `today`) → a birth-date range, so the database can use its index."""
+    q = Q()
+    if min_age is not None:
+        q &= Q(birth_date__lte=_years_before(today, min_age))
+    if max_age is not None:
+        # Age ≤ max ⇔ born after the day (max + 1) years before today.
+        q &= Q(birth_date__gt=_years_before(today, max_age + 1))
+    return q
+
+
+def _years_before(day: datetime.date, years: int) -> datetime.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February → 28 February in a common year
+        return day.replace(year=day.year - years, day=28)
+
+
+@dataclass
+class ElderFilters:
+    q: str = ""
+    region: str = ""
+    age_band: str = ""
+    sex: str = ""
+    category: str = ""
+    living_situation: str = ""
+    status: str = "active"
+    sort: str = "region"
+
+
+def elders_for(*, user, filters: ElderFilters | None = None, action: str = "view",
+               today: datetime.date | None = None) -> QuerySet:
+    f = filters or ElderFilters()
+    today = today or timezone.localdate()
+    qs = Elder.objects.restrict(user, action).select_related("residence_region")
+    if f.region:
+        qs = qs.filter(residence_region__code__startswith=f.region)
+    if f.age_band in AGE_BANDS:
+        qs = qs.filter(birth_date_range(*AGE_BANDS[f.age_band], today))
+    if f.sex in {"M", "F"}:
+        qs = qs.filter(sex=f.sex)
+    if f.category in CategoryKind.values:
+        active = ElderCategory.objects.filter(elder=OuterRef("pk"), kind=f.category, start_date__lte=today).filter(
+            Q(end_date__isnull=True) | Q(end_date__gte=today))
+        qs = qs.filter(Exists(active))
+    if f.living_situation:
+        qs = qs.filter(living_situation=f.living_situation)
+    if f.status and f.status != "all":
+        qs = qs.filter(status=f.status)
+    if f.q:
+        qs = qs.filter(search_q(f.q))
+    return qs.order_by(*ELDER_SORTS.get(f.sort, ELDER_SORTS["region"]))
+
+
+def search_q(text: str) -> Q:
+    """Name (Chinese), pinyin initials or full pinyin, phone, or an exact ID number (through its keyed hash)."""
+    text = text.strip()
+    normalised = pii.normalize_id_number(text)
+    if len(normalised) == 18 and normalised[:17].isdigit():
+        return Q(id_number_hash=pii.id_number_hash(normalised))
+    digits = pii.normalize_phone(text)
+    if digits.replace("-", "").isdigit() and len(digits) >= 4:
+        return Q(phone__contains=digits)
+    lower = text.lower()
+    if lower.isascii() and lower.isalpha():
+        return Q(name_initials__startswith=lower) | Q(name_pinyin__startswith=lower)
+    return Q(name__contains=text)
+
+
+def elder_detail(*, user, pk: int) -> Elder:
+    from yiyang.core.scope import get_scoped_or_404
+
+    return get_scoped_or_404(
+        Elder.objects.select_related("residence_region", "hukou_region"), user, "view", pk=pk)
+
+
+def elder_timeline(elder: Elder) -> list[dict]:
+    """Status events and category periods in date order: what happened to this person, and when."""
+    rows = []
+    for e in elder.status_events.select_related("to_region", "from_region", "recorded_by"):
+        rows.append({"date": e.effective_date, "kind": "status", "label": e.get_kind_display(), "event": e})
+    for c in elder.categories.all():
+        rows.append({"date": c.start_date, "kind": "category_start", "label": c.get_kind_display(), "category": c})
+        if c.end_date:
+            rows.append({"date": c.end_date, "kind": "category_end", "label": c.get_kind_display(), "category": c})
+    rows.sort(key=lambda r: r["date"], reverse=True)
+    return rows
+
+
+def active_categories(elder: Elder, today: datetime.date | None = None) -> list[ElderCategory]:
+    today = today or timezone.localdate()
+    return [c for c in elder.categories.all() if c.active_on(today)]
+
+
+def category_labels(elder_ids: list[int], today: datetime.date | None = None) -> dict[int, list[str]]:
+    """Active category labels for a page of elders, in one query (no N+1)."""
+    today = today or timezone.localdate()
+    out: dict[int, list[str]] = {}
+    rows = ElderCategory.objects.filter(elder_id__in=elder_ids, start_date__lte=today).filter(
+        Q(end_date__isnull=True) | Q(end_date__gte=today)).order_by("kind")
+    for c in rows:
+        out.setdefault(c.elder_id, []).append(c.get_kind_display())
+    return out
+
+
+def organisations_for(*, user, q: str = "", kind: str = "") -> QuerySet:
+    qs = Organisation.objects.restrict(user).select_related("region").annotate(
+        n_facilities=Count("facilities", distinct=True), n_staff=Count("practitioners", distinct=True))
+    if kind:
+        qs = qs.filter(kind=kind)
+    if q:
+        qs = qs.filter(Q(name__contains=q) | Q(credit_code__icontains=q))
+    return qs.order_by("name")
+
+
+def facilities_for(*, user, q: str = "", kind: str = "", region: str = "") -> QuerySet:
+    qs = Facility.objects.restrict(user).select_related("region", "operator")
+    if kind:
+        qs = qs.filter(kind=kind)
+    if region:
+        qs = qs.filter(region__code__startswith=region)
+    if q:
+        qs = qs.filter(Q(name__contains=q) | Q(address__contains=q))
+    return qs.order_by("region_id", "name")
+
+
+def practitioners_for(*, user, q: str = "", role: str = "", organisation: int | None = None) -> QuerySet:
+    qs = Practitioner.objects.restrict(user).select_related("organisation")
+    if role:
+        qs = qs.filter(role=role)
+    if organisation:
+        qs = qs.filter(organisation_id=organisation)
+    if q:
+        qs = qs.filter(Q(name__contains=q) | Q(phone__contains=q))
+    return qs.order_by("organisation__name", "name")
