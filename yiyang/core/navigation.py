@@ -40,3 +40,17 @@ def items_for(user, current_path: str) -> list[dict]:
         active = current_path == url if url == "/" else current_path.startswith(url)
         out.append({"label": item.label, "url": url, "active": active})
     return out
+
+
+# Home-page panels contributed by domains: callables (request) -> dict | None with "template" and its context.
+# Each domain registers its own in its AppConfig.ready(), so the home page grows with the issues.
+HOME_PANELS: list = []
+
+
+def home_panels(request) -> list[dict]:
+    panels = []
+    for panel in HOME_PANELS:
+        result = panel(request)
+        if result:
+            panels.append(result)
+    return panels

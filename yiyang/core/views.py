@@ -15,6 +15,7 @@ from .errors import DomainError, LoginError
 from .forms import AccountForm, AuditFilterForm, LoginForm
 from .middleware import client_ip
 from .models import Region, Role, User
+from .navigation import home_panels
 from .permissions import role_required
 from .scope import get_scoped_or_404
 
@@ -74,6 +75,7 @@ def home(request):
             for r in selectors.accounts_for(user=user).values("role").annotate(n=Count("id")).order_by("role")
         ]
         context["recent_events"] = selectors.audit_events_for(user=user)[:8]
+    context["panels"] = home_panels(request)
     context["my_sign_ins"] = selectors.audit_events_for(user=user, actor=user.username, action="login").filter(
         actor=user
     )[:5]

@@ -173,3 +173,27 @@ def practitioners_for(*, user, q: str = "", role: str = "", organisation: int | 
     if q:
         qs = qs.filter(Q(name__contains=q) | Q(phone__contains=q))
     return qs.order_by("organisation__name", "name")
+
+
+def register_summary(*, user, today: datetime.date | None = None) -> dict:
+    """Counts for the home page of region staff: the register at a glance, in one query."""
+    today = today or timezone.localdate()
+    qs = Elder.objects.restrict(user).filter(status="active")
+    eighty = _years_before(today, 80)
+    destitute = ElderCategory.objects.filter(elder=OuterRef("pk"), kind=CategoryKind.DESTITUTE,
+                                             start_date__lte=today).filter(
+        Q(end_date__isnull=True) | Q(end_date__gte=today))
+    return qs.aggregate(
+        total=Count("id"),
+        over_80=Count("id", filter=Q(birth_date__lte=eighty)),
+        alone=Count("id", filter=Q(living_situation="alone")),
+        destitute=Count("id", filter=Q(Exists(destitute))),
+    )
+
+
+def register_home_panel(request):
+    from yiyang.core.permissions import REGION_STAFF, has_role
+
+    if not has_role(request.user, *REGION_STAFF):
+        return None
+    return {"template": "registry/_home_panel.html", "summary": register_summary(user=request.user)}

@@ -273,3 +273,18 @@ def test_export_masks_unless_allowed_and_logs_purpose(client, roles):
     rows = list(load_workbook(io.BytesIO(client.post(url, {"purpose": "核对"}).content)).worksheets[0].iter_rows(
         values_only=True))
     assert rows[1][1] == elder.id_number
+
+
+def test_home_summary_counts(client, roles):
+    a = make_elder(roles["bureau"], name="甲", birth=datetime.date(1940, 1, 1), seq=1, living_situation="alone")
+    make_elder(roles["bureau"], name="乙", birth=datetime.date(1960, 1, 1), seq=2)
+    c = make_elder(roles["bureau"], name="丙", birth=datetime.date(1930, 1, 1), seq=3, residence="511903002001")
+    services.add_category(actor=roles["bureau"], elder=a, kind="destitute", start_date=datetime.date(2020, 1, 1))
+    services.record_status_event(actor=roles["bureau"], elder=c, kind="death", effective_date=datetime.date(2026, 1, 1))
+    assert selectors.register_summary(user=roles["bureau"], today=TODAY) == {
+        "total": 2, "over_80": 1, "alone": 1, "destitute": 1}
+    assert selectors.register_summary(user=roles["other_street"], today=TODAY)["total"] == 0
+    client.force_login(roles["community"])
+    assert "在册老年人" in client.get("/").content.decode()
+    client.force_login(roles["provider"])
+    assert "在册老年人" not in client.get("/").content.decode()
