@@ -1,4 +1,5 @@
 from django import forms
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from yiyang.core.forms import RegionField
@@ -78,7 +79,7 @@ class ElderForm(forms.Form):
         self.fields["hukou_region"] = RegionField(label=self.fields["hukou_region"].label, required=False,
                                                   help_text=self.fields["hukou_region"].help_text)
         self.fields["id_number"].widget.attrs.update({
-            "hx-post": "check-id/" if not editing else "", "hx-trigger": "change, keyup changed delay:500ms",
+            "hx-post": reverse("registry:elder_check_id"), "hx-trigger": "change, keyup changed delay:500ms",
             "hx-target": "#id-check", "autocomplete": "off", "inputmode": "text",
         })
         if editing:

@@ -1,0 +1,52 @@
+import datetime
+
+import pytest
+
+from yiyang.browser_testing import sign_in
+from yiyang.core.services import load_regions
+from yiyang.core.tests.factories import PASSWORD, demo_roles
+from yiyang.registry.models import Elder
+from yiyang.registry.tests.factories import make_elder
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def roles():
+    load_regions(prefix="5119")
+    return demo_roles()
+
+
+def test_community_worker_finds_an_elder_by_pinyin_initials_and_registers_a_death(page, roles):
+    make_elder(roles["community"], name="何淑珍", seq=1, birth=datetime.date(1936, 4, 2))
+    make_elder(roles["community"], name="蒲国华", seq=2, male=True)
+    make_elder(roles["bureau"], name="文治街道的人", seq=3, residence="511903002001")
+    sign_in(page, "community", PASSWORD)
+    page.locator("nav.mainnav").get_by_role("link", name="老年人").click()
+    page.fill("#id_q", "hsz")
+    page.wait_for_function("document.querySelectorAll('#elder-results tbody tr').length === 1")
+    results = page.locator("#elder-results tbody tr")
+    assert "何淑珍" in results.first.inner_text()
+    assert "文治街道的人" not in page.content()
+    results.first.get_by_role("link", name="何淑珍").click()
+    page.wait_for_url("**/registry/elders/*/")
+    page.select_option("#status-action select[name=kind]", "death")
+    page.fill("#status-action input[name=effective_date]", "2026-11-20")
+    page.get_by_test_id("record-status").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("已登记：死亡（2026-11-20）。").is_visible()
+    assert Elder.objects.get(name="何淑珍").status == "deceased"
+    # The timeline shows the event; the person leaves the default (active) list.
+    assert "死亡" in page.locator(".timeline").inner_text()
+    page.goto(page.base_url + "/registry/elders/")
+    assert "何淑珍" not in page.locator("#elder-results").inner_text()
+
+
+def test_registering_with_a_wrong_id_shows_the_reason_inline(page, roles):
+    sign_in(page, "community", PASSWORD)
+    page.goto(page.base_url + "/registry/elders/new/")
+    page.fill("#id_name", "杨德明")
+    page.fill("#id_id_number", "511903194003080020")
+    page.locator("#id_id_number").dispatch_event("change")
+    page.locator("#id-check .error").wait_for()
+    assert "校验码错误" in page.locator("#id-check").inner_text()
