@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "yiyang.core",
     "yiyang.registry",
+    "yiyang.assessment",
 ]
 
 MIDDLEWARE = [
