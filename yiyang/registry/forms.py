@@ -46,6 +46,9 @@ class ElderFilterForm(forms.Form):
         ("-created", _("最近登记")),
     ])
 
+    per_page = forms.TypedChoiceField(label=_("每页"), required=False, coerce=int, empty_value=25,
+                                      choices=[(25, "25"), (50, "50"), (100, "100")])
+
     def __init__(self, *args, region_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["region"].choices = _blank(region_choices)

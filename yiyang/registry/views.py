@@ -61,9 +61,17 @@ def region_choices(user) -> list:
     return out
 
 
+def _without(querydict, *keys) -> str:
+    q = querydict.copy()
+    for k in keys:
+        q.pop(k, None)
+    return q.urlencode()
+
+
 def _elder_filters(request):
     form = ElderFilterForm(request.GET or None, region_choices=region_choices(request.user))
-    data = form.cleaned_data if form.is_valid() else {}
+    data = dict(form.cleaned_data) if form.is_valid() else {}
+    data.pop("per_page", None)
     filters = selectors.ElderFilters(**{k: v for k, v in data.items() if v})
     if not request.GET:
         filters.status = "active"
@@ -86,7 +94,8 @@ def elder_list(request):
     context = {
         "form": form, "page": page, "per_page": per_page, "page_sizes": PAGE_SIZES,
         "rows": [{"elder": e, "age": e.age_on(today), "categories": labels.get(e.pk, [])} for e in rows],
-        "export_form": ExportForm(), "query": request.GET.urlencode(),
+        "export_form": ExportForm(), "query": request.GET.urlencode(), "sort": filters.sort,
+        "base_query": _without(request.GET, "sort", "page"),
     }
     template = "registry/_elder_rows.html" if request.headers.get("HX-Request") else "registry/elder_list.html"
     return render(request, template, context)
