@@ -288,3 +288,17 @@ def test_home_summary_counts(client, roles):
     assert "在册老年人" in client.get("/").content.decode()
     client.force_login(roles["provider"])
     assert "在册老年人" not in client.get("/").content.decode()
+
+
+def test_sorting_by_age_and_name(roles):
+    make_elder(roles["bureau"], name="安", birth=datetime.date(1950, 1, 1), seq=1)
+    make_elder(roles["bureau"], name="卞", birth=datetime.date(1930, 1, 1), seq=2)
+    make_elder(roles["bureau"], name="曹", birth=datetime.date(1940, 1, 1), seq=3)
+
+    def names(sort):
+        f = selectors.ElderFilters(sort=sort)
+        return list(selectors.elders_for(user=roles["bureau"], filters=f, today=TODAY).values_list("name", flat=True))
+
+    assert names("-age") == ["卞", "曹", "安"]
+    assert names("age") == ["安", "曹", "卞"]
+    assert names("name") == ["安", "卞", "曹"]  # an, bian, cao
