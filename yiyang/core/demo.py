@@ -47,9 +47,9 @@ def organisations_and_accounts(ctx: DemoContext, log) -> None:
         return obj
 
     agency = org("巴中市恩阳区康寿老年人能力评估中心", OrganisationKind.ASSESSMENT, DEMO_STREET,
-                 "52511903MJ0000001A", "恩阳区登科街道义阳路18号", "0827-3361201")
+                 "52511903MJ00000017", "恩阳区登科街道义阳路18号", "0827-3361201")
     provider = org("恩阳区颐康居家养老服务有限公司", OrganisationKind.PROVIDER, "511903002",
-                   "91511903MA0000002B", "恩阳区文治街道恩阳大道66号", "0827-3362202")
+                   "91511903MA0000002Q", "恩阳区文治街道恩阳大道66号", "0827-3362202")
     accounts = [
         ("bureau", Role.BUREAU, "恩阳区民政局 李建华", {"region_id": DEMO_COUNTY}),
         ("street", Role.STREET, "登科街道 王秀英", {"region_id": DEMO_STREET}),
