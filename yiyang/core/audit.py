@@ -14,6 +14,8 @@ from .pii import mask_account, mask_id_number
 
 # Never copied into the log, whatever the model.
 SECRET_FIELDS = {"password", "key_hash", "id_number_hash"}
+# Bookkeeping that changes on every save says nothing about the change itself.
+NOISE_FIELDS = {"updated_at"}
 
 
 def _json_value(value):
@@ -30,7 +32,7 @@ def snapshot(instance: models.Model) -> dict:
     """The instance's concrete fields as JSON-safe values, with secrets left out and PII masked."""
     data = {}
     for field in instance._meta.concrete_fields:
-        if field.name in SECRET_FIELDS:
+        if field.name in SECRET_FIELDS or field.name in NOISE_FIELDS:
             continue
         value = getattr(instance, field.attname)
         if isinstance(field, EncryptedTextField) and value:
