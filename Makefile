@@ -36,6 +36,7 @@ test-postgres: $(STAMP)
 
 ## bench: every benchmark under bench/ (figures and ratios against their baselines; never fails on speed)
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-bench.txt
 	@bash scripts/bench.sh
 
 lint: $(STAMP)
@@ -49,6 +50,7 @@ format: $(STAMP)
 lock:
 	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras -o requirements.txt requirements.in
 	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras -o requirements-dev.txt requirements-dev.in
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras -o requirements-bench.txt requirements-bench.in
 
 ## messages: refresh and compile the English translation catalogue (Chinese is the source language)
 messages: $(STAMP)

@@ -22,6 +22,8 @@ REGION_STAFF = frozenset({Role.BUREAU, Role.STREET, Role.COMMUNITY})
 NAV = [
     NavItem(_("首页"), "core:home", frozenset()),
     NavItem(_("老年人"), "registry:elder_list", REGION_STAFF),
+    NavItem(_("能力评估"), "assessment:list", REGION_STAFF),
+    NavItem(_("评估任务"), "assessment:mine", frozenset({Role.ASSESSOR})),
     NavItem(_("机构"), "registry:organisation_list", REGION_STAFF),
     NavItem(_("设施"), "registry:facility_list", REGION_STAFF),
     NavItem(_("从业人员"), "registry:practitioner_list", frozenset({Role.BUREAU, Role.PROVIDER})),

@@ -91,6 +91,7 @@ class ElderFilterIn(Schema):
     living_situation: str = ""
     status: str = "active"
     sort: str = "region"
+    level: str = ""
 
 
 @router.get("elders", response=list[ElderOut], summary="List elders in my scope")

@@ -2,6 +2,7 @@ from django import forms
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from yiyang.assessment.selectors import level_filter_choices
 from yiyang.core.forms import RegionField
 
 from .models import (
@@ -38,6 +39,7 @@ class ElderFilterForm(forms.Form):
     sex = forms.ChoiceField(label=_("性别"), required=False, choices=_blank([("M", _("男")), ("F", _("女"))]))
     category = forms.ChoiceField(label=_("人员类别"), required=False, choices=_blank(CategoryKind.choices))
     living_situation = forms.ChoiceField(label=_("居住状况"), required=False, choices=_blank(LivingSituation.choices))
+    level = forms.ChoiceField(label=_("能力等级"), required=False, choices=lambda: _blank(level_filter_choices()))
     status = forms.ChoiceField(label=_("状态"), required=False,
                                choices=[("active", _("在册")), ("all", _("全部"))]
                                + [c for c in ElderStatus.choices if c[0] != "active"])

@@ -66,6 +66,7 @@ class ElderFilters:
     living_situation: str = ""
     status: str = "active"
     sort: str = "region"
+    level: str = ""  # current ability level "0"–"4", "none" (never assessed) or "due" (reassessment due)
 
 
 def elders_for(*, user, filters: ElderFilters | None = None, action: str = "view",
@@ -89,6 +90,10 @@ def elders_for(*, user, filters: ElderFilters | None = None, action: str = "view
         qs = qs.filter(status=f.status)
     if f.q:
         qs = qs.filter(search_q(f.q))
+    if f.level:
+        from yiyang.assessment.selectors import filter_elders_by_level
+
+        qs = filter_elders_by_level(qs, f.level, today)
     return qs.order_by(*ELDER_SORTS.get(f.sort, ELDER_SORTS["region"]))
 
 

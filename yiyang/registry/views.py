@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from yiyang.assessment.selectors import current_levels
 from yiyang.core import pii
 from yiyang.core.models import Region, Role
 from yiyang.core.permissions import may_view_full_id, role_required
@@ -90,10 +91,12 @@ def elder_list(request):
     page = Paginator(qs, per_page).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     labels = selectors.category_labels([e.pk for e in rows])
+    levels = current_levels([e.pk for e in rows])
     today = timezone.localdate()
     context = {
         "form": form, "page": page, "per_page": per_page, "page_sizes": PAGE_SIZES,
-        "rows": [{"elder": e, "age": e.age_on(today), "categories": labels.get(e.pk, [])} for e in rows],
+        "rows": [{"elder": e, "age": e.age_on(today), "categories": labels.get(e.pk, []), "level": levels.get(e.pk)}
+                 for e in rows],
         "export_form": ExportForm(), "query": request.GET.urlencode(), "sort": filters.sort,
         "base_query": _without(request.GET, "sort", "page"),
     }
@@ -189,7 +192,7 @@ def elder_edit(request, pk):
                   status=422 if form.errors else 200)
 
 
-@role_required(*STAFF_VIEWERS, Role.FAMILY, Role.ELDER)
+@role_required(*STAFF_VIEWERS, Role.FAMILY, Role.ELDER, Role.ASSESSOR)
 def elder_detail(request, pk):
     elder = selectors.elder_detail(user=request.user, pk=pk)
     can_change = Elder.objects.restrict(request.user, "change").filter(pk=pk).exists()

@@ -194,7 +194,7 @@ def test_same_seed_same_city_and_rerun_is_harmless(city):
     build_demo_city(seed=SEED, scale=SCALE, log=quiet)  # a second run leaves everything as it is
     assert _snapshot() == first
     assert sorted(Facility.objects.values_list("name", "region_id", "beds_total")) == facilities
-    Elder.objects.all().delete()
+    _delete_demo_elders()
     build_demo_city(seed=SEED, scale=SCALE, log=quiet)
     assert _snapshot() == first
 
@@ -230,3 +230,12 @@ def test_identifier_helpers():
     number = ids.make("511903", datetime.date(1940, 2, 29), "F")
     info = pii.parse_id_number(number)
     assert (info.birth_date, info.sex, info.region_code) == (datetime.date(1940, 2, 29), "F", "511903")
+
+
+def _delete_demo_elders():
+    # Assessments protect their elders (health records never vanish with a register row): remove them first.
+    from yiyang.assessment.models import Assessment, CurrentLevel
+
+    CurrentLevel.objects.all().delete()
+    Assessment.objects.all().delete()
+    Elder.objects.all().delete()

@@ -1,0 +1,44 @@
+"""The printable report (老年人能力评估报告): HTML from a template, typeset by WeasyPrint into an A4 PDF.
+
+Chinese text needs a CJK font: WeasyPrint finds fonts through fontconfig, and the report asks for Noto Sans/Serif
+CJK SC (Debian's fonts-noto-cjk), falling back to other common CJK fonts. Nothing is fetched over the network.
+"""
+
+import logging
+
+from django.http import HttpResponse
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from . import selectors, services
+from .models import Assessment
+
+# WeasyPrint reports each layout step at INFO; one report is not worth seven log lines.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+
+
+def render_report(assessment: Assessment, *, health: bool) -> bytes:
+    from weasyprint import HTML
+
+    a = assessment
+    elder = a.elder
+    context = {
+        "a": a, "elder": elder, "age": elder.age_on(a.assessed_on or timezone.localdate()),
+        "residence_path": elder.residence_region.path_name(""),
+        "result": selectors.result_view(a, health=health),
+        "printed_at": timezone.localtime(), "draft": not a.is_result,
+    }
+    html = render_to_string("assessment/report.html", context)
+    return HTML(string=html, base_url=None).write_pdf()
+
+
+def report_response(request, assessment: Assessment) -> HttpResponse:
+    """The PDF as a download; when it carries Annex A (health data), the read is logged."""
+    health = selectors.may_view_health(request.user)
+    if health:
+        services.record_health_view(actor=request.user, assessment=assessment, detail="PDF报告")
+    content = render_report(assessment, health=health)
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="assessment-{assessment.number}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,37 @@
+from django import template
+from django.utils.html import format_html
+
+from yiyang.assessment import scoring
+
+register = template.Library()
+
+
+@register.simple_tag
+def level_badge(level, template_code: str = scoring.GBT_42195_2022, big: bool = False):
+    """A coloured badge for an ability level ("—" when there is none)."""
+    if level is None or level == "":
+        return "—"
+    t = scoring.get_template(template_code or scoring.GBT_42195_2022)
+    name = t.level(int(level)).name_zh
+    classes = f"level level-{int(level)}" + (" level-legacy" if t.legacy else "") + (" big" if big else "")
+    title = f"{t.code} · {int(level)}"
+    return format_html('<span class="{}" title="{}">{}</span>', classes, title, name)
+
+
+@register.inclusion_tag("assessment/_elder_levels.html", takes_context=True)
+def elder_levels(context, elder):
+    """The elder page's card: current level, validity, the assessment under way, and the history of levels.
+
+    Usage in registry/elder_detail.html: {% load assessment_tags %}{% elder_levels elder %}
+    """
+    from yiyang.assessment.selectors import level_history
+    from yiyang.core.models import Role
+    from yiyang.core.permissions import REGION_STAFF, has_role
+
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    return {
+        "elder": elder, "levels": level_history(elder), "request": request,
+        "may_request": user is not None and has_role(user, *REGION_STAFF, Role.FAMILY, Role.ELDER)
+        and elder.status == "active",
+    }
