@@ -441,3 +441,80 @@ class Practitioner(PersonIdentity):
         if user.role == Role.CAREGIVER:
             return Q(account=user)
         return None
+
+
+class ImportKind(models.TextChoices):
+    ELDERS = "elders", _("老年人")
+    ORGANISATIONS = "organisations", _("机构")
+    FACILITIES = "facilities", _("设施")
+    STAFF = "staff", _("从业人员")
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", _("排队中")
+    VALIDATING = "validating", _("校验中")
+    PREVIEW = "preview", _("待确认")
+    WRITING = "writing", _("写入中")
+    DONE = "done", _("已导入")
+    FAILED = "failed", _("失败")
+    CANCELLED = "cancelled", _("已取消")
+
+
+class ImportJob(models.Model):
+    """One Excel import: the uploaded file, its validation (preview and plan), progress, and the outcome.
+
+    The uploaded file, the plan (validated rows, including ID numbers) and the error report are stored sealed
+    (compressed, then encrypted with the PII keys) and dropped once they are no longer needed.
+    """
+
+    kind = models.CharField(_("导入类型"), max_length=16, choices=ImportKind.choices)
+    status = models.CharField(_("状态"), max_length=12, choices=ImportStatus.choices, default=ImportStatus.QUEUED,
+                              db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("导入人"), null=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    scope_code = models.CharField(_("范围代码"), max_length=12, blank=True, db_index=True)
+    organisation = models.ForeignKey(Organisation, verbose_name=_("机构"), null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="+")
+    filename = models.CharField(_("文件名"), max_length=255)
+    file_size = models.PositiveIntegerField(_("文件大小"), default=0)
+    source = models.BinaryField(editable=False, default=b"")
+    plan = models.BinaryField(editable=False, default=b"")
+    error_report = models.BinaryField(editable=False, default=b"")
+    phase = models.CharField(_("阶段"), max_length=20, blank=True)
+    total_rows = models.PositiveIntegerField(_("总行数"), default=0)
+    processed_rows = models.PositiveIntegerField(_("已处理行数"), default=0)
+    counts = models.JSONField(_("统计"), default=dict, blank=True)
+    preview = models.JSONField(_("预览"), default=dict, blank=True)
+    message = models.TextField(_("说明"), blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(_("上传时间"), default=timezone.now, db_index=True)
+    validated_at = models.DateTimeField(_("校验完成时间"), null=True, blank=True)
+    confirmed_at = models.DateTimeField(_("确认时间"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("导入任务")
+        verbose_name_plural = _("导入任务")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.filename}"
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in {ImportStatus.QUEUED, ImportStatus.VALIDATING, ImportStatus.WRITING}
+
+    @property
+    def percent(self) -> int:
+        if not self.total_rows:
+            return 0
+        return min(100, round(100 * self.processed_rows / self.total_rows))
+
+    @classmethod
+    def scope_filter(cls, user, action):
+        # An import holds the uploaded file's personal data: only the person who uploaded it sees it.
+        return Q(created_by=user)

@@ -1,0 +1,54 @@
+"""Browser test (DESIGN.md §7): a community worker imports the community's elder list from Excel. The file is
+processed as a background job; the page polls its progress (htmx) and reloads into the preview by itself."""
+
+import os
+
+import pytest
+
+from yiyang.browser_testing import sign_in
+from yiyang.core.services import load_regions
+from yiyang.core.tests.factories import PASSWORD, demo_roles
+from yiyang.registry import importing
+from yiyang.registry.models import Elder, ImportJob
+from yiyang.registry.tests.importkit import elder_row, workbook_bytes
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+SHOTS = os.environ.get("YIYANG_SCREENSHOTS", "")
+
+
+def shot(page, name):
+    if SHOTS:
+        page.screenshot(path=os.path.join(SHOTS, f"import-{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def roles():
+    load_regions(prefix="5119")
+    return demo_roles()
+
+
+def test_community_worker_imports_an_elder_list_in_the_background(page, roles, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # no worker: we run it
+    settings.YIYANG_IMPORT_INLINE_BYTES = 0
+    data = workbook_bytes([elder_row(1, 姓名="何淑珍"), elder_row(2, 姓名="蒲国华", 身份证号="5119031945"),
+                           elder_row(3, 姓名="文淑芬", 联系电话="13700001111")])
+    sign_in(page, "community", PASSWORD)
+    page.goto(page.base_url + "/registry/import/?kind=elders")
+    shot(page, "home")
+    page.set_input_files("#id_file", files=[{"name": "登科寺社区名单.xlsx", "buffer": data,
+                                             "mimeType": "application/octet-stream"}])
+    page.get_by_role("button", name="上传并校验").click()
+    page.wait_for_url("**/registry/import/*/")
+    page.locator("#job-progress").wait_for()
+    shot(page, "progress")
+    job = ImportJob.objects.get()
+    assert job.status == "queued"
+    importing.run_import_step.call(job.pk, "validate")  # what `manage.py db_worker` does
+    # The polling fragment notices the job left the running states and the page reloads into the preview.
+    page.get_by_role("button", name="确认导入 2 行（新增 2，修改 0）").wait_for(timeout=10000)
+    assert "身份证号应为18位" in page.locator(".import-issues").inner_text()
+    shot(page, "preview")
+    page.get_by_role("button", name="确认导入 2 行（新增 2，修改 0）").click()
+    page.get_by_text("已写入：新增 2 条，修改 0 条。").wait_for()
+    shot(page, "done")
+    assert set(Elder.objects.values_list("name", flat=True)) == {"何淑珍", "文淑芬"}
