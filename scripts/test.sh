@@ -9,7 +9,7 @@ DATABASES_TO_RUN=${YIYANG_TEST_DATABASES:-sqlite postgres}
 PG_URL=${YIYANG_TEST_PG_URL:-${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}}
 
 # Browser tests need Debian's chromium and CJK fonts. Install them when missing and we are allowed to.
-if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
+if [ ! -x /usr/bin/chromium ] || ! (fc-list 2>/dev/null || true) | grep -i "Noto Sans CJK" >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "== installing chromium and fonts-noto-cjk from Debian"
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk) >/dev/null
