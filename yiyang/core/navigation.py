@@ -27,7 +27,7 @@ NAV = [
     NavItem(_("机构"), "registry:organisation_list", REGION_STAFF),
     NavItem(_("设施"), "registry:facility_list", REGION_STAFF),
     NavItem(_("从业人员"), "registry:practitioner_list", frozenset({Role.BUREAU, Role.PROVIDER})),
-    NavItem(_("数据导入"), "registry:import_home", frozenset({Role.BUREAU, Role.STREET, Role.COMMUNITY, Role.PROVIDER})),
+    NavItem(_("数据导入"), "registry:import_home", REGION_STAFF | {Role.PROVIDER}),
     NavItem(_("账号管理"), "core:account_list", frozenset({Role.BUREAU})),
     NavItem(_("审计日志"), "core:audit_list", frozenset({Role.BUREAU})),
     NavItem(_("接口文档"), "api:openapi-view", STAFF),
