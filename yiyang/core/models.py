@@ -269,7 +269,8 @@ class PersonIdentity(models.Model):
     """
 
     id_number = EncryptedTextField(_("身份证号"))
-    id_number_hash = models.CharField(max_length=64, editable=False, db_index=True)
+    # Indexed by each concrete model's own unique constraint (one index, not three per row on PostgreSQL).
+    id_number_hash = models.CharField(max_length=64, editable=False)
     id_number_masked = models.CharField(_("身份证号（脱敏）"), max_length=18, editable=False)
     birth_date = models.DateField(_("出生日期"), editable=False, db_index=True)
     sex = models.CharField(_("性别"), max_length=1, choices=[("M", _("男")), ("F", _("女"))], editable=False)

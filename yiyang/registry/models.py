@@ -179,13 +179,13 @@ class Elder(PersonIdentity):
     residence_region = models.ForeignKey(Region, verbose_name=_("居住地"), on_delete=models.PROTECT,
                                          related_name="+")
     # County of residence, on every person-level row (DESIGN.md §5: distribution by county code).
-    county_code = models.CharField(_("区县代码"), max_length=6, db_index=True, editable=False)
+    # Indexed through the (county_code, status, birth_date) index below.
+    county_code = models.CharField(_("区县代码"), max_length=6, editable=False)
     address = models.CharField(_("居住地址"), max_length=200, blank=True)
     latitude = models.DecimalField(_("纬度"), max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(_("经度"), max_digits=9, decimal_places=6, null=True, blank=True)
     living_situation = models.CharField(_("居住状况"), max_length=16, choices=LivingSituation.choices, blank=True)
-    status = models.CharField(_("状态"), max_length=12, choices=ElderStatus.choices, default=ElderStatus.ACTIVE,
-                              db_index=True)
+    status = models.CharField(_("状态"), max_length=12, choices=ElderStatus.choices, default=ElderStatus.ACTIVE)
     status_date = models.DateField(_("状态日期"), null=True, blank=True)
     bank_name = models.CharField(_("开户银行"), max_length=64, blank=True)
     bank_account = EncryptedTextField(_("银行账号"), blank=True, default="")
