@@ -52,3 +52,39 @@ def test_community_worker_imports_an_elder_list_in_the_background(page, roles, s
     page.get_by_text("已写入：新增 2 条，修改 0 条。").wait_for()
     shot(page, "done")
     assert set(Elder.objects.values_list("name", flat=True)) == {"何淑珍", "文淑芬"}
+
+
+def test_community_worker_fixes_a_broken_file_imports_it_finds_an_elder_and_registers_a_death(page, roles):
+    """The issue's journey: import a file with an error, fix the row, import again (nothing duplicated), find
+    the elder by pinyin initials and register a death."""
+    broken = workbook_bytes([elder_row(1, 姓名="何淑珍"), elder_row(2, 姓名="蒲国华", 身份证号="5119031945")])
+    sign_in(page, "community", PASSWORD)
+    page.goto(page.base_url + "/registry/import/?kind=elders")
+    page.set_input_files("#id_file", files=[{"name": "名单.xlsx", "buffer": broken,
+                                             "mimeType": "application/octet-stream"}])
+    page.get_by_role("button", name="上传并校验").click()
+    page.wait_for_url("**/registry/import/*/")
+    assert "身份证号应为18位" in page.locator(".import-issues").inner_text()
+    page.get_by_role("button", name="确认导入 1 行（新增 1，修改 0）").click()
+    page.get_by_text("已写入：新增 1 条，修改 0 条。").wait_for()
+    # Fixed file: both rows, the second with its real ID number. The first is unchanged, the second new.
+    fixed = workbook_bytes([elder_row(1, 姓名="何淑珍"), elder_row(2, 姓名="蒲国华")])
+    page.goto(page.base_url + "/registry/import/?kind=elders")
+    page.set_input_files("#id_file", files=[{"name": "名单-改.xlsx", "buffer": fixed,
+                                             "mimeType": "application/octet-stream"}])
+    page.get_by_role("button", name="上传并校验").click()
+    page.wait_for_url("**/registry/import/*/")
+    page.get_by_role("button", name="确认导入 1 行（新增 1，修改 0）").click()
+    page.get_by_text("已写入：新增 1 条，修改 0 条。").wait_for()
+    assert sorted(Elder.objects.values_list("name", flat=True)) == ["何淑珍", "蒲国华"]
+    # Find 蒲国华 by pinyin initials and register the death.
+    page.goto(page.base_url + "/registry/elders/")
+    page.fill("#id_q", "pgh")
+    page.wait_for_function("document.querySelectorAll('#elder-results tbody tr').length === 1")
+    page.locator("#elder-results tbody tr").first.get_by_role("link", name="蒲国华").click()
+    page.wait_for_url("**/registry/elders/*/")
+    page.select_option("#status-action select[name=kind]", "death")
+    page.fill("#status-action input[name=effective_date]", "2026-11-20")
+    page.get_by_test_id("record-status").click()
+    page.get_by_text("已登记：死亡（2026-11-20）。").wait_for()
+    assert Elder.objects.get(name="蒲国华").status == "deceased"
