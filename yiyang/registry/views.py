@@ -192,12 +192,9 @@ def elder_edit(request, pk):
                   status=422 if form.errors else 200)
 
 
-@role_required(*STAFF_VIEWERS, Role.FAMILY, Role.ELDER, Role.ASSESSOR)
-def elder_detail(request, pk):
-    elder = selectors.elder_detail(user=request.user, pk=pk)
-    can_change = Elder.objects.restrict(request.user, "change").filter(pk=pk).exists()
+def _detail_context(request, elder, *, can_change: bool, **forms) -> dict:
     today = timezone.localdate()
-    return render(request, "registry/elder_detail.html", {
+    context = {
         "elder": elder, "age": elder.age_on(today), "can_change": can_change,
         "timeline": selectors.elder_timeline(elder),
         "categories": elder.categories.all(), "active_categories": selectors.active_categories(elder, today),
@@ -206,23 +203,22 @@ def elder_detail(request, pk):
         "category_form": CategoryForm(initial={"start_date": today}), "contact_form": ContactForm(),
         "may_view_full_id": may_view_full_id(request.user),
         "residence_path": elder.residence_region.path_name(), "hukou_path": elder.hukou_region.path_name(),
-    })
+    }
+    context.update(forms)
+    return context
+
+
+@role_required(*STAFF_VIEWERS, Role.FAMILY, Role.ELDER, Role.ASSESSOR)
+def elder_detail(request, pk):
+    elder = selectors.elder_detail(user=request.user, pk=pk)
+    can_change = Elder.objects.restrict(request.user, "change").filter(pk=pk).exists()
+    return render(request, "registry/elder_detail.html", _detail_context(request, elder, can_change=can_change))
 
 
 def _detail_with_errors(request, elder, **forms):
     messages.error(request, _("未保存：请检查下面标出的内容。"))
-    today = timezone.localdate()
-    context = {
-        "elder": elder, "age": elder.age_on(today), "can_change": True,
-        "timeline": selectors.elder_timeline(elder), "categories": elder.categories.all(),
-        "active_categories": selectors.active_categories(elder, today), "contacts": elder.contacts.all(),
-        "status_form": StatusEventForm(initial={"effective_date": today}),
-        "category_form": CategoryForm(initial={"start_date": today}), "contact_form": ContactForm(),
-        "may_view_full_id": may_view_full_id(request.user),
-        "residence_path": elder.residence_region.path_name(), "hukou_path": elder.hukou_region.path_name(),
-    }
-    context.update(forms)
-    return render(request, "registry/elder_detail.html", context, status=422)
+    return render(request, "registry/elder_detail.html", _detail_context(request, elder, can_change=True, **forms),
+                  status=422)
 
 
 @role_required(*STAFF_VIEWERS)
