@@ -221,57 +221,52 @@ def _detail_with_errors(request, elder, **forms):
                   status=422)
 
 
-@role_required(*STAFF_VIEWERS)
-@require_POST
-def elder_status_event(request, pk):
+def _elder_action(request, pk, *, form_class, form_key: str, perform, success):
+    """One POST action on an elder's page: validate the form, call the service, redirect with a message, or
+    re-render the page with the form's errors (and nothing changed)."""
     elder = get_scoped_or_404(Elder.objects, request.user, "change", pk=pk)
-    form = StatusEventForm(request.POST)
+    form = form_class(request.POST)
     if form.is_valid():
-        d = form.cleaned_data
         try:
-            event = services.record_status_event(actor=request.user, elder=elder, kind=d["kind"],
-                                                 effective_date=d["effective_date"], to_region=d["to_region"],
-                                                 note=d["note"])
+            result = perform(elder, form.cleaned_data)
         except ValidationError as exc:
             _copy_errors(form, exc)
         else:
-            messages.success(request, _("已登记：%(event)s（%(date)s）。") % {"event": event.get_kind_display(),
-                                                                          "date": event.effective_date})
+            messages.success(request, success(result))
             return redirect("registry:elder_detail", pk)
     elder.refresh_from_db()
-    return _detail_with_errors(request, elder, status_form=form, open_status=True)
+    return _detail_with_errors(request, elder, **{form_key: form})
+
+
+@role_required(*STAFF_VIEWERS)
+@require_POST
+def elder_status_event(request, pk):
+    return _elder_action(
+        request, pk, form_class=StatusEventForm, form_key="status_form",
+        perform=lambda elder, d: services.record_status_event(actor=request.user, elder=elder, **d),
+        success=lambda event: _("已登记：%(event)s（%(date)s）。") % {"event": event.get_kind_display(),
+                                                                "date": event.effective_date},
+    )
 
 
 @role_required(*STAFF_VIEWERS)
 @require_POST
 def elder_add_category(request, pk):
-    elder = get_scoped_or_404(Elder.objects, request.user, "change", pk=pk)
-    form = CategoryForm(request.POST)
-    if form.is_valid():
-        try:
-            services.add_category(actor=request.user, elder=elder, **form.cleaned_data)
-        except ValidationError as exc:
-            _copy_errors(form, exc)
-        else:
-            messages.success(request, _("已添加人员类别。"))
-            return redirect("registry:elder_detail", pk)
-    return _detail_with_errors(request, elder, category_form=form)
+    return _elder_action(
+        request, pk, form_class=CategoryForm, form_key="category_form",
+        perform=lambda elder, d: services.add_category(actor=request.user, elder=elder, **d),
+        success=lambda _category: _("已添加人员类别。"),
+    )
 
 
 @role_required(*STAFF_VIEWERS)
 @require_POST
 def elder_add_contact(request, pk):
-    elder = get_scoped_or_404(Elder.objects, request.user, "change", pk=pk)
-    form = ContactForm(request.POST)
-    if form.is_valid():
-        try:
-            services.add_contact(actor=request.user, elder=elder, **form.cleaned_data)
-        except ValidationError as exc:
-            _copy_errors(form, exc)
-        else:
-            messages.success(request, _("已添加联系人。"))
-            return redirect("registry:elder_detail", pk)
-    return _detail_with_errors(request, elder, contact_form=form)
+    return _elder_action(
+        request, pk, form_class=ContactForm, form_key="contact_form",
+        perform=lambda elder, d: services.add_contact(actor=request.user, elder=elder, **d),
+        success=lambda _contact: _("已添加联系人。"),
+    )
 
 
 @role_required(*STAFF_VIEWERS)

@@ -302,3 +302,21 @@ def test_sorting_by_age_and_name(roles):
     assert names("-age") == ["卞", "曹", "安"]
     assert names("age") == ["安", "曹", "卞"]
     assert names("name") == ["安", "卞", "曹"]  # an, bian, cao
+
+
+def test_category_and_contact_forms_on_the_detail_page(client, roles):
+    elder = make_elder(roles["community"], name="吴桂兰")
+    client.force_login(roles["community"])
+    bad = client.post(reverse("registry:elder_add_category", args=[elder.pk]),
+                      {"kind": "severe_disability", "start_date": "2024-01-01"})  # 重残 without a grade
+    assert bad.status_code == 422 and "重残须填写残疾等级" in bad.content.decode()
+    assert not elder.categories.exists()
+    ok = client.post(reverse("registry:elder_add_category", args=[elder.pk]),
+                     {"kind": "severe_disability", "grade": "二级", "start_date": "2024-01-01"})
+    assert ok.status_code == 302 and elder.categories.get().grade == "二级"
+    bad_contact = client.post(reverse("registry:elder_add_contact", args=[elder.pk]),
+                              {"name": "吴军", "relationship": "son", "phone": "123"})
+    assert bad_contact.status_code == 422 and not elder.contacts.exists()
+    client.post(reverse("registry:elder_add_contact", args=[elder.pk]),
+                {"name": "吴军", "relationship": "son", "phone": "13900001234", "is_guardian": "on"})
+    assert elder.contacts.get().is_guardian is True
