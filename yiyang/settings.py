@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "yiyang.core",
     "yiyang.registry",
     "yiyang.assessment",
+    "yiyang.benefits",
 ]
 
 MIDDLEWARE = [

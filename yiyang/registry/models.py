@@ -263,6 +263,8 @@ class ElderCategory(models.Model):
     end_date = models.DateField(_("终止日期"), null=True, blank=True)
     county_code = models.CharField(max_length=6, db_index=True, editable=False)
     note = models.CharField(_("说明"), max_length=200, blank=True)
+    # Benefits look for categories changed after a month's roll to find back pay and recoveries.
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     class Meta:
         verbose_name = _("人员类别")

@@ -241,7 +241,7 @@ def end_category(*, actor, category: ElderCategory, end_date) -> ElderCategory:
     errors.raise_if_any()
     before = audit.snapshot(category)
     category.end_date = end
-    category.save(update_fields=["end_date"])
+    category.save(update_fields=["end_date", "updated_at"])
     audit.record(actor=actor, action=AuditAction.UPDATE, instance=category, before=before,
                  after=audit.snapshot(category), region_code=category.elder.residence_region_id)
     return category
