@@ -25,7 +25,6 @@ from .models import BenefitSettings, Roll, RollCheck, RollLine, RuleVersion
 ELDER = Elder._meta.db_table
 CATEGORY = ElderCategory._meta.db_table
 EVENT = ElderStatusEvent._meta.db_table
-REGION = Region._meta.db_table
 ASSESSMENT = Assessment._meta.db_table
 LINE = RollLine._meta.db_table
 ROLL = Roll._meta.db_table
@@ -82,7 +81,8 @@ def rule_for(programme, jurisdiction: Region, month: datetime.date) -> RuleVersi
 
 
 def entitlement(*, params: rules.RuleParams, rule_id: int | None, month: datetime.date, jurisdiction_code: str,
-                settings: BenefitSettings, candidates: Query | None = None) -> Query:
+                settings: BenefitSettings, candidates: Query | None = None,
+                registered_before: datetime.datetime | None = None) -> Query:
     """SELECT elder_id, amount, age, level, category, band, county_code, region_code, rule_id: everyone the
     rule pays for `month` in the jurisdiction (optionally only among `candidates`, a query of elder ids)."""
     p: list = []
@@ -92,34 +92,33 @@ def entitlement(*, params: rules.RuleParams, rule_id: int | None, month: datetim
     # move after it, else where the person lives now.
     if params.basis == "residence":
         region_expr = (
-            f"COALESCE((SELECT r.code FROM {EVENT} x JOIN {REGION} r ON r.id = x.to_region_id "
+            f"COALESCE((SELECT x.to_region_id FROM {EVENT} x "
             f"WHERE x.elder_id = e.id AND x.kind IN ('relocate', 'move_in') AND x.effective_date <= %s "
             f"ORDER BY x.effective_date DESC, x.recorded_at DESC, x.id DESC LIMIT 1), "
-            f"(SELECT r.code FROM {EVENT} x JOIN {REGION} r ON r.id = x.from_region_id "
+            f"(SELECT x.from_region_id FROM {EVENT} x "
             f"WHERE x.elder_id = e.id AND x.kind IN ('relocate', 'move_out') AND x.effective_date > %s "
-            f"ORDER BY x.effective_date, x.recorded_at, x.id LIMIT 1), rr.code)")
+            f"ORDER BY x.effective_date, x.recorded_at, x.id LIMIT 1), e.residence_region_id)")
         p += [d, d]
-        region_join = f"JOIN {REGION} rr ON rr.id = e.residence_region_id"
         # Index-friendly pre-filter: people living here now, or anyone who has moved at some time.
         where_place = (f"(e.county_code LIKE %s OR e.id IN (SELECT x.elder_id FROM {EVENT} x "
                        f"WHERE x.kind IN ('relocate', 'move_in', 'move_out')))")
         place_params = [jurisdiction_code[:6] + "%"]
     else:
-        region_expr = "rr.code"
-        region_join = f"JOIN {REGION} rr ON rr.id = e.hukou_region_id"
-        where_place = "rr.code LIKE %s"
+        region_expr = "e.hukou_region_id"
+        where_place = "e.hukou_region_id LIKE %s"
         place_params = [jurisdiction_code + "%"]
 
     needs_level = bool(params.levels) or (params.amount_kind == "level_table"
                                           and any(r.level is not None for r in params.table))
-    level_expr = "NULL"
+    level_expr = "CAST(NULL AS INTEGER)"
     level_params: list = []
     if needs_level:
         level_expr = (f"(SELECT a.final_level FROM {ASSESSMENT} a WHERE a.elder_id = e.id "
                       f"AND a.status IN ('published', 'disputed') AND a.final_level IS NOT NULL "
                       f"AND a.published_at < %s ORDER BY a.published_at DESC, a.id DESC LIMIT 1)")
         level_params = [_ts(next_day)]
-    table_categories = sorted({r.category for r in params.table if r.category}) if params.amount_kind == "level_table" else []
+    table_categories = (sorted({r.category for r in params.table if r.category})
+                        if params.amount_kind == "level_table" else [])
     cat_cols = []
     cat_params: list = []
     for i, code in enumerate(table_categories):
@@ -157,6 +156,10 @@ def entitlement(*, params: rules.RuleParams, rule_id: int | None, month: datetim
         cond_params += list(params.categories) + [d, d]
     if params.exclude_institution:
         conditions.append("e.living_situation <> 'institution'")
+    if registered_before is not None:
+        # Nobody is owed money for a month that ended before they were registered.
+        conditions.append("e.created_at < %s")
+        cond_params.append(_ts(registered_before))
     if candidates is not None:
         conditions.append(f"e.id IN ({candidates.sql})")
         cond_params += candidates.params
@@ -164,7 +167,7 @@ def entitlement(*, params: rules.RuleParams, rule_id: int | None, month: datetim
     extra_cols = "".join(", " + c for c in cat_cols)
     base = (f"SELECT e.id AS elder_id, e.birth_date AS birth_date, e.county_code AS cur_county, "
             f"{region_expr} AS region_code, {level_expr} AS lvl, {_age_sql(d)} AS age{extra_cols} "
-            f"FROM {ELDER} e {region_join} WHERE " + " AND ".join(conditions))
+            f"FROM {ELDER} e WHERE " + " AND ".join(conditions))
     base_params = (p if params.basis == "residence" else []) + level_params + cat_params + cond_params
 
     # Amount, band and category from the parameters (a CASE per rule, highest first).
@@ -215,9 +218,266 @@ def entitlement(*, params: rules.RuleParams, rule_id: int | None, month: datetim
     if params.levels:
         level_filter = f" AND b.lvl IN ({', '.join(str(int(v)) for v in params.levels)})"
     sql = (f"SELECT elder_id, amount, age, level, category, band, county_code, region_code, rule_id FROM ("
-           f"SELECT b.elder_id AS elder_id, {amount} AS amount, b.age AS age, b.lvl AS level, "
+           f"SELECT b.elder_id AS elder_id, CAST({amount} AS DECIMAL(10, 2)) AS amount, b.age AS age, b.lvl AS level, "
            f"{category} AS category, {band} AS band, SUBSTR(b.region_code, 1, 6) AS county_code, "
-           f"b.region_code AS region_code, %s AS rule_id "
+           f"b.region_code AS region_code, CAST(%s AS INTEGER) AS rule_id "
            f"FROM ({base}) b WHERE b.region_code LIKE %s{level_filter}) t WHERE amount IS NOT NULL")
     params_all = out_params + [rule_id] + base_params + [jurisdiction_code + "%"]
     return Query(sql, params_all)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Generation. Each step runs in its own transaction holding the roll's row lock, and each is idempotent:
+# it computes what the lines should be into a temporary table, deletes the roll's open lines that no longer
+# match, and inserts the missing ones with ON CONFLICT DO NOTHING. A rerun after a crash (or a second process
+# arriving while the first works) therefore ends with exactly the lines one clean run would have produced.
+
+ISSUED_STATUSES = ("pending", "withheld", "paid", "recovered")
+CLOSED_ROLL_STATUSES = ("approved", "exported", "closed")
+
+
+class _Temp:
+    """A temporary table filled from a query, dropped afterwards (PostgreSQL also drops it at commit)."""
+
+    def __init__(self, cursor, name: str, query: Query, index: str = "elder_id"):
+        self.cursor, self.name, self.query, self.index = cursor, name, query, index
+
+    def __enter__(self):
+        on_commit = " ON COMMIT DROP" if _vendor() == "postgresql" else ""
+        self.cursor.execute(f"DROP TABLE IF EXISTS {self.name}")
+        self.cursor.execute(f"CREATE TEMPORARY TABLE {self.name}{on_commit} AS {self.query.sql}", self.query.params)
+        self.cursor.execute(f"CREATE INDEX {self.name}_idx ON {self.name} ({self.index})")
+        if _vendor() == "postgresql":
+            self.cursor.execute(f"ANALYZE {self.name}")
+        return self.name
+
+    def __exit__(self, *exc):
+        # After an error the transaction rolls back, which removes the table with it.
+        if exc[0] is None:
+            self.cursor.execute(f"DROP TABLE IF EXISTS {self.name}")
+        return False
+
+
+def _insert_lines(cursor, *, roll: Roll, source: str, kind_expr: str, for_month: datetime.date,
+                  previous_expr: str = "NULL", where: str = "1 = 1", params: list | None = None) -> int:
+    now = _ts(timezone.now())
+    cursor.execute(
+        f"INSERT INTO {LINE} ({', '.join(LINE_COLUMNS)}) "
+        f"SELECT %s, f.elder_id, %s, %s, %s, {kind_expr}, f.amount, 'pending', f.rule_id, f.age, f.level, "
+        f"f.category, f.band, f.county_code, f.region_code, {previous_expr}, '', '', %s FROM {source} f "
+        f"WHERE {where} "
+        f"ON CONFLICT (elder_id, programme_id, month, for_month, kind) DO NOTHING",
+        [roll.pk, roll.programme_id, roll.month, for_month, now] + (params or []))
+    return cursor.rowcount
+
+
+def _delete_lines(cursor, *, roll: Roll, condition: str, params: list) -> int:
+    """Delete open lines of the roll matching `condition` (SQL over LINE's columns), with their checks."""
+    lines = (f"SELECT id FROM {LINE} WHERE roll_id = %s AND status IN ('pending', 'withheld') AND {condition}")
+    cursor.execute(f"DELETE FROM {CHECK} WHERE line_id IN ({lines})", [roll.pk] + params)
+    cursor.execute(f"DELETE FROM {LINE} WHERE id IN ({lines})", [roll.pk] + params)
+    return cursor.rowcount
+
+
+def regular_lines(roll: Roll, *, rule: RuleVersion | None, settings: BenefitSettings) -> tuple[int, int]:
+    """Bring the roll's regular lines in line with the rule; returns (deleted, inserted)."""
+    with connection.cursor() as cursor:
+        if rule is None:
+            return _delete_lines(cursor, roll=roll, condition="kind = 'regular'", params=[]), 0
+        query = entitlement(params=rules.parse(rule.params), rule_id=rule.pk, month=roll.month,
+                            jurisdiction_code=roll.jurisdiction.code, settings=settings)
+        with _Temp(cursor, "benefit_fresh", query) as fresh:
+            deleted = _delete_lines(
+                cursor, roll=roll, condition=(
+                    f"kind = 'regular' AND NOT EXISTS (SELECT 1 FROM {fresh} f WHERE f.elder_id = {LINE}.elder_id "
+                    f"AND f.amount = {LINE}.amount AND f.region_code = {LINE}.region_code "
+                    f"AND f.rule_id = {LINE}.rule_id)"), params=[])
+            inserted = _insert_lines(cursor, roll=roll, source=fresh, kind_expr="'regular'", for_month=roll.month)
+    return deleted, inserted
+
+
+def _changed_since(roll_id: int, programme_id: int, jurisdiction_id: int, for_month: datetime.date,
+                   since: datetime.datetime) -> Query:
+    """Elders whose facts may have changed for `for_month` since its roll was generated, plus failed payments."""
+    t = _ts(since)
+    return Query(
+        f"SELECT x.elder_id FROM {EVENT} x WHERE x.recorded_at > %s "
+        f"UNION SELECT c.elder_id FROM {CATEGORY} c WHERE c.updated_at > %s "
+        f"UNION SELECT a.elder_id FROM {ASSESSMENT} a WHERE a.published_at > %s "
+        f"UNION SELECT e.id FROM {ELDER} e WHERE e.updated_at > %s "
+        f"UNION SELECT l.elder_id FROM {LINE} l JOIN {ROLL} r ON r.id = l.roll_id "
+        f"WHERE r.jurisdiction_id = %s AND l.programme_id = %s AND l.for_month = %s AND l.status = 'failed' "
+        f"AND l.roll_id <> %s",
+        [t, t, t, t, jurisdiction_id, programme_id, for_month, roll_id])
+
+
+def adjustment_lines(roll: Roll, *, for_month: datetime.date, rule: RuleVersion | None, settings: BenefitSettings,
+                     since: datetime.datetime | None) -> tuple[int, int]:
+    """补发 / 追回 / 重发 for one past month: what should have been paid minus what this jurisdiction issued.
+
+    `since` is when that month's roll was generated: only elders whose history changed after it (or whose
+    payment failed) are recomputed; None recomputes everyone (a rule for that month was adopted later).
+    """
+    candidates = None if since is None else _changed_since(roll.pk, roll.programme_id, roll.jurisdiction_id,
+                                                           for_month, since)
+    next_month = day_start(rules.add_months(for_month, 1))
+    with connection.cursor() as cursor:
+        if rule is not None:
+            should = entitlement(params=rules.parse(rule.params), rule_id=rule.pk, month=for_month,
+                                 jurisdiction_code=roll.jurisdiction.code, settings=settings,
+                                 candidates=candidates, registered_before=next_month)
+        else:
+            should = Query("SELECT elder_id, amount, age, level, category, band, county_code, region_code, "
+                           f"rule_id FROM {LINE} WHERE 1 = 0", [])
+        issued_where = ("r.jurisdiction_id = %s AND l.programme_id = %s AND l.for_month = %s AND l.roll_id <> %s "
+                        "AND l.status IN ('pending', 'withheld', 'paid', 'recovered', 'failed')")
+        issued_params = [roll.jurisdiction_id, roll.programme_id, for_month, roll.pk]
+        if candidates is not None:
+            issued_where += f" AND l.elder_id IN ({candidates.sql})"
+            issued_params += candidates.params
+        issued = Query(
+            "SELECT l.elder_id AS elder_id, "
+            "SUM(CASE WHEN l.status = 'failed' THEN 0 ELSE l.amount END) AS amount, "
+            "MAX(CASE WHEN l.status = 'failed' THEN 1 ELSE 0 END) AS had_failed, "
+            "MAX(l.region_code) AS region_code, MAX(l.county_code) AS county_code "
+            f"FROM {LINE} l JOIN {ROLL} r ON r.id = l.roll_id WHERE {issued_where} GROUP BY l.elder_id",
+            issued_params)
+        with _Temp(cursor, "benefit_should", should) as s_table, _Temp(cursor, "benefit_issued", issued) as i_table:
+            diff = Query(
+                "SELECT u.elder_id AS elder_id, "
+                "CAST(COALESCE(s.amount, 0) - COALESCE(i.amount, 0) AS DECIMAL(10, 2)) AS amount, "
+                "CASE WHEN COALESCE(s.amount, 0) < COALESCE(i.amount, 0) THEN 'recovery' "
+                "WHEN COALESCE(i.had_failed, 0) = 1 THEN 'reissue' ELSE 'back_pay' END AS kind, "
+                "s.rule_id AS rule_id, s.age AS age, s.level AS level, COALESCE(s.category, '') AS category, "
+                "COALESCE(s.band, '') AS band, COALESCE(s.county_code, i.county_code) AS county_code, "
+                "COALESCE(s.region_code, i.region_code) AS region_code, "
+                "CAST(COALESCE(i.amount, 0) AS DECIMAL(10, 2)) AS previous_amount "
+                f"FROM (SELECT elder_id FROM {s_table} UNION SELECT elder_id FROM {i_table}) u "
+                f"LEFT JOIN {s_table} s ON s.elder_id = u.elder_id LEFT JOIN {i_table} i ON i.elder_id = u.elder_id "
+                "WHERE COALESCE(s.amount, 0) <> COALESCE(i.amount, 0)", [])
+            with _Temp(cursor, "benefit_diff", diff) as d_table:
+                deleted = _delete_lines(cursor, roll=roll, condition=(
+                    f"kind <> 'regular' AND for_month = %s AND NOT EXISTS (SELECT 1 FROM {d_table} f "
+                    f"WHERE f.elder_id = {LINE}.elder_id AND f.kind = {LINE}.kind AND f.amount = {LINE}.amount)"),
+                    params=[for_month])
+                inserted = _insert_lines(cursor, roll=roll, source=d_table, kind_expr="f.kind", for_month=for_month,
+                                         previous_expr="f.previous_amount")
+    return deleted, inserted
+
+
+def adjustment_months(roll: Roll, settings: BenefitSettings) -> list[tuple[datetime.date, Roll]]:
+    """Past months in the look-back window whose roll in this jurisdiction has been approved."""
+    first = rules.add_months(roll.month, -settings.lookback_months)
+    past = (Roll.objects.filter(programme_id=roll.programme_id, jurisdiction_id=roll.jurisdiction_id,
+                                month__gte=first, month__lt=roll.month, status__in=CLOSED_ROLL_STATUSES)
+            .order_by("month"))
+    return [(r.month, r) for r in past]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Checks before approval. Unresolved checks are recomputed on every run; resolved ones stay as decided.
+
+
+def _check_insert(cursor, roll: Roll, kind: str, where: str, params: list, detail: str = "''",
+                  detail_params: list | None = None, join: str = "") -> None:
+    cursor.execute(
+        f"INSERT INTO {CHECK} (roll_id, line_id, kind, detail, region_code, resolution, resolved_at, "
+        f"resolved_by_id, note) SELECT %s, l.id, %s, {detail}, l.region_code, '', NULL, NULL, '' "
+        f"FROM {LINE} l JOIN {ELDER} e ON e.id = l.elder_id {join} "
+        f"WHERE l.roll_id = %s AND l.status = 'pending' AND {where} "
+        f"ON CONFLICT (line_id, kind) DO NOTHING",
+        [roll.pk, kind] + (detail_params or []) + [roll.pk] + params)
+
+
+def run_checks(roll: Roll, *, params: rules.RuleParams | None, pays_to_bank: bool) -> None:
+    from yiyang.core import pii
+
+    code = roll.jurisdiction.code
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {CHECK} WHERE roll_id = %s AND resolution = ''", [roll.pk])
+        positive = "l.amount > 0"
+        _check_insert(cursor, roll, "deceased", f"{positive} AND e.status = 'deceased'", [],
+                      detail="%s || COALESCE(CAST(e.status_date AS TEXT), '')", detail_params=["死亡日期 "])
+        _check_insert(cursor, roll, "moved_away",
+                      f"{positive} AND (e.status = 'moved_out' OR e.county_code NOT LIKE %s)", [code[:6] + "%"],
+                      detail="%s || e.county_code", detail_params=["现居住地区县 "])
+        _check_insert(cursor, roll, "suspended", f"{positive} AND e.status = 'suspended'", [])
+        # Same name, sex and birth date on two lines of this roll: one person registered twice?
+        _check_insert(cursor, roll, "duplicate",
+                      f"EXISTS (SELECT 1 FROM {LINE} l2 JOIN {ELDER} e2 ON e2.id = l2.elder_id "
+                      f"WHERE l2.roll_id = l.roll_id AND l2.elder_id <> l.elder_id AND e2.name = e.name "
+                      f"AND e2.birth_date = e.birth_date AND e2.sex = e.sex)", [],
+                      detail="%s", detail_params=["同名、同性别、同出生日期的另一老人也在名册中"])
+        if pays_to_bank:
+            _check_insert(cursor, roll, "bank_missing", f"{positive} AND e.bank_account = ''", [])
+        if params is not None:
+            possible = sorted(params.possible_amounts())
+            top = max(possible) if possible else 0
+            marks = ", ".join(["%s"] * len(possible)) or "NULL"
+            _check_insert(cursor, roll, "amount",
+                          f"((l.kind = 'regular' AND l.amount NOT IN ({marks})) OR l.amount = 0 "
+                          f"OR l.amount > %s OR l.amount < -%s)", possible + [top, top],
+                          detail="%s", detail_params=[f"规则标准为 {'、'.join(str(a) for a in possible)} 元"])
+        if pays_to_bank:
+            # Account numbers are encrypted: decrypt in batches to find malformed ones and shared accounts.
+            cursor.execute(f"SELECT l.id, l.elder_id, l.region_code, e.bank_account FROM {LINE} l "
+                           f"JOIN {ELDER} e ON e.id = l.elder_id WHERE l.roll_id = %s AND l.status = 'pending' "
+                           f"AND l.amount > 0 AND e.bank_account <> ''", [roll.pk])
+            invalid, by_account = [], {}
+            while rows := cursor.fetchmany(5000):
+                for line_id, elder_id, region_code, token in rows:
+                    try:
+                        account = pii.decrypt(token)
+                    except Exception:  # noqa: BLE001 - an undecryptable value is as bad as a malformed one
+                        account = ""
+                    if not valid_bank_account(account):
+                        invalid.append((line_id, region_code))
+                    else:
+                        by_account.setdefault(account, set()).add((line_id, elder_id, region_code))
+            shared = [(line_id, region_code) for holders in by_account.values()
+                      if len({elder for _, elder, _ in holders}) > 1 for line_id, _, region_code in holders]
+            _bulk_checks(roll, "bank_invalid", invalid, "账号格式或校验位不正确")
+            _bulk_checks(roll, "duplicate", shared, "与其他老人共用同一银行账户")
+
+
+def _bulk_checks(roll: Roll, kind: str, lines: list[tuple[int, str]], detail: str) -> None:
+    RollCheck.objects.bulk_create(
+        [RollCheck(roll=roll, line_id=line_id, kind=kind, detail=detail, region_code=region_code)
+         for line_id, region_code in lines], batch_size=2000, ignore_conflicts=True)
+
+
+def valid_bank_account(account: str) -> bool:
+    """Digits only, 12–30 long; UnionPay card numbers (16–19 digits starting 62) must pass the Luhn check."""
+    if not account.isdigit() or not 12 <= len(account) <= 30:
+        return False
+    if account.startswith("62") and 16 <= len(account) <= 19:
+        total = 0
+        for i, ch in enumerate(reversed(account)):
+            n = int(ch)
+            if i % 2 == 1:
+                n = n * 2 - 9 if n > 4 else n * 2
+            total += n
+        return total % 10 == 0
+    return True
+
+
+def refresh_totals(roll: Roll) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM {LINE} WHERE roll_id = %s", [roll.pk])
+        count, total = cursor.fetchone()
+        cursor.execute(f"SELECT COUNT(*) FROM {CHECK} WHERE roll_id = %s AND resolution = ''", [roll.pk])
+        (open_checks,) = cursor.fetchone()
+    roll.line_count = count
+    roll.total_amount = rules.Decimal(str(total)).quantize(rules.Decimal("0.01"))
+    roll.open_checks = open_checks
+    Roll.objects.filter(pk=roll.pk).update(line_count=count, total_amount=roll.total_amount,
+                                           open_checks=open_checks)
+
+
+def street_totals(roll: Roll) -> list[tuple[str, int, object]]:
+    """(street code, lines, amount) of the roll, for the streets' sign-off."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT SUBSTR(region_code, 1, 9), COUNT(*), COALESCE(SUM(amount), 0) FROM {LINE} "
+                       f"WHERE roll_id = %s GROUP BY SUBSTR(region_code, 1, 9) ORDER BY 1", [roll.pk])
+        return [(street, count, rules.Decimal(str(total)).quantize(rules.Decimal("0.01")))
+                for street, count, total in cursor.fetchall()]

@@ -5,6 +5,7 @@ are new lines of another kind (补发 back pay, 追回 recovery, 重发 re-issue
 """
 
 import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -259,6 +260,38 @@ class RollLine(models.Model):
 
     def __str__(self):
         return f"{self.roll_id}/{self.pk}"
+
+    def explain(self) -> str:
+        """How the line's amount came about, in the reader's language, from the facts kept on the line."""
+        if self.kind == LineKind.REGULAR:
+            return self.entitlement_text()
+        month = self.for_month.strftime("%Y-%m")
+        previous = self.previous_amount if self.previous_amount is not None else Decimal("0.00")
+        due = previous + self.amount
+        due_text = (self.entitlement_text() if self.rule_id and due > 0
+                    else _("当月 1 日不符合发放条件，应发 0 元"))
+        if self.kind == LineKind.RECOVERY:
+            return _("%(month)s：%(due)s；已发 %(previous)s 元 → 追回 %(amount)s 元") % {
+                "month": month, "due": due_text, "previous": previous, "amount": -self.amount}
+        if self.kind == LineKind.REISSUE:
+            return _("%(month)s：%(due)s；上次发放失败 → 重发 %(amount)s 元") % {
+                "month": month, "due": due_text, "amount": self.amount}
+        return _("%(month)s：%(due)s；已发 %(previous)s 元 → 补发 %(amount)s 元") % {
+            "month": month, "due": due_text, "previous": previous, "amount": self.amount}
+
+    def entitlement_text(self) -> str:
+        from . import rules
+
+        due = (self.previous_amount or Decimal("0.00")) + self.amount if self.kind != LineKind.REGULAR else self.amount
+        parts = [_("%(date)s 时 %(age)s 岁") % {"date": self.for_month.isoformat(), "age": self.age}]
+        if self.band:
+            parts.append(_("%(band)s 岁档") % {"band": rules.band_label(self.band)})
+        if self.category:
+            parts.append(rules.category_label(self.category))
+        if self.level is not None:
+            parts.append(_("能力等级：%(level)s") % {"level": rules.level_label(self.level)})
+        parts.append(_("%(amount)s 元") % {"amount": due})
+        return " → ".join(parts)
 
     @classmethod
     def scope_filter(cls, user, action):

@@ -201,7 +201,7 @@ def parse(raw: dict) -> RuleParams:
         bands.sort(key=lambda b: b.min_age)
         if not bands:
             errors.setdefault("bands", []).append(_("至少需要一个年龄档。"))
-        for a, b in zip(bands, bands[1:]):
+        for a, b in zip(bands, bands[1:], strict=False):
             if a.max_age is None or a.max_age >= b.min_age:
                 errors.setdefault("bands", []).append(
                     _("年龄档 %(a)s 与 %(b)s 重叠。") % {"a": band_label(a.label), "b": band_label(b.label)})

@@ -1,0 +1,476 @@
+"""Benefits: the write operations (rules, roll generation and its workflow, bank files).
+
+Every function takes keyword arguments, checks the actor's authority, runs in a transaction and writes an
+audit event. Generation is the exception to "one transaction": it runs in steps, each its own transaction
+holding the roll's lock, so that a large roll shows progress and a crash can be resumed (see engine.py).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from yiyang.core import audit
+from yiyang.core.errors import DomainError
+from yiyang.core.models import AuditAction, Region, Role
+
+from . import engine, rules
+from .models import (
+    BankResultImport,
+    BenefitSettings,
+    CheckResolution,
+    LineKind,
+    LineStatus,
+    Programme,
+    Roll,
+    RollCheck,
+    RollLine,
+    RollStatus,
+    RuleStatus,
+    RuleVersion,
+    StreetReview,
+)
+
+
+def _require_bureau(actor, jurisdiction: Region) -> None:
+    if getattr(actor, "is_superuser", False):
+        return
+    if getattr(actor, "role", None) != Role.BUREAU or not jurisdiction.code.startswith(actor.scope_code or "\0"):
+        raise DomainError("forbidden", _("只有本辖区民政部门可以执行此操作。"), status=403)
+
+
+def _require_reviewer(actor, roll: Roll) -> None:
+    if getattr(actor, "is_superuser", False):
+        return
+    role = getattr(actor, "role", None)
+    scope = getattr(actor, "scope_code", "") or "\0"
+    if role == Role.BUREAU and roll.jurisdiction_id.startswith(scope):
+        return
+    if role == Role.STREET and scope.startswith(roll.jurisdiction_id):
+        return
+    raise DomainError("forbidden", _("您无权处理该名册。"), status=403)
+
+
+def month_of(value) -> datetime.date:
+    """A month given as a date, 'YYYY-MM' or 'YYYY-MM-DD' → its 1st; raises ValidationError."""
+    if isinstance(value, datetime.date):
+        return value.replace(day=1)
+    text = str(value or "").strip()
+    try:
+        if len(text) == 7:
+            return datetime.date.fromisoformat(text + "-01")
+        return datetime.date.fromisoformat(text).replace(day=1)
+    except ValueError:
+        raise ValidationError({"month": [_("月份格式应为 YYYY-MM，如 2026-11。")]}) from None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Rules
+
+
+def adopt_rule(*, actor, programme: Programme, jurisdiction: Region, params: dict, valid_from, note: str = "",
+               source: str = "") -> RuleVersion:
+    """Adopt a new version of a programme's rule from `valid_from` (a month). The version in force before it
+    is closed at the month before; versions starting later are not allowed to be overtaken silently."""
+    _require_bureau(actor, jurisdiction)
+    parsed = rules.parse(params)
+    start = month_of(valid_from)
+    today = timezone.localdate().replace(day=1)
+    settings = BenefitSettings.for_region(jurisdiction)
+    if start < rules.add_months(today, -settings.lookback_months):
+        raise ValidationError({"valid_from": [_("起始月份不能早于追溯期（%(n)d 个月）。") % {
+            "n": settings.lookback_months}]})
+    note = (note or "").strip()[:300]
+    if not note:
+        raise ValidationError({"note": [_("请填写修订说明。")]})
+    with transaction.atomic():
+        existing = list(RuleVersion.objects.select_for_update().filter(
+            programme=programme, jurisdiction=jurisdiction).order_by("version"))
+        if any(rv.status == RuleStatus.ADOPTED and rv.valid_from >= start for rv in existing):
+            raise ValidationError({"valid_from": [_("已有从 %(month)s 起生效的版本，新版本须晚于它。") % {
+                "month": max(rv.valid_from for rv in existing if rv.status == RuleStatus.ADOPTED)
+                .strftime("%Y-%m")}]})
+        for rv in existing:
+            if rv.status == RuleStatus.ADOPTED and (rv.valid_until is None or rv.valid_until >= start):
+                before = audit.snapshot(rv)
+                rv.valid_until = rules.add_months(start, -1)
+                rv.save(update_fields=["valid_until"])
+                audit.record(actor=actor, action=AuditAction.UPDATE, instance=rv, before=before,
+                             after=audit.snapshot(rv), region_code=jurisdiction.code)
+        now = timezone.now()
+        rule = RuleVersion.objects.create(
+            programme=programme, jurisdiction=jurisdiction, version=(existing[-1].version + 1 if existing else 1),
+            status=RuleStatus.ADOPTED, valid_from=start, params=parsed.to_json(), note=note,
+            source=(source or "").strip()[:300], created_by=_user(actor), adopted_at=now, adopted_by=_user(actor))
+        audit.record(actor=actor, action=AuditAction.CREATE, instance=rule, after=audit.snapshot(rule),
+                     region_code=jurisdiction.code, detail=note)
+    return rule
+
+
+def _user(actor):
+    return actor if getattr(actor, "pk", None) else None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Generation
+
+
+def create_roll(*, actor, programme: Programme, jurisdiction: Region, month) -> Roll:
+    """The roll for the month (created if missing), marked as generating. Safe when two arrive at once."""
+    _require_bureau(actor, jurisdiction)
+    month = month_of(month)
+    if month > rules.add_months(timezone.localdate().replace(day=1), 1):
+        raise ValidationError({"month": [_("只能生成本月或下月的名册。")]})
+    if engine.rule_for(programme, jurisdiction, month) is None:
+        raise ValidationError({"month": [_("%(month)s 没有适用于本辖区的%(programme)s规则。") % {
+            "month": month.strftime("%Y-%m"), "programme": programme.name}]})
+    try:
+        with transaction.atomic():
+            roll, created = Roll.objects.get_or_create(
+                programme=programme, jurisdiction=jurisdiction, month=month,
+                defaults={"status": RollStatus.GENERATING, "progress": 0, "created_by": _user(actor)})
+    except IntegrityError:  # the other process created it first
+        roll, created = Roll.objects.get(programme=programme, jurisdiction=jurisdiction, month=month), False
+    if not created:
+        with transaction.atomic():
+            roll = Roll.objects.select_for_update().get(pk=roll.pk)
+            if not roll.is_open:
+                raise DomainError("roll_locked", _("该名册已审批，不能重新生成；更正将以补发或追回计入下月名册。"),
+                                  status=409)
+            if roll.status != RollStatus.GENERATING:
+                roll.status, roll.progress, roll.error = RollStatus.GENERATING, 0, ""
+                roll.save(update_fields=["status", "progress", "error"])
+    if created:
+        audit.record(actor=actor, action=AuditAction.CREATE, instance=roll, region_code=jurisdiction.code)
+    return roll
+
+
+def _step(roll_id: int, progress: int, note: str, work) -> Roll:
+    with transaction.atomic():
+        roll = Roll.objects.select_for_update().select_related("jurisdiction", "programme").get(pk=roll_id)
+        if not roll.is_open:
+            raise DomainError("roll_locked", _("该名册已审批，不能重新生成。"), status=409)
+        work(roll)
+        Roll.objects.filter(pk=roll_id).update(progress=progress, progress_note=note)
+    return roll
+
+
+def generate_roll(*, actor, roll: Roll, stop_after: int | None = None) -> Roll:
+    """Compute the roll's lines, adjustments and checks (idempotent; resumes a run that was cut off).
+
+    `stop_after` (tests only) returns after that many steps, leaving the roll as a crash would.
+    """
+    roll_id = roll.pk
+    settings = BenefitSettings.for_region(roll.jurisdiction)
+    rule = engine.rule_for(roll.programme, roll.jurisdiction, roll.month)
+    past = engine.adjustment_months(roll, settings)
+    steps = [(_("本月应发"), lambda r: engine.regular_lines(r, rule=rule, settings=settings))]
+    for for_month, past_roll in past:
+        past_rule = engine.rule_for(roll.programme, roll.jurisdiction, for_month)
+        since = past_roll.generated_at
+        if past_rule is not None and past_rule.adopted_at and since and past_rule.adopted_at > since:
+            since = None  # a rule adopted later covers that month: recompute everyone
+        steps.append((_("%(month)s 补发/追回") % {"month": for_month.strftime("%Y-%m")},
+                      lambda r, f=for_month, pr=past_rule, s=since: engine.adjustment_lines(
+                          r, for_month=f, rule=pr, settings=settings, since=s)))
+    params = rules.parse(rule.params) if rule else None
+    steps.append((_("发放前核查"), lambda r: engine.run_checks(r, params=params,
+                                                            pays_to_bank=r.programme.pays_to_bank)))
+    try:
+        for i, (note, work) in enumerate(steps, start=1):
+            if stop_after is not None and i > stop_after:
+                return Roll.objects.get(pk=roll_id)
+            _step(roll_id, int(95 * i / len(steps)), str(note), work)
+        with transaction.atomic():
+            roll = Roll.objects.select_for_update().select_related("jurisdiction", "programme").get(pk=roll_id)
+            engine.refresh_totals(roll)
+            if roll.status == RollStatus.GENERATING:
+                roll.status = RollStatus.DRAFT
+            roll.progress, roll.progress_note, roll.generated_at = 100, "", timezone.now()
+            roll.save(update_fields=["status", "progress", "progress_note", "generated_at"])
+            audit.record(actor=actor, action=AuditAction.UPDATE, instance=roll, region_code=roll.jurisdiction_id,
+                         detail=_("生成名册：%(n)d 人次，%(total)s 元") % {"n": roll.line_count,
+                                                                     "total": roll.total_amount})
+    except DomainError:
+        raise
+    except Exception as exc:
+        Roll.objects.filter(pk=roll_id).update(error=str(exc)[:2000])
+        raise
+    return roll
+
+
+def estimated_size(*, jurisdiction: Region) -> int:
+    from yiyang.registry.models import Elder
+
+    return Elder.objects.filter(county_code__startswith=jurisdiction.code[:6]).count()
+
+
+def request_roll(*, actor, programme: Programme, jurisdiction: Region, month) -> tuple[Roll, bool]:
+    """Create the roll and generate it now, or queue it when the jurisdiction is large.
+
+    Returns (roll, queued)."""
+    roll = create_roll(actor=actor, programme=programme, jurisdiction=jurisdiction, month=month)
+    settings = BenefitSettings.for_region(jurisdiction)
+    if estimated_size(jurisdiction=jurisdiction) > settings.background_threshold:
+        from .tasks import generate_roll_task
+
+        transaction.on_commit(lambda: generate_roll_task.enqueue(roll.pk, getattr(actor, "pk", None)))
+        return roll, True
+    return generate_roll(actor=actor, roll=roll), False
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Review and approval
+
+
+def resolve_check(*, actor, check: RollCheck, resolution: str, note: str = "") -> RollCheck:
+    """Clear a check: confirmed (pay as usual) or withheld (the line is not paid this month)."""
+    roll = check.roll
+    _require_reviewer(actor, roll)
+    if getattr(actor, "role", None) == Role.STREET and not check.region_code.startswith(actor.scope_code):
+        raise DomainError("forbidden", _("该疑点不属于您的辖区。"), status=403)
+    if resolution not in CheckResolution.values:
+        raise ValidationError({"resolution": [_("请选择处理结果。")]})
+    note = (note or "").strip()[:300]
+    if resolution == CheckResolution.WITHHELD and not note:
+        raise ValidationError({"note": [_("暂缓发放须写明原因。")]})
+    with transaction.atomic():
+        roll = Roll.objects.select_for_update().get(pk=roll.pk)
+        if roll.status not in (RollStatus.DRAFT, RollStatus.IN_REVIEW):
+            raise DomainError("roll_locked", _("名册已审批或正在生成，不能再处理疑点。"), status=409)
+        check = RollCheck.objects.select_for_update().select_related("line").get(pk=check.pk)
+        before = audit.snapshot(check)
+        check.resolution, check.note = resolution, note
+        check.resolved_at, check.resolved_by = timezone.now(), _user(actor)
+        check.save(update_fields=["resolution", "note", "resolved_at", "resolved_by"])
+        line = check.line
+        if resolution == CheckResolution.WITHHELD and line.status == LineStatus.PENDING:
+            line.status, line.withheld_reason = LineStatus.WITHHELD, note
+            line.save(update_fields=["status", "withheld_reason", "updated_at"])
+        elif resolution == CheckResolution.CONFIRMED and line.status == LineStatus.WITHHELD and not (
+                line.checks.filter(resolution=CheckResolution.WITHHELD).exclude(pk=check.pk).exists()):
+            line.status, line.withheld_reason = LineStatus.PENDING, ""
+            line.save(update_fields=["status", "withheld_reason", "updated_at"])
+        audit.record(actor=actor, action=AuditAction.UPDATE, instance=check, before=before,
+                     after=audit.snapshot(check), region_code=check.region_code)
+        engine.refresh_totals(roll)
+    return check
+
+
+def submit_for_review(*, actor, roll: Roll) -> Roll:
+    """Draft → street review: one sign-off per street with lines in the roll."""
+    _require_bureau(actor, roll.jurisdiction)
+    with transaction.atomic():
+        roll = Roll.objects.select_for_update().get(pk=roll.pk)
+        if roll.status != RollStatus.DRAFT:
+            raise DomainError("bad_state", _("只有草稿名册可以提交审核。"), status=409)
+        _refresh_street_reviews(roll)
+        settings = BenefitSettings.for_region(roll.jurisdiction)
+        roll.status = RollStatus.IN_REVIEW if settings.street_review else RollStatus.DRAFT
+        roll.submitted_at = timezone.now()
+        roll.save(update_fields=["status", "submitted_at"])
+        audit.record(actor=actor, action=AuditAction.UPDATE, instance=roll, region_code=roll.jurisdiction_id,
+                     detail=_("提交街道审核"))
+    return roll
+
+
+def _refresh_street_reviews(roll: Roll) -> None:
+    totals = {}
+    for street, count, total in engine.street_totals(roll):
+        totals[street] = (count, total)
+    StreetReview.objects.filter(roll=roll).exclude(street_id__in=totals).delete()
+    for street, (count, total) in totals.items():
+        review, created = StreetReview.objects.get_or_create(
+            roll=roll, street_id=street, defaults={"line_count": count, "total_amount": total})
+        if not created and (review.line_count, review.total_amount) != (count, total):
+            review.line_count, review.total_amount = count, total
+            review.reviewed_at = review.reviewed_by = None  # the figures changed: sign again
+            review.save()
+
+
+def sign_off_street(*, actor, roll: Roll, street: Region, note: str = "") -> StreetReview:
+    """A street (or the bureau on its behalf, e.g. from a signed paper form) confirms its part of the roll."""
+    role = getattr(actor, "role", None)
+    if role == Role.STREET:
+        if actor.scope_code != street.code:
+            raise DomainError("forbidden", _("只能审核本街道的名单。"), status=403)
+    else:
+        _require_bureau(actor, roll.jurisdiction)
+    with transaction.atomic():
+        roll = Roll.objects.select_for_update().get(pk=roll.pk)
+        if roll.status != RollStatus.IN_REVIEW:
+            raise DomainError("bad_state", _("名册不在街道审核阶段。"), status=409)
+        review = StreetReview.objects.select_for_update().filter(roll=roll, street=street).first()
+        if review is None:
+            raise DomainError("not_found", _("该街道在本名册中没有名单。"), status=404)
+        open_here = RollCheck.objects.filter(roll=roll, resolution="", region_code__startswith=street.code).count()
+        if open_here:
+            raise DomainError("open_checks", _("本街道还有 %(n)d 个疑点未处理。") % {"n": open_here}, status=409)
+        review.reviewed_at, review.reviewed_by = timezone.now(), _user(actor)
+        review.note = (note or "").strip()[:300]
+        review.save()
+        audit.record(actor=actor, action=AuditAction.UPDATE, instance=roll, region_code=street.code,
+                     detail=_("街道审核通过：%(street)s") % {"street": street.name})
+    return review
+
+
+def approve_roll(*, actor, roll: Roll) -> Roll:
+    """Bureau approval: every check cleared and every street signed; the roll is locked from now on."""
+    _require_bureau(actor, roll.jurisdiction)
+    with transaction.atomic():
+        roll = Roll.objects.select_for_update().select_related("jurisdiction").get(pk=roll.pk)
+        settings = BenefitSettings.for_region(roll.jurisdiction)
+        allowed = (RollStatus.IN_REVIEW,) if settings.street_review else (RollStatus.DRAFT, RollStatus.IN_REVIEW)
+        if roll.status not in allowed:
+            raise DomainError("bad_state", _("名册须先经街道审核才能审批。") if roll.status == RollStatus.DRAFT
+                              else _("该名册当前状态不能审批。"), status=409)
+        engine.refresh_totals(roll)
+        if roll.open_checks:
+            raise DomainError("open_checks", _("还有 %(n)d 个疑点未处理，不能审批。") % {"n": roll.open_checks},
+                              status=409)
+        if settings.street_review:
+            _refresh_street_reviews(roll)
+            unsigned = list(StreetReview.objects.filter(roll=roll, reviewed_at__isnull=True)
+                            .select_related("street").values_list("street__name", flat=True))
+            if unsigned:
+                raise DomainError("unsigned", _("以下街道尚未审核：%(streets)s") % {"streets": "、".join(unsigned)},
+                                  status=409)
+        roll.status, roll.approved_at, roll.approved_by = RollStatus.APPROVED, timezone.now(), _user(actor)
+        roll.save(update_fields=["status", "approved_at", "approved_by"])
+        audit.record(actor=actor, action=AuditAction.UPDATE, instance=roll, region_code=roll.jurisdiction_id,
+                     detail=_("审批通过：%(n)d 人次，%(total)s 元") % {"n": roll.line_count,
+                                                                   "total": roll.total_amount})
+    return roll
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Bank file and results
+
+
+def export_bank_file(*, actor, roll: Roll, fmt: str = "xlsx") -> tuple[str, bytes, str]:
+    """The bank's payment file (see bankfile.py for the layout). Full account numbers only for the bureau
+    that approves rolls; anyone else gets masked numbers. Every export is in the audit log."""
+    from . import bankfile
+
+    _require_reviewer(actor, roll)
+    if fmt not in ("xlsx", "csv"):
+        raise ValidationError({"format": [_("格式须为 xlsx 或 csv。")]})
+    with transaction.atomic():
+        roll = Roll.objects.select_for_update().select_related("programme", "jurisdiction").get(pk=roll.pk)
+        if roll.status not in (RollStatus.APPROVED, RollStatus.EXPORTED, RollStatus.CLOSED):
+            raise DomainError("bad_state", _("名册审批后才能导出银行文件。"), status=409)
+        full = getattr(actor, "role", None) == Role.BUREAU or getattr(actor, "is_superuser", False)
+        name, content, mime = bankfile.write(roll, fmt=fmt, full_accounts=full)
+        if roll.status == RollStatus.APPROVED:
+            roll.status, roll.exported_at = RollStatus.EXPORTED, timezone.now()
+            roll.save(update_fields=["status", "exported_at"])
+        audit.record(actor=actor, action=AuditAction.EXPORT, instance=roll, region_code=roll.jurisdiction_id,
+                     detail=_("银行代发文件 %(name)s（%(which)s）") % {
+                         "name": name, "which": _("完整账号") if full else _("脱敏账号")})
+    return name, content, mime
+
+
+def import_bank_results(*, actor, roll: Roll, file_name: str, content: bytes) -> BankResultImport:
+    """Apply the bank's results file: paid lines get their date, failed ones their reason (and are re-issued
+    by next month's roll). The same file twice changes nothing; a bad file changes nothing."""
+    from . import bankfile
+
+    _require_bureau(actor, roll.jurisdiction)
+    digest = hashlib.sha256(content).hexdigest()
+    results = bankfile.read_results(file_name, content)  # raises ValidationError listing every bad row
+    with transaction.atomic():
+        roll = Roll.objects.select_for_update().get(pk=roll.pk)
+        done = BankResultImport.objects.filter(roll=roll, sha256=digest).first()
+        if done is not None:
+            return done
+        if roll.status not in (RollStatus.EXPORTED, RollStatus.CLOSED):
+            raise DomainError("bad_state", _("请先导出银行文件，再导入回盘结果。"), status=409)
+        lines = {line.pk: line for line in RollLine.objects.select_for_update().filter(
+            roll=roll, pk__in=[r.line_id for r in results])}
+        errors = {}
+        for r in results:
+            line = lines.get(r.line_id)
+            if line is None:
+                errors.setdefault(f"row {r.row}", []).append(_("第 %(row)d 行：流水号 %(id)s 不在本名册中。") % {
+                    "row": r.row, "id": r.line_id})
+            elif line.amount != r.amount:
+                errors.setdefault(f"row {r.row}", []).append(
+                    _("第 %(row)d 行：金额 %(got)s 与名册 %(want)s 不符。") % {"row": r.row, "got": r.amount,
+                                                                       "want": line.amount})
+            elif line.status not in (LineStatus.PENDING, r.status):
+                errors.setdefault(f"row {r.row}", []).append(
+                    _("第 %(row)d 行：该笔已是“%(status)s”，不能改为“%(new)s”。") % {
+                        "row": r.row, "status": line.get_status_display(), "new": LineStatus(r.status).label})
+        if errors:
+            raise ValidationError(errors)
+        paid = failed = unchanged = 0
+        for r in results:
+            line = lines[r.line_id]
+            if line.status == r.status:
+                unchanged += 1
+                continue
+            line.status = r.status
+            if r.status == LineStatus.PAID:
+                line.paid_on, paid = r.paid_on, paid + 1
+            else:
+                line.failure_reason, failed = r.reason[:200], failed + 1
+            line.save(update_fields=["status", "paid_on", "failure_reason", "updated_at"])
+        record = BankResultImport.objects.create(roll=roll, file_name=file_name[:200], sha256=digest, paid=paid,
+                                                 failed=failed, unchanged=unchanged, imported_by=_user(actor))
+        if not roll.lines.filter(status=LineStatus.PENDING, amount__gt=0).exists():
+            roll.status = RollStatus.CLOSED
+        roll.results_imported_at = timezone.now()
+        roll.save(update_fields=["status", "results_imported_at"])
+        audit.record(actor=actor, action=AuditAction.IMPORT, instance=roll, region_code=roll.jurisdiction_id,
+                     detail=_("银行回盘 %(name)s：成功 %(paid)d，失败 %(failed)d，未变 %(same)d") % {
+                         "name": file_name, "paid": paid, "failed": failed, "same": unchanged})
+    return record
+
+
+def mark_recovered(*, actor, line: RollLine, note: str = "") -> RollLine:
+    """Record that a recovery (追回) line's money came back."""
+    roll = line.roll
+    _require_bureau(actor, roll.jurisdiction)
+    with transaction.atomic():
+        line = RollLine.objects.select_for_update().select_related("roll").get(pk=line.pk)
+        if line.kind != LineKind.RECOVERY or line.status != LineStatus.PENDING:
+            raise DomainError("bad_state", _("只有待追回的追回明细可以登记为已追回。"), status=409)
+        if line.roll.status not in (RollStatus.APPROVED, RollStatus.EXPORTED, RollStatus.CLOSED):
+            raise DomainError("bad_state", _("名册审批后才能登记追回。"), status=409)
+        before = audit.snapshot(line)
+        line.status, line.paid_on = LineStatus.RECOVERED, timezone.localdate()
+        line.withheld_reason = (note or "").strip()[:200]
+        line.save(update_fields=["status", "paid_on", "withheld_reason", "updated_at"])
+        audit.record(actor=actor, action=AuditAction.UPDATE, instance=line, before=before,
+                     after=audit.snapshot(line), region_code=line.region_code)
+    return line
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Simulation
+
+
+def simulate(*, actor, programme: Programme, jurisdiction: Region, month, params: dict) -> dict:
+    """What `params` would pay for `month` against the rule in force, without writing anything."""
+    from . import simulation
+
+    if getattr(actor, "role", None) != Role.BUREAU and not getattr(actor, "is_superuser", False):
+        raise DomainError("forbidden", _("只有民政部门可以进行预算测算。"), status=403)
+    if not getattr(actor, "is_superuser", False):
+        _require_bureau(actor, jurisdiction)
+    proposed = rules.parse(params)
+    month = month_of(month)
+    current = engine.rule_for(programme, jurisdiction, month)
+    return simulation.compare(programme=programme, jurisdiction=jurisdiction, month=month,
+                              current=current, proposed=proposed)
+
+
+def money(value) -> Decimal:
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
+
