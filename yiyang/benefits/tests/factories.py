@@ -58,12 +58,21 @@ def elder(actor, seq, *, birth, residence=COMMUNITY, registered=datetime.date(20
     return e
 
 
+def _assessor(username: str):
+    from yiyang.core.models import Role, User
+
+    return User.objects.get_or_create(username=username, defaults={"role": Role.ASSESSOR})[0]
+
+
 def assess(e: Elder, level: int, published: datetime.datetime) -> Assessment:
+    """A published result with its level (the assessment workflow itself is tested in the assessment app)."""
     if timezone.is_naive(published):
         published = timezone.make_aware(published)
-    return Assessment.objects.create(elder=e, reason="initial", status="published", final_level=level,
-                                     total=0, published_at=published, county_code=e.county_code,
-                                     region_code=e.residence_region_id)
+    return Assessment.objects.create(
+        elder=e, reason="initial", status="published", final_level=level, total=0, published_at=published,
+        valid_until=published.date() + datetime.timedelta(days=365), assessor_1=_assessor("ben_assessor_1"),
+        assessor_2=_assessor("ben_assessor_2"), reviewed_by=_assessor("ben_reviewer"),
+        county_code=e.county_code, region_code=e.residence_region_id)
 
 
 def generate(actor, prog, month, jurisdiction=COUNTY, **kw):
