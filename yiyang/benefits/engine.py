@@ -232,7 +232,6 @@ def entitlement(*, params: rules.RuleParams, rule_id: int | None, month: datetim
 # match, and inserts the missing ones with ON CONFLICT DO NOTHING. A rerun after a crash (or a second process
 # arriving while the first works) therefore ends with exactly the lines one clean run would have produced.
 
-ISSUED_STATUSES = ("pending", "withheld", "paid", "recovered")
 CLOSED_ROLL_STATUSES = ("approved", "exported", "closed")
 
 
@@ -298,7 +297,8 @@ def regular_lines(roll: Roll, *, rule: RuleVersion | None, settings: BenefitSett
 
 def _changed_since(roll_id: int, programme_id: int, jurisdiction_id: int, for_month: datetime.date,
                    since: datetime.datetime) -> Query:
-    """Elders whose facts may have changed for `for_month` since its roll was generated, plus failed payments."""
+    """Elders whose facts may have changed for `for_month` since its roll was generated, plus payments that
+    failed or were withheld (暂缓 postpones a payment: it comes back as 补发 until paid or found not owed)."""
     t = _ts(since)
     return Query(
         f"SELECT x.elder_id FROM {EVENT} x WHERE x.recorded_at > %s "
@@ -306,7 +306,8 @@ def _changed_since(roll_id: int, programme_id: int, jurisdiction_id: int, for_mo
         f"UNION SELECT a.elder_id FROM {ASSESSMENT} a WHERE a.published_at > %s "
         f"UNION SELECT e.id FROM {ELDER} e WHERE e.updated_at > %s "
         f"UNION SELECT l.elder_id FROM {LINE} l JOIN {ROLL} r ON r.id = l.roll_id "
-        f"WHERE r.jurisdiction_id = %s AND l.programme_id = %s AND l.for_month = %s AND l.status = 'failed' "
+        f"WHERE r.jurisdiction_id = %s AND l.programme_id = %s AND l.for_month = %s "
+        f"AND l.status IN ('failed', 'withheld') "
         f"AND l.roll_id <> %s",
         [t, t, t, t, jurisdiction_id, programme_id, for_month, roll_id])
 
@@ -337,7 +338,7 @@ def adjustment_lines(roll: Roll, *, for_month: datetime.date, rule: RuleVersion 
             issued_params += candidates.params
         issued = Query(
             "SELECT l.elder_id AS elder_id, "
-            "SUM(CASE WHEN l.status = 'failed' THEN 0 ELSE l.amount END) AS amount, "
+            "SUM(CASE WHEN l.status IN ('failed', 'withheld') THEN 0 ELSE l.amount END) AS amount, "
             "MAX(CASE WHEN l.status = 'failed' THEN 1 ELSE 0 END) AS had_failed, "
             "MAX(l.region_code) AS region_code, MAX(l.county_code) AS county_code "
             f"FROM {LINE} l JOIN {ROLL} r ON r.id = l.roll_id WHERE {issued_where} GROUP BY l.elder_id",

@@ -440,3 +440,53 @@ def test_category_updated_at_moves_on_end(roles):
     registry.end_category(actor=roles["community"], category=cat, end_date=D(2026, 11, 15))
     cat.refresh_from_db()
     assert cat.updated_at > timezone.now() - datetime.timedelta(minutes=1)
+
+
+def test_withheld_payment_comes_back_as_back_pay_while_still_owed(roles, longevity):
+    e = f.elder(roles["community"], 1, birth=D(1930, 3, 3))
+    oct_roll = f.generate(roles["bureau"], longevity, "2026-10")
+    services.resolve_check(actor=roles["bureau"], check=RollCheck.objects.get(roll=oct_roll, kind="bank_missing"),
+                           resolution="withheld", note="待补录银行账户")
+    Roll.objects.filter(pk=oct_roll.pk).update(status="closed")
+    assert RollLine.objects.get(roll=oct_roll).status == "withheld"
+    nov = f.generate(roles["bureau"], longevity, "2026-11")
+    assert lines(nov) == [(e.pk, D(2026, 10, 1), "back_pay", Decimal("100.00")),
+                          (e.pk, D(2026, 11, 1), "regular", Decimal("100.00"))]
+
+
+def test_simulation_raises_a_band_and_lowers_the_floor(roles, longevity):
+    from yiyang.benefits import rules
+
+    e92 = f.elder(roles["community"], 1, birth=D(1934, 10, 15))  # 92 on 2026-12-01: 100 → 150
+    f.elder(roles["community"], 2, birth=D(1941, 1, 1))  # 85: 50 either way
+    f.elder(roles["community"], 3, birth=D(1950, 1, 1))  # 76: joins at floor 75 (50 yuan)
+    street2 = Region.objects.filter(code__startswith="511903002", level="community").order_by("code")[0].code
+    other = f.elder(roles["bureau"], 4, birth=D(1934, 1, 1), residence=street2)  # another street: 100 → 150
+    bands = [dict(b) for b in f.LONGEVITY["bands"]]
+    bands[0]["min_age"] = 75
+    bands[1]["amount"] = "150"
+    proposed = rules.with_changes(f.LONGEVITY, {"min_age": 75, "bands": bands})
+    region = Region.objects.get(code="511903")
+    lines_before = RollLine.objects.count()
+    result = services.simulate(actor=roles["bureau"], programme=longevity, jurisdiction=region, month="2026-12",
+                               params=proposed)
+    t = result["total"]
+    assert (t["current_count"], t["current_cost"]) == (3, Decimal("250.00"))  # 100 + 50 + 100
+    assert (t["proposed_count"], t["proposed_cost"]) == (4, Decimal("400.00"))  # 150 + 50 + 50 + 150
+    assert (t["gaining"], t["losing"], t["joining"], t["leaving"]) == (2, 0, 1, 0)
+    assert t["change"] == Decimal("150.00") and result["annual_change"] == Decimal("1800.00")
+    by_street = {r["code"]: r for r in result["regions"]}
+    assert by_street["511903001"]["proposed_cost"] == Decimal("250.00")
+    assert by_street[other.residence_region_id[:9]]["change"] == Decimal("50.00")
+    assert RollLine.objects.count() == lines_before and not Roll.objects.exists()
+    assert e92.pk
+
+
+def test_simulation_is_for_the_bureau_only(roles, longevity):
+    region = Region.objects.get(code="511903")
+    with pytest.raises(services.DomainError):
+        services.simulate(actor=roles["street"], programme=longevity, jurisdiction=region, month="2026-12",
+                          params=f.LONGEVITY)
+    with pytest.raises(services.DomainError):
+        services.simulate(actor=roles["other_bureau"], programme=longevity, jurisdiction=region, month="2026-12",
+                          params=f.LONGEVITY)
