@@ -117,12 +117,15 @@ def category_label(code: str) -> str:
 def level_label(level: int | None) -> str:
     if level is None:
         return _("未评估")
+    from django.utils.translation import get_language
+
     from yiyang.assessment import scoring
 
     try:
-        return scoring.get_template(scoring.CURRENT_TEMPLATE).level(level).name_zh
-    except Exception:  # noqa: BLE001 - an unknown level is shown as its number
+        found = scoring.get_template(scoring.GBT_42195_2022).level(level)
+    except (KeyError, ValueError, IndexError, LookupError):  # an unknown level is shown as its number
         return str(level)
+    return found.name_en if (get_language() or "").startswith("en") else found.name_zh
 
 
 def band_label(label: str) -> str:

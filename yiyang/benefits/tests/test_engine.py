@@ -287,6 +287,9 @@ def test_late_approved_category_gives_back_pay(roles, care):
                           (e.pk, D(2026, 10, 1), "back_pay", Decimal("200.00")),
                           (e.pk, D(2026, 11, 1), "regular", Decimal("200.00"))]
     assert nov.total_amount == Decimal("600.00")
+    back = RollLine.objects.get(roll=nov, for_month=D(2026, 9, 1))
+    assert back.explain() == ("2026-09：2026-09-01 时 76 岁 → 低保 → 能力等级：重度失能 → 200.00 元；"
+                              "已发 0.00 元 → 补发 200.00 元")
 
 
 def test_failed_payment_is_reissued_once(roles, longevity):
@@ -296,6 +299,8 @@ def test_failed_payment_is_reissued_once(roles, longevity):
     assert lines(nov) == sorted([(a.pk, D(2026, 11, 1), "regular", Decimal("100.00")),
                                  (b.pk, D(2026, 11, 1), "regular", Decimal("50.00")),
                                  (b.pk, D(2026, 10, 1), "reissue", Decimal("50.00"))])
+    assert RollLine.objects.get(roll=nov, kind="reissue").explain() == (
+        "2026-10：2026-10-01 时 86 岁 → 80–89 岁档 → 50.00 元；上次发放失败 → 重发 50.00 元")
     close(nov)
     assert [k for _, _, k, _ in lines(f.generate(roles["bureau"], longevity, "2026-12"))] == ["regular", "regular"]
 
@@ -396,11 +401,19 @@ def test_deceased_in_roll_month_is_flagged_for_confirmation(roles, longevity):
 
 # --- concurrency on PostgreSQL ----------------------------------------------------------------------------
 
+@pytest.mark.flushes
 @pytest.mark.django_db(transaction=True)
-def test_two_processes_generating_the_same_roll_make_one(roles, longevity):
+def test_two_processes_generating_the_same_roll_make_one():
     if connection.vendor != "postgresql":
         pytest.skip("row locks and concurrent sessions: PostgreSQL")
     import threading
+
+    from yiyang.core.services import load_regions
+
+    load_regions(prefix="5119")
+    roles = demo_roles()
+    longevity = f.programme()
+    f.rule(longevity, f.LONGEVITY, jurisdiction="5119")
 
     for i in range(30):
         f.elder(roles["community"], i + 1, birth=D(1930 + i % 15, 1 + i % 12, 1 + i % 27), name=f"并发{i}")

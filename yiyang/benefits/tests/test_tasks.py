@@ -10,12 +10,14 @@ from yiyang.benefits import services
 from yiyang.benefits.models import BenefitSettings, Roll
 from yiyang.benefits.tests import factories as f
 from yiyang.core.models import Region
+from yiyang.core.services import load_regions
 from yiyang.core.tests.factories import demo_roles
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.flushes, pytest.mark.django_db(transaction=True)]
 
 
 def test_large_roll_is_queued_and_the_worker_generates_it():
+    load_regions(prefix="5119")
     roles = demo_roles()
     prog = f.programme()
     f.rule(prog, f.LONGEVITY)
