@@ -50,7 +50,7 @@ def error_body(status: int, code: str, message: str, errors: list | None = None)
 def _field_path(loc) -> str:
     # Drop the parameter source ("body", "query", the payload argument's name) to leave the field path.
     parts = [str(p) for p in loc]
-    if parts and parts[0] in {"body", "query", "path", "form", "header", "cookie"}:
+    if parts and parts[0] in {"body", "query", "path", "form", "file", "header", "cookie"}:
         parts = parts[1:]
     if len(parts) > 1 and parts[0] in {"payload", "data", "filters"}:
         parts = parts[1:]

@@ -3,6 +3,7 @@
 from ninja import NinjaAPI
 
 from yiyang.assessment.api import router as assessment_router
+from yiyang.benefits.api import router as benefits_router
 from yiyang.core.api import router as core_router
 from yiyang.registry.api import router as registry_router
 
@@ -28,3 +29,4 @@ errors.install(api)
 api.add_router("/v1/", core_router)
 api.add_router("/v1/", registry_router)
 api.add_router("/v1/assessments", assessment_router)
+api.add_router("/v1/benefits", benefits_router)

@@ -174,7 +174,7 @@ def read_results(file_name: str, content: bytes) -> list[Result]:
         except (TypeError, ValueError):
             line_id = 0
             problems.append(_("流水号无效"))
-        if line_id in seen:
+        if line_id and line_id in seen:
             problems.append(_("流水号重复"))
         seen.add(line_id)
         try:
