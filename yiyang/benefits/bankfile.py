@@ -40,17 +40,21 @@ def headers() -> list[str]:
             _("所属月份"), _("类型"), _("社区代码")]
 
 
-def _payable(roll: Roll):
-    return (RollLine.objects.filter(roll=roll, status=LineStatus.PENDING, amount__gt=0)
-            .select_related("elder").order_by("region_code", "elder_id", "for_month", "kind"))
+def _payable(roll: Roll, *, full: bool):
+    qs = (RollLine.objects.filter(roll=roll, status=LineStatus.PENDING, amount__gt=0)
+          .select_related("elder").order_by("region_code", "elder_id", "for_month", "kind"))
+    return qs if full else qs.defer("elder__id_number")  # the masked account needs its last digits
 
 
 def _rows(roll: Roll, *, full_accounts: bool):
-    for line in _payable(roll).iterator(chunk_size=2000):
+    for line in _payable(roll, full=full_accounts).iterator(chunk_size=2000):
         e = line.elder
         account = e.bank_account or ""
         shown = account if full_accounts else pii.mask_account(account)
-        yield [line.pk, e.name, e.id_number_masked, e.bank_name, shown, e.bank_account_holder or e.name,
+        # Banks match 代发 payments on name, ID and account: the bureau's file has the full ID (the export is
+        # in the audit log); anyone else's file only the masked one.
+        yield [line.pk, e.name, e.id_number if full_accounts else e.id_number_masked, e.bank_name, shown,
+               e.bank_account_holder or e.name,
                line.amount, line.for_month.strftime("%Y-%m"),
                str(line.get_kind_display()), line.region_code]
 

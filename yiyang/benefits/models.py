@@ -69,6 +69,8 @@ class BenefitSettings(models.Model):
 class RuleStatus(models.TextChoices):
     DRAFT = "draft", _("草稿")
     ADOPTED = "adopted", _("已启用")
+    # Adopted for a future month, then replaced before that month came (nothing was paid under it).
+    WITHDRAWN = "withdrawn", _("已撤回")
 
 
 class RuleVersion(models.Model):

@@ -57,6 +57,17 @@ def _require_reviewer(actor, roll: Roll) -> None:
     raise DomainError("forbidden", _("您无权处理该名册。"), status=403)
 
 
+def _require_check_handler(actor, check: RollCheck) -> None:
+    """The bureau, or the street or community the line belongs to (they know the person)."""
+    role = getattr(actor, "role", None)
+    if role in (Role.STREET, Role.COMMUNITY):
+        scope = getattr(actor, "scope_code", "") or "\0"
+        if scope.startswith(check.roll.jurisdiction_id) and check.region_code.startswith(scope):
+            return
+        raise DomainError("forbidden", _("该疑点不属于您的辖区。"), status=403)
+    _require_reviewer(actor, check.roll)
+
+
 def month_of(value) -> datetime.date:
     """A month given as a date, 'YYYY-MM' or 'YYYY-MM-DD' → its 1st; raises ValidationError."""
     if isinstance(value, datetime.date):
@@ -92,10 +103,19 @@ def adopt_rule(*, actor, programme: Programme, jurisdiction: Region, params: dic
     with transaction.atomic():
         existing = list(RuleVersion.objects.select_for_update().filter(
             programme=programme, jurisdiction=jurisdiction).order_by("version"))
-        if any(rv.status == RuleStatus.ADOPTED and rv.valid_from >= start for rv in existing):
+        later = [rv for rv in existing if rv.status == RuleStatus.ADOPTED and rv.valid_from >= start]
+        locked = Roll.objects.filter(programme=programme, jurisdiction=jurisdiction, month__gte=start).exclude(
+            status__in=("generating", "draft", "in_review"))
+        if later and (start <= today or locked.exists()):
             raise ValidationError({"valid_from": [_("已有从 %(month)s 起生效的版本，新版本须晚于它。") % {
-                "month": max(rv.valid_from for rv in existing if rv.status == RuleStatus.ADOPTED)
-                .strftime("%Y-%m")}]})
+                "month": max(rv.valid_from for rv in later).strftime("%Y-%m")}]})
+        for rv in later:
+            # Adopted for a month that has not come yet and paid nothing: the new version replaces it.
+            before = audit.snapshot(rv)
+            rv.status = RuleStatus.WITHDRAWN
+            rv.save(update_fields=["status"])
+            audit.record(actor=actor, action=AuditAction.UPDATE, instance=rv, before=before,
+                         after=audit.snapshot(rv), region_code=jurisdiction.code, detail=_("被新版本取代"))
         for rv in existing:
             if rv.status == RuleStatus.ADOPTED and (rv.valid_until is None or rv.valid_until >= start):
                 before = audit.snapshot(rv)
@@ -232,9 +252,7 @@ def request_roll(*, actor, programme: Programme, jurisdiction: Region, month) ->
 def resolve_check(*, actor, check: RollCheck, resolution: str, note: str = "") -> RollCheck:
     """Clear a check: confirmed (pay as usual) or withheld (the line is not paid this month)."""
     roll = check.roll
-    _require_reviewer(actor, roll)
-    if getattr(actor, "role", None) == Role.STREET and not check.region_code.startswith(actor.scope_code):
-        raise DomainError("forbidden", _("该疑点不属于您的辖区。"), status=403)
+    _require_check_handler(actor, check)
     if resolution not in CheckResolution.values:
         raise ValidationError({"resolution": [_("请选择处理结果。")]})
     note = (note or "").strip()[:300]

@@ -310,9 +310,10 @@ def test_scope(client, world):
     assert post(client, f"checks/{check.pk}/resolve", {"resolution": "confirmed"}).status_code == 404
     assert get(client, f"rolls/{roll.pk}/lines/").status_code == 404  # no such route either
 
-    client.force_login(roles["community"])
+    client.force_login(roles["community"])  # the community knows its people: it may clear its own checks
     assert get(client, f"rolls/{roll.pk}/lines").json()["count"] == 3
-    assert post(client, f"checks/{check.pk}/resolve", {"resolution": "confirmed"}).status_code == 403
+    assert post(client, f"rolls/{roll.pk}/approve").status_code == 403
+    assert post(client, f"checks/{check.pk}/resolve", {"resolution": "confirmed"}).status_code == 200
 
     for role in ("family", "provider", "caregiver", "assessor"):
         client.force_login(roles[role])
@@ -326,7 +327,8 @@ def test_scope(client, world):
     assert get(client, f"elders/{world['elders']['a'].pk}/benefits").status_code == 404
     client.logout()
     assert get(client, "rolls").status_code == 401
-    assert RollCheck.objects.get(pk=check.pk).resolution == ""
+    resolved = RollCheck.objects.get(pk=check.pk)
+    assert (resolved.resolution, resolved.resolved_by) == ("confirmed", roles["community"])
 
 
 def test_check_resolution_validation(client, world):

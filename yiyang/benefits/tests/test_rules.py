@@ -88,9 +88,15 @@ def test_adopting_a_version_closes_the_previous_one_and_is_audited():
     assert (new.version, new.valid_from, new.status) == (2, datetime.date(2026, 12, 1), "adopted")
     assert first.valid_until == datetime.date(2026, 11, 1)
     assert AuditEvent.objects.filter(object_type="benefits.ruleversion", object_id=str(new.pk)).exists()
+    # December has not come: a corrected version for December replaces version 2, which is kept as withdrawn.
+    third = services.adopt_rule(actor=roles["bureau"], programme=prog, jurisdiction=region, params=f.LONGEVITY,
+                                valid_from="2026-12", note="again")
+    new.refresh_from_db()
+    assert (third.version, new.status) == (3, "withdrawn")
+    # A version may not start in a month that has already begun when a later one exists.
     with pytest.raises(ValidationError) as info:
         services.adopt_rule(actor=roles["bureau"], programme=prog, jurisdiction=region, params=f.LONGEVITY,
-                            valid_from="2026-12", note="again")
+                            valid_from="2026-11", note="back in time")
     assert "新版本须晚于它" in info.value.message_dict["valid_from"][0]
     with pytest.raises(ValidationError) as info:
         services.adopt_rule(actor=roles["bureau"], programme=prog, jurisdiction=region, params=f.LONGEVITY,
@@ -99,4 +105,4 @@ def test_adopting_a_version_closes_the_previous_one_and_is_audited():
     with pytest.raises(services.DomainError):
         services.adopt_rule(actor=roles["street"], programme=prog, jurisdiction=region, params=f.LONGEVITY,
                             valid_from="2027-01", note="x")
-    assert RuleVersion.objects.filter(programme=prog).count() == 2
+    assert RuleVersion.objects.filter(programme=prog).count() == 3
