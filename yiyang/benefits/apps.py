@@ -6,3 +6,11 @@ class BenefitsConfig(AppConfig):
     name = "yiyang.benefits"
     label = "benefits"
     verbose_name = _("补贴发放")
+
+    def ready(self):
+        from yiyang.core.navigation import HOME_PANELS
+
+        from .views import benefits_home_panel
+
+        if benefits_home_panel not in HOME_PANELS:
+            HOME_PANELS.append(benefits_home_panel)

@@ -41,7 +41,8 @@ def _vendor() -> str:
 
 def _part(part: str, expr: str) -> str:
     if _vendor() == "sqlite":
-        fmt = {"year": "%Y", "month": "%m", "day": "%d"}[part]
+        # Doubled: every query here runs with a parameter list, so the driver turns %% back into %.
+        fmt = {"year": "%%Y", "month": "%%m", "day": "%%d"}[part]
         return f"CAST(strftime('{fmt}', {expr}) AS INTEGER)"
     return f"CAST(EXTRACT({part.upper()} FROM {expr}) AS INTEGER)"
 

@@ -24,6 +24,7 @@ NAV = [
     NavItem(_("老年人"), "registry:elder_list", REGION_STAFF),
     NavItem(_("能力评估"), "assessment:list", REGION_STAFF),
     NavItem(_("评估任务"), "assessment:mine", frozenset({Role.ASSESSOR})),
+    NavItem(_("补贴发放"), "benefits:rolls", REGION_STAFF),
     NavItem(_("机构"), "registry:organisation_list", REGION_STAFF),
     NavItem(_("设施"), "registry:facility_list", REGION_STAFF),
     NavItem(_("从业人员"), "registry:practitioner_list", frozenset({Role.BUREAU, Role.PROVIDER})),

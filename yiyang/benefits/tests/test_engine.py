@@ -503,3 +503,22 @@ def test_simulation_is_for_the_bureau_only(roles, longevity):
     with pytest.raises(services.DomainError):
         services.simulate(actor=roles["other_bureau"], programme=longevity, jurisdiction=region, month="2026-12",
                           params=f.LONGEVITY)
+
+
+def test_generation_issues_the_same_queries_for_3_or_12_elders(roles, longevity):
+    """Set-based: the number of statements does not grow with the number of people (and the debug cursor,
+    which formats every statement, copes with SQLite's strftime patterns)."""
+    from django.test.utils import CaptureQueriesContext
+
+    def run(month, n, start):
+        for i in range(n):
+            f.elder(roles["community"], start + i, birth=D(1930 + i, 1 + i % 12, 1), name=f"规模{start + i}",
+                    bank_account="6228480402564890018")
+        with CaptureQueriesContext(connection) as ctx:
+            roll = f.generate(roles["bureau"], longevity, month)
+        return len(ctx.captured_queries), roll
+
+    small, roll3 = run("2026-10", 3, 1)
+    large, roll12 = run("2026-09", 9, 10)
+    assert (roll3.line_count, roll12.line_count) == (3, 12)
+    assert small == large

@@ -1,0 +1,717 @@
+"""Pages of the benefits app (补贴发放): programmes and their rules, the rule editor with budget simulation,
+monthly rolls (generation with progress, checks, street sign-off, approval, bank file, bank results), totals
+by region, and the home panel. Every write goes through services.py; errors come back as messages."""
+
+import datetime
+import hashlib
+import logging
+from decimal import Decimal
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Q, Sum
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
+
+from yiyang.core.errors import DomainError
+from yiyang.core.models import Region, Role
+from yiyang.core.permissions import REGION_STAFF, has_role, role_required
+from yiyang.core.scope import get_scoped_or_404
+from yiyang.registry.models import CategoryKind
+
+from . import rules, selectors, services
+from .forms import ConfirmKindForm, GenerateForm, ImportForm, LineFilterForm, ResolveForm, RollFilterForm, TotalsForm
+from .models import (
+    OPEN_ROLL_STATUSES,
+    BankResultImport,
+    BenefitSettings,
+    CheckKind,
+    LineKind,
+    LineStatus,
+    Programme,
+    Roll,
+    RollCheck,
+    RollLine,
+    RollStatus,
+    RuleStatus,
+    RuleVersion,
+    StreetReview,
+)
+
+log = logging.getLogger(__name__)
+
+LINES_PER_PAGE = 50
+CHECKS_PER_KIND = 30
+REVIEWERS = (Role.BUREAU, Role.STREET)
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+def _messages_of(exc: ValidationError) -> list[str]:
+    if hasattr(exc, "error_dict"):
+        return [m for msgs in exc.message_dict.values() for m in msgs]
+    return list(exc.messages)
+
+
+def _fail(request, exc) -> None:
+    if isinstance(exc, DomainError):
+        messages.error(request, exc.message)
+    else:
+        for m in _messages_of(exc):
+            messages.error(request, m)
+
+
+def _htmx(request) -> bool:
+    return bool(request.headers.get("HX-Request"))
+
+
+def _this_month() -> datetime.date:
+    return timezone.localdate().replace(day=1)
+
+
+def _jurisdiction(user) -> Region | None:
+    """The jurisdiction whose rules and rolls the user works with: a bureau's own, a street's or community's
+    county. Superusers without a scope have none (they see everything, but cannot act for a jurisdiction)."""
+    code = getattr(user, "scope_code", "") or ""
+    if user.role == Role.BUREAU and code:
+        return Region.objects.filter(code=code).first()
+    if user.role in (Role.STREET, Role.COMMUNITY) and len(code) >= 6:
+        return Region.objects.filter(code=code[:6]).first()
+    return None
+
+
+def _own_jurisdiction(request) -> Region:
+    """The bureau's own jurisdiction, for the pages that change something there."""
+    region = _jurisdiction(request.user) if request.user.role == Role.BUREAU else None
+    if region is None:
+        raise Http404
+    return region
+
+
+def _region_names(codes) -> dict[str, str]:
+    codes = {c for c in codes if c}
+    return dict(Region.objects.filter(code__in=codes).values_list("code", "name")) if codes else {}
+
+
+def _rule_in_force(versions: list[RuleVersion], jurisdiction: Region, month: datetime.date) -> RuleVersion | None:
+    """engine.rule_for over versions already loaded: the jurisdiction's own rule, else the nearest above."""
+    best = None
+    for rv in versions:
+        if rv.status != RuleStatus.ADOPTED or not jurisdiction.code.startswith(rv.jurisdiction_id):
+            continue
+        if not rv.applies_to(month):
+            continue
+        if best is None or (len(rv.jurisdiction_id), rv.version) > (len(best.jurisdiction_id), best.version):
+            best = rv
+    return best
+
+
+def _describe(rv: RuleVersion | None) -> list[str]:
+    if rv is None:
+        return []
+    try:
+        return rules.parse(rv.params).describe()
+    except ValidationError:
+        return [_("（规则数据有误，请联系管理员）")]
+
+
+# ------------------------------------------------------------------------------------------- programmes
+
+@role_required(*REGION_STAFF)
+def programme_list(request):
+    user = request.user
+    jurisdiction = _jurisdiction(user)
+    month = _this_month()
+    next_month = rules.add_months(month, 1)
+    versions = list(RuleVersion.objects.restrict(user).select_related("jurisdiction", "adopted_by", "created_by")
+                    .order_by("programme__position", "jurisdiction_id", "-version"))
+    by_programme: dict[int, list[RuleVersion]] = {}
+    for rv in versions:
+        by_programme.setdefault(rv.programme_id, []).append(rv)
+    rows = []
+    for p in Programme.objects.all():
+        history = by_programme.get(p.pk, [])
+        in_force = []
+        if jurisdiction is not None:
+            current = _rule_in_force(history, jurisdiction, month)
+            upcoming = _rule_in_force(history, jurisdiction, next_month)
+            in_force.append({"jurisdiction": jurisdiction, "rule": current, "sentences": _describe(current),
+                             "upcoming": upcoming if upcoming is not None and upcoming != current else None,
+                             "upcoming_sentences": _describe(upcoming) if upcoming != current else []})
+        else:  # superusers: the rule in force in each jurisdiction that has one
+            for rv in history:
+                if rv.status == RuleStatus.ADOPTED and rv.applies_to(month):
+                    in_force.append({"jurisdiction": rv.jurisdiction, "rule": rv, "sentences": _describe(rv),
+                                     "upcoming": None})
+        rows.append({"programme": p, "in_force": in_force, "history": history})
+    return render(request, "benefits/programmes.html", {
+        "rows": rows, "jurisdiction": jurisdiction, "month": month, "next_month": next_month,
+        "may_edit": user.role == Role.BUREAU and jurisdiction is not None,
+    })
+
+
+# ---------------------------------------------------------------------------------------- rule editor
+
+AMOUNT_KIND_CHOICES = [("fixed", gettext_lazy("固定金额")), ("age_bands", gettext_lazy("按年龄分档")),
+                       ("level_table", gettext_lazy("按能力等级和类别"))]
+BASIS_CHOICES = [("residence", gettext_lazy("居住地（费随人走）")), ("hukou", gettext_lazy("户籍地"))]
+FIELD_KEYS = ("min_age", "max_age", "categories", "levels", "basis", "amount_kind", "fixed_amount", "bands",
+              "table", "note", "source", "valid_from", "month")
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _editor_from_params(params: dict) -> dict:
+    return {
+        "min_age": _text(params.get("min_age", 60)), "max_age": _text(params.get("max_age")),
+        "categories": [str(c) for c in params.get("categories") or ()],
+        "levels": [str(v) for v in params.get("levels") or ()],
+        "basis": params.get("basis") or "residence", "exclude_institution": bool(params.get("exclude_institution")),
+        "amount_kind": params.get("amount_kind") or "fixed", "fixed_amount": _text(params.get("fixed_amount", "")),
+        "bands": [{"min_age": _text(b.get("min_age")), "max_age": _text(b.get("max_age")),
+                   "amount": _text(b.get("amount"))} for b in params.get("bands") or ()],
+        "table": [{"level": _text(r.get("level")), "category": r.get("category") or "",
+                   "amount": _text(r.get("amount"))} for r in params.get("table") or ()],
+        "note": "", "source": "",
+    }
+
+
+def _editor_from_post(post) -> dict:
+    def rows(names):
+        columns = [post.getlist(n) for n in names]
+        out = []
+        for values in zip(*columns, strict=False):
+            values = [v.strip() for v in values]
+            if any(values):
+                out.append(dict(zip((n.split("_", 1)[1] for n in names), values, strict=True)))
+        return out
+
+    return {
+        "min_age": post.get("min_age", "").strip(), "max_age": post.get("max_age", "").strip(),
+        "categories": post.getlist("categories"), "levels": post.getlist("levels"),
+        "basis": post.get("basis", "residence"), "exclude_institution": post.get("exclude_institution") in {
+            "1", "on", "true"},
+        "amount_kind": post.get("amount_kind", "fixed"), "fixed_amount": post.get("fixed_amount", "").strip(),
+        "bands": rows(("band_min_age", "band_max_age", "band_amount")),
+        "table": rows(("row_level", "row_category", "row_amount")),
+        "note": post.get("note", "").strip(), "source": post.get("source", "").strip(),
+    }
+
+
+def _params_of(editor: dict) -> dict:
+    """The params `rules.parse` reads; rows keep the order shown, so `bands.N` names the N-th row on screen."""
+    return {
+        "min_age": editor["min_age"] or None, "max_age": editor["max_age"] or None,
+        "categories": editor["categories"], "levels": editor["levels"], "basis": editor["basis"],
+        "exclude_institution": editor["exclude_institution"], "amount_kind": editor["amount_kind"],
+        "fixed_amount": editor["fixed_amount"] or "0",
+        "bands": [{"min_age": b["min_age"], "max_age": b["max_age"] or None, "amount": b["amount"]}
+                  for b in editor["bands"]],
+        "table": [{"level": r["level"] or None, "category": r["category"], "amount": r["amount"]}
+                  for r in editor["table"]],
+    }
+
+
+def _errors_of(exc) -> dict:
+    """Errors keyed by form field ('bands.2' → the band row 2), plus "general" for the rest."""
+    if isinstance(exc, DomainError):
+        return {"general": [str(exc.message)]}
+    if not hasattr(exc, "error_dict"):
+        return {"general": list(exc.messages)}
+    out: dict[str, list[str]] = {}
+    for key, msgs in exc.message_dict.items():
+        field = key if key in FIELD_KEYS or key.split(".")[0] in ("bands", "table") else "general"
+        out.setdefault(field, []).extend(msgs)
+    return out
+
+
+def _editor_context(request, programme: Programme, jurisdiction: Region, editor: dict, *, errors=None,
+                    result=None) -> dict:
+    errors = errors or {}
+    month = rules.add_months(_this_month(), 1)
+    current = selectors.current_rule(programme, jurisdiction, month)
+    bands = [{**b, "errors": errors.get(f"bands.{i}", [])} for i, b in enumerate(editor["bands"])]
+    table = [{**r, "errors": errors.get(f"table.{i}", [])} for i, r in enumerate(editor["table"])]
+    # One empty row each to add a band or a table row.
+    bands.append({"min_age": "", "max_age": "", "amount": "", "errors": [], "new": True})
+    table.append({"level": "", "category": "", "amount": "", "errors": [], "new": True})
+    return {
+        "programme": programme, "jurisdiction": jurisdiction, "month": month, "current": current,
+        "current_sentences": _describe(current), "editor": editor, "bands": bands, "table": table,
+        "errors": errors, "result": result,
+        "category_choices": CategoryKind.choices,
+        "level_choices": [(str(v), rules.level_label(v)) for v in rules.LEVELS],
+        "amount_kind_choices": AMOUNT_KIND_CHOICES, "basis_choices": BASIS_CHOICES,
+    }
+
+
+def _programme(code) -> Programme:
+    return get_object_or_404(Programme, code=code)
+
+
+@role_required(Role.BUREAU)
+@require_http_methods(["GET", "POST"])
+def rule_edit(request, code):
+    """The rule form, prefilled from the rule in force next month; POST adopts it from next month."""
+    programme = _programme(code)
+    jurisdiction = _own_jurisdiction(request)
+    month = rules.add_months(_this_month(), 1)
+    if request.method == "GET":
+        current = selectors.current_rule(programme, jurisdiction, month)
+        params = rules.RuleParams().to_json()
+        if current is not None:
+            try:
+                params = rules.parse(current.params).to_json()  # amounts as 100.00, bands in order
+            except ValidationError:
+                params = current.params
+        editor = _editor_from_params(params)
+        editor["source"] = current.source if current else ""
+        return render(request, "benefits/rule_form.html", _editor_context(request, programme, jurisdiction, editor))
+    editor = _editor_from_post(request.POST)
+    try:
+        rv = services.adopt_rule(actor=request.user, programme=programme, jurisdiction=jurisdiction,
+                                 params=_params_of(editor), valid_from=month, note=editor["note"],
+                                 source=editor["source"])
+    except (ValidationError, DomainError) as exc:
+        errors = _errors_of(exc)
+        if not editor["note"] and "note" not in errors and not isinstance(exc, DomainError):
+            errors["note"] = [_("请填写修订说明。")]
+        messages.error(request, _("未启用：请检查下面标出的内容。"))
+        return render(request, "benefits/rule_form.html",
+                      _editor_context(request, programme, jurisdiction, editor, errors=errors), status=422)
+    messages.success(request, _("已启用%(programme)s规则第 %(version)d 版，自 %(month)s 起执行。") % {
+        "programme": programme.name, "version": rv.version, "month": rv.valid_from.strftime("%Y-%m")})
+    return redirect(reverse("benefits:programmes") + f"#programme-{programme.code}")
+
+
+@role_required(Role.BUREAU)
+@require_POST
+def simulate(request, code):
+    """测算: the proposed rule against the rule in force next month. Writes nothing."""
+    programme = _programme(code)
+    jurisdiction = _own_jurisdiction(request)
+    editor = _editor_from_post(request.POST)
+    errors, result = {}, None
+    try:
+        result = services.simulate(actor=request.user, programme=programme, jurisdiction=jurisdiction,
+                                   month=rules.add_months(_this_month(), 1), params=_params_of(editor))
+    except (ValidationError, DomainError) as exc:
+        errors = _errors_of(exc)
+    if result is not None:
+        result["sentences"] = result["proposed"].describe()
+    context = _editor_context(request, programme, jurisdiction, editor, errors=errors, result=result)
+    context["simulated"] = True
+    if _htmx(request):  # htmx swaps only 2xx answers: the errors come back in the form itself
+        return render(request, "benefits/_rule_editor.html", context)
+    return render(request, "benefits/rule_form.html", context, status=422 if errors else 200)
+
+
+# ------------------------------------------------------------------------------------------------ rolls
+
+@role_required(*REGION_STAFF)
+def roll_list(request):
+    form = RollFilterForm(request.GET or None)
+    data = form.cleaned_data if form.is_valid() else {}
+    filters = selectors.RollFilters(programme=data.get("programme", ""), month=data.get("month", ""),
+                                    status=data.get("status", ""))
+    page = Paginator(selectors.rolls(request.user, filters), 25).get_page(request.GET.get("page"))
+    context = {"form": form, "page": page}
+    if _htmx(request):
+        return render(request, "benefits/_roll_rows.html", context)
+    if request.user.role == Role.BUREAU and _jurisdiction(request.user) is not None:
+        context["generate_form"] = GenerateForm(initial={"month": _this_month().strftime("%Y-%m")})
+    return render(request, "benefits/rolls.html", context)
+
+
+@role_required(Role.BUREAU)
+@require_POST
+def generate(request):
+    jurisdiction = _own_jurisdiction(request)
+    form = GenerateForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for e in errors:
+                messages.error(request, e)
+        return redirect("benefits:rolls")
+    programme = form.cleaned_data["programme"]
+    try:
+        month = services.month_of(form.cleaned_data["month"])
+        roll, queued = services.request_roll(actor=request.user, programme=programme, jurisdiction=jurisdiction,
+                                             month=month)
+    except (ValidationError, DomainError) as exc:
+        _fail(request, exc)
+        return redirect("benefits:rolls")
+    except Exception:  # the engine failed mid-way: the roll keeps the error and can be generated again
+        log.exception("roll generation failed")
+        roll = Roll.objects.filter(programme=programme, jurisdiction=jurisdiction, month=month).first()
+        if roll is None:
+            raise
+        messages.error(request, _("名册生成中断，请查看错误信息后重新生成。"))
+        return redirect("benefits:roll", roll.pk)
+    if queued:
+        messages.success(request, _("名册规模较大，已转入后台生成；本页会显示进度。"))
+    else:
+        done = _("已生成%(programme)s %(month)s 名册：%(n)d 人次，%(total)s 元，疑点 %(checks)d 个。")
+        messages.success(request, done % {
+            "programme": programme.name, "month": roll.month.strftime("%Y-%m"), "n": roll.line_count,
+            "total": roll.total_amount, "checks": roll.open_checks})
+    return redirect("benefits:roll", roll.pk)
+
+
+def _roll(request, pk) -> Roll:
+    return get_scoped_or_404(Roll.objects.select_related("programme", "jurisdiction", "approved_by", "created_by"),
+                             request.user, "view", pk=pk)
+
+
+def _line_filters(request, roll: Roll) -> tuple[LineFilterForm, selectors.LineFilters, list[Region]]:
+    user = request.user
+    if user.role == Role.COMMUNITY:
+        regions = []
+    elif user.role == Role.STREET:
+        regions = list(Region.objects.filter(parent_id=user.scope_code).only("code", "name"))
+    else:
+        regions = list(Region.objects.filter(parent_id=roll.jurisdiction_id).only("code", "name"))
+    form = LineFilterForm(request.GET or None, regions=regions)
+    data = form.cleaned_data if form.is_valid() else {}
+    filters = selectors.LineFilters(region=data.get("region", ""), kind=data.get("kind", ""),
+                                    status=data.get("status", ""), q=(data.get("q") or "").strip(),
+                                    with_checks=bool(data.get("with_checks")))
+    return form, filters, regions
+
+
+def _lines_context(request, roll: Roll) -> dict:
+    form, filters, regions = _line_filters(request, roll)
+    qs = selectors.lines(request.user, roll, filters).prefetch_related("checks")
+    page = Paginator(qs, LINES_PER_PAGE).get_page(request.GET.get("page"))
+    lines = list(page.object_list)
+    names = {r.code: r.name for r in regions}
+    missing = {ln.region_code for ln in lines} - set(names)
+    names.update(_region_names(missing))
+    may_recover = (has_role(request.user, Role.BUREAU)
+                   and roll.status in (RollStatus.APPROVED, RollStatus.EXPORTED, RollStatus.CLOSED))
+    rows = [{"line": ln, "region": names.get(ln.region_code, ln.region_code), "explanation": ln.explain(),
+             "checks": list(ln.checks.all()), "account": ln.elder.masked_bank_account,
+             "may_recover": may_recover and ln.kind == LineKind.RECOVERY and ln.status == LineStatus.PENDING}
+            for ln in lines]
+    return {"roll": roll, "line_form": form, "page": page, "rows": rows}
+
+
+def _checks_context(request, roll: Roll) -> dict:
+    user = request.user
+    qs = selectors.checks(user, roll)
+    counts = dict(qs.order_by().values_list("kind").annotate(n=Count("id")))
+    groups = []
+    for kind, label in CheckKind.choices:
+        if not counts.get(kind):
+            continue
+        shown = list(qs.filter(kind=kind).select_related("line__elder")[:CHECKS_PER_KIND])
+        groups.append({"kind": kind, "label": label, "count": counts[kind], "checks": shown,
+                       "more": counts[kind] - len(shown)})
+    names = _region_names({c.region_code for g in groups for c in g["checks"]})
+    for g in groups:
+        g["rows"] = [{"check": c, "region": names.get(c.region_code, c.region_code)} for c in g["checks"]]
+    return {"check_groups": groups, "open_check_count": sum(counts.values()),
+            "may_resolve": has_role(user, *REVIEWERS) and roll.status in (RollStatus.DRAFT, RollStatus.IN_REVIEW)}
+
+
+def _roll_context(request, roll: Roll, **extra) -> dict:
+    user = request.user
+    bureau = has_role(user, Role.BUREAU)
+    settings = BenefitSettings.for_region(roll.jurisdiction)
+    context = {"roll": roll, "settings": settings, "bureau": bureau, "generating": roll.status == RollStatus.GENERATING}
+    if roll.status == RollStatus.GENERATING:
+        context["may_regenerate"] = bureau and bool(roll.error)
+        return {**context, **extra}
+    reviews = list(roll.street_reviews.select_related("street", "reviewed_by"))
+    for r in reviews:
+        r.may_sign = (roll.status == RollStatus.IN_REVIEW and r.reviewed_at is None
+                      and (bureau or (user.role == Role.STREET and user.scope_code == r.street_id)))
+    approvable = (RollStatus.IN_REVIEW,) if settings.street_review else (RollStatus.DRAFT, RollStatus.IN_REVIEW)
+    context.update({
+        "reviews": reviews, "reviews_signed": sum(1 for r in reviews if r.reviewed_at),
+        "may_regenerate": bureau and roll.status == RollStatus.DRAFT,
+        "may_submit": bureau and roll.status == RollStatus.DRAFT,
+        "may_approve": bureau and roll.status in approvable,
+        "may_export": has_role(user, *REVIEWERS) and roll.status in (RollStatus.APPROVED, RollStatus.EXPORTED,
+                                                                     RollStatus.CLOSED),
+        "may_import": bureau and roll.status in (RollStatus.EXPORTED, RollStatus.CLOSED),
+        "imports": list(roll.result_imports.select_related("imported_by").order_by("-imported_at")),
+        "import_form": ImportForm(),
+    })
+    if not bureau and not user.is_superuser:
+        context["mine"] = selectors.lines(user, roll).aggregate(n=Count("id"), total=Sum("amount"))
+    context.update(_checks_context(request, roll))
+    context.update(_lines_context(request, roll))
+    return {**context, **extra}
+
+
+@role_required(*REGION_STAFF)
+def roll_detail(request, pk):
+    roll = _roll(request, pk)
+    return render(request, "benefits/roll.html", _roll_context(request, roll))
+
+
+@role_required(*REGION_STAFF)
+def roll_lines(request, pk):
+    """The lines table alone (htmx filter and pages)."""
+    roll = _roll(request, pk)
+    return render(request, "benefits/_lines.html", _lines_context(request, roll))
+
+
+@role_required(*REGION_STAFF)
+def roll_progress(request, pk):
+    """Polled every 2 s while a roll is generated in the background; reloads the page when it is done."""
+    roll = _roll(request, pk)
+    if roll.status != RollStatus.GENERATING and _htmx(request):
+        response = HttpResponse("")
+        response["HX-Refresh"] = "true"
+        return response
+    return render(request, "benefits/_progress.html", {"roll": roll})
+
+
+def _back(roll: Roll, anchor: str = ""):
+    return redirect(reverse("benefits:roll", args=[roll.pk]) + (f"#{anchor}" if anchor else ""))
+
+
+@role_required(Role.BUREAU)
+@require_POST
+def regenerate(request, pk):
+    roll = _roll(request, pk)
+    try:
+        roll, queued = services.request_roll(actor=request.user, programme=roll.programme,
+                                             jurisdiction=roll.jurisdiction, month=roll.month)
+    except (ValidationError, DomainError) as exc:
+        _fail(request, exc)
+    except Exception:
+        log.exception("roll generation failed")
+        messages.error(request, _("名册生成中断，请查看错误信息后重新生成。"))
+    else:
+        messages.success(request, _("名册已转入后台重新生成。") if queued else _(
+            "已重新生成：%(n)d 人次，%(total)s 元，疑点 %(checks)d 个。") % {
+            "n": roll.line_count, "total": roll.total_amount, "checks": roll.open_checks})
+    return _back(roll)
+
+
+@role_required(*REVIEWERS)
+@require_POST
+def resolve(request, pk, check_pk):
+    roll = _roll(request, pk)
+    check = selectors.checks(request.user, roll, open_only=False).filter(pk=check_pk).first()
+    if check is None:
+        raise Http404
+    form = ResolveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("请选择处理结果。"))
+        return _back(roll, "checks")
+    try:
+        services.resolve_check(actor=request.user, check=check, resolution=form.cleaned_data["resolution"],
+                               note=form.cleaned_data["note"])
+    except (ValidationError, DomainError) as exc:
+        _fail(request, exc)
+    else:
+        done = (_("已核实无误：%(name)s（%(kind)s）") if form.cleaned_data["resolution"] == "confirmed"
+                else _("已暂缓发放：%(name)s（%(kind)s）"))
+        messages.success(request, done % {"name": check.line.elder.name, "kind": check.get_kind_display()})
+    return _back(roll, "checks")
+
+
+@role_required(*REVIEWERS)
+@require_POST
+def confirm_kind(request, pk):
+    """Every open check of one kind (that the user may see) confirmed, one service call per check."""
+    roll = _roll(request, pk)
+    form = ConfirmKindForm(request.POST)
+    if not form.is_valid():
+        raise Http404
+    kind = form.cleaned_data["kind"]
+    done = 0
+    try:
+        for check in selectors.checks(request.user, roll).filter(kind=kind):
+            services.resolve_check(actor=request.user, check=check, resolution="confirmed",
+                                   note=_("批量核实"))
+            done += 1
+    except (ValidationError, DomainError) as exc:
+        _fail(request, exc)
+    if done:
+        messages.success(request, _("已将 %(n)d 个“%(kind)s”疑点核实无误。") % {
+            "n": done, "kind": CheckKind(kind).label})
+    return _back(roll, "checks")
+
+
+@role_required(Role.BUREAU)
+@require_POST
+def submit(request, pk):
+    roll = _roll(request, pk)
+    try:
+        roll = services.submit_for_review(actor=request.user, roll=roll)
+    except (ValidationError, DomainError) as exc:
+        _fail(request, exc)
+    else:
+        if roll.status == RollStatus.IN_REVIEW:
+            messages.success(request, _("已提交街道审核，请各街道核对本街道名单。"))
+        else:
+            messages.success(request, _("本辖区无需街道审核，可直接审批。"))
+    return _back(roll)
+
+
+@role_required(*REVIEWERS)
+@require_POST
+def sign(request, pk):
+    roll = _roll(request, pk)
+    review = (StreetReview.objects.select_related("street")
+              .filter(roll=roll, street_id=request.POST.get("street", "")).first())
+    if review is None:
+        raise Http404
+    note = request.POST.get("note", "").strip()
+    if request.user.role != Role.STREET and not note:
+        messages.error(request, _("代街道审核须注明依据，如“已收到街道签字的纸质审核表”。"))
+        return _back(roll, "reviews")
+    try:
+        services.sign_off_street(actor=request.user, roll=roll, street=review.street, note=note)
+    except (ValidationError, DomainError) as exc:
+        _fail(request, exc)
+    else:
+        messages.success(request, _("%(street)s 已审核通过。") % {"street": review.street.name})
+    return _back(roll, "reviews")
+
+
+@role_required(Role.BUREAU)
+@require_POST
+def approve(request, pk):
+    roll = _roll(request, pk)
+    try:
+        roll = services.approve_roll(actor=request.user, roll=roll)
+    except (ValidationError, DomainError) as exc:
+        _fail(request, exc)
+    else:
+        messages.success(request, _("名册已审批：%(n)d 人次，%(total)s 元。现在可以下载银行代发文件。") % {
+            "n": roll.line_count, "total": roll.total_amount})
+    return _back(roll)
+
+
+@role_required(*REVIEWERS)
+@require_POST
+def export(request, pk):
+    roll = _roll(request, pk)
+    try:
+        name, content, mime = services.export_bank_file(actor=request.user, roll=roll,
+                                                        fmt=request.POST.get("format", "xlsx"))
+    except (ValidationError, DomainError) as exc:
+        _fail(request, exc)
+        return _back(roll)
+    response = HttpResponse(content, content_type=mime)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@role_required(Role.BUREAU)
+@require_POST
+def import_results(request, pk):
+    roll = _roll(request, pk)
+    form = ImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, _("请选择银行回盘文件。"))
+        return _back(roll, "bank")
+    upload = form.cleaned_data["file"]
+    content = upload.read()
+    digest = hashlib.sha256(content).hexdigest()
+    seen = BankResultImport.objects.filter(roll=roll, sha256=digest).exists()
+    try:
+        record = services.import_bank_results(actor=request.user, roll=roll, file_name=upload.name, content=content)
+    except ValidationError as exc:
+        roll.refresh_from_db()
+        context = _roll_context(request, roll, import_errors=_messages_of(exc))
+        messages.error(request, _("回盘文件未导入：请按下面列出的问题修改后重新上传，名册未作任何改动。"))
+        return render(request, "benefits/roll.html", context, status=422)
+    except DomainError as exc:
+        _fail(request, exc)
+        return _back(roll, "bank")
+    if seen:
+        messages.info(request, _("该文件已导入过，未作改动。"))
+    else:
+        messages.success(request, _("已导入回盘：成功 %(paid)d 笔，失败 %(failed)d 笔，未变 %(same)d 笔。") % {
+            "paid": record.paid, "failed": record.failed, "same": record.unchanged})
+    if record.failed:
+        messages.warning(request, _("发放失败的 %(n)d 笔将由下月名册自动重发。") % {"n": record.failed})
+    return _back(roll, "bank")
+
+
+@role_required(Role.BUREAU)
+@require_POST
+def mark_recovered(request, pk, line_pk):
+    roll = _roll(request, pk)
+    line = get_object_or_404(RollLine.objects.restrict(request.user).select_related("roll", "elder"),
+                             pk=line_pk, roll=roll)
+    try:
+        services.mark_recovered(actor=request.user, line=line, note=request.POST.get("note", ""))
+    except (ValidationError, DomainError) as exc:
+        _fail(request, exc)
+    else:
+        messages.success(request, _("已登记追回：%(name)s %(amount)s 元。") % {
+            "name": line.elder.name, "amount": -line.amount})
+    return _back(roll, "lines")
+
+
+# ----------------------------------------------------------------------------------------------- totals
+
+@role_required(*REGION_STAFF)
+def totals(request):
+    form = TotalsForm(request.GET or None)
+    data = form.cleaned_data if form.is_valid() else {}
+    month = _this_month()
+    if data.get("month"):
+        try:
+            month = services.month_of(data["month"])
+        except ValidationError as exc:
+            _fail(request, exc)
+    level = int(data.get("level") or 9)
+    rows = selectors.totals_by_region(request.user, month=month, level=level)
+    by_programme: dict[str, dict] = {}
+    for r in rows:
+        p = by_programme.setdefault(r["programme"], {"programme": r["programme"], "lines": 0,
+                                                     "amount": Decimal("0.00")})
+        p["lines"] += r["lines"]
+        p["amount"] += r["amount"]
+    top = max((r["amount"] for r in rows), default=0) or 1
+    for r in rows:
+        r["percent"] = int(100 * r["amount"] / top) if r["amount"] > 0 else 0
+    if not form.is_bound:
+        form = TotalsForm(initial={"month": month.strftime("%Y-%m"), "level": "9"})
+    return render(request, "benefits/totals.html", {
+        "form": form, "month": month, "rows": rows, "programmes": list(by_programme.values()),
+        "grand": {"lines": sum(r["lines"] for r in rows), "amount": sum((r["amount"] for r in rows), Decimal("0"))},
+    })
+
+
+# ------------------------------------------------------------------------------------------- home panel
+
+def benefits_home_panel(request):
+    """Home page card for region staff: this month's rolls, checks to clear, streets to sign."""
+    user = request.user
+    if user.is_superuser or not has_role(user, *REGION_STAFF) or not user.scope_code:
+        return None
+    month = _this_month()
+    rolls = list(Roll.objects.restrict(user).filter(month=month).select_related("programme")
+                 .order_by("programme__position"))
+    open_rolls = Roll.objects.restrict(user).filter(status__in=OPEN_ROLL_STATUSES)
+    checks = RollCheck.objects.filter(roll__in=open_rolls, resolution="")
+    if user.role != Role.BUREAU:
+        checks = checks.filter(region_code__startswith=user.scope_code)
+    counts = checks.aggregate(n=Count("id"))
+    to_sign = 0
+    if user.role == Role.STREET:
+        to_sign = StreetReview.objects.filter(street_id=user.scope_code, reviewed_at__isnull=True,
+                                              roll__status=RollStatus.IN_REVIEW).count()
+    failed = RollLine.objects.restrict(user).filter(
+        Q(status=LineStatus.FAILED) & Q(month__gte=rules.add_months(month, -2))).count()
+    return {"template": "benefits/_home_panel.html", "month": month, "rolls": rolls, "open_checks": counts["n"],
+            "to_sign": to_sign, "failed": failed}
