@@ -338,6 +338,24 @@ def sign_off_street(*, actor, roll: Roll, street: Region, note: str = "") -> Str
     return review
 
 
+def sign_off_remaining_streets(*, actor, roll: Roll, note: str) -> tuple[list[str], dict[str, str]]:
+    """The bureau records the sign-off of every street not yet signed (from their signed paper forms).
+    Returns the streets signed and, for those refused (open checks), why."""
+    _require_bureau(actor, roll.jurisdiction)
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": [_("代街道审核须注明依据，如“已收到街道签字的纸质审核表”。")]})
+    signed, refused = [], {}
+    for review in StreetReview.objects.filter(roll=roll, reviewed_at__isnull=True).select_related("street"):
+        try:
+            sign_off_street(actor=actor, roll=roll, street=review.street, note=note)
+        except DomainError as exc:
+            refused[review.street.name] = str(exc.message)
+        else:
+            signed.append(review.street.name)
+    return signed, refused
+
+
 def approve_roll(*, actor, roll: Roll) -> Roll:
     """Bureau approval: every check cleared and every street signed; the roll is locked from now on."""
     _require_bureau(actor, roll.jurisdiction)

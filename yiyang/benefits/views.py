@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 LINES_PER_PAGE = 50
 CHECKS_PER_KIND = 30
 REVIEWERS = (Role.BUREAU, Role.STREET)
+# Checks are cleared by whoever knows the person: the bureau, the street or the community.
+CHECK_HANDLERS = (Role.BUREAU, Role.STREET, Role.COMMUNITY)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -419,7 +421,7 @@ def _checks_context(request, roll: Roll) -> dict:
     for g in groups:
         g["rows"] = [{"check": c, "region": names.get(c.region_code, c.region_code)} for c in g["checks"]]
     return {"check_groups": groups, "open_check_count": sum(counts.values()),
-            "may_resolve": has_role(user, *REVIEWERS) and roll.status in (RollStatus.DRAFT, RollStatus.IN_REVIEW)}
+            "may_resolve": has_role(user, *CHECK_HANDLERS) and roll.status in (RollStatus.DRAFT, RollStatus.IN_REVIEW)}
 
 
 def _roll_context(request, roll: Roll, **extra) -> dict:
@@ -500,7 +502,7 @@ def regenerate(request, pk):
     return _back(roll)
 
 
-@role_required(*REVIEWERS)
+@role_required(*CHECK_HANDLERS)
 @require_POST
 def resolve(request, pk, check_pk):
     roll = _roll(request, pk)
@@ -523,7 +525,7 @@ def resolve(request, pk, check_pk):
     return _back(roll, "checks")
 
 
-@role_required(*REVIEWERS)
+@role_required(*CHECK_HANDLERS)
 @require_POST
 def confirm_kind(request, pk):
     """Every open check of one kind (that the user may see) confirmed, one service call per check."""
@@ -566,11 +568,22 @@ def submit(request, pk):
 @require_POST
 def sign(request, pk):
     roll = _roll(request, pk)
+    note = request.POST.get("note", "").strip()
+    if request.POST.get("street") == "*" and request.user.role == Role.BUREAU:
+        try:
+            signed, refused = services.sign_off_remaining_streets(actor=request.user, roll=roll, note=note)
+        except (ValidationError, DomainError) as exc:
+            _fail(request, exc)
+            return _back(roll, "reviews")
+        if signed:
+            messages.success(request, _("已代 %(n)d 个街道审核通过。") % {"n": len(signed)})
+        for street, why in refused.items():
+            messages.error(request, f"{street}：{why}")
+        return _back(roll, "reviews")
     review = (StreetReview.objects.select_related("street")
               .filter(roll=roll, street_id=request.POST.get("street", "")).first())
     if review is None:
         raise Http404
-    note = request.POST.get("note", "").strip()
     if request.user.role != Role.STREET and not note:
         messages.error(request, _("代街道审核须注明依据，如“已收到街道签字的纸质审核表”。"))
         return _back(roll, "reviews")

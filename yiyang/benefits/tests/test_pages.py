@@ -217,15 +217,16 @@ def test_the_whole_workflow_through_the_pages(client, world):
     assert roll.status == "in_review"
     page = _follow_messages(client, client.post(reverse("benefits:approve", args=[roll.pk])))
     assert "还有 1 个疑点未处理，不能审批" in page
-    # The community worker sees the roll but cannot clear checks; the street can.
+    # The community worker who knows 钱秀兰 clears her check; the other street cannot even see it.
     check = RollCheck.objects.get(roll=roll)
-    client.force_login(world["community"])
+    client.force_login(world["other_street"])
     assert client.post(reverse("benefits:resolve", args=[roll.pk, check.pk]),
                        {"resolution": "confirmed"}).status_code == 404
-    client.force_login(world["street"])
+    client.force_login(world["community"])
     page = _follow_messages(client, client.post(reverse("benefits:resolve", args=[roll.pk, check.pk]),
                                                 {"resolution": "confirmed", "note": "已电话核实，现金代领"}))
     assert "已核实无误：钱秀兰" in page
+    client.force_login(world["street"])
     # The street signs its own street; the bureau signs the other one on its behalf (with a note).
     page = _follow_messages(client, client.post(reverse("benefits:sign", args=[roll.pk]), {"street": "511903002"}))
     assert "只能审核本街道的名单" in page
@@ -236,7 +237,10 @@ def test_the_whole_workflow_through_the_pages(client, world):
     assert "以下街道尚未审核：文治街道" in page
     page = _follow_messages(client, client.post(reverse("benefits:sign", args=[roll.pk]), {"street": "511903002"}))
     assert "代街道审核须注明依据" in page
-    client.post(reverse("benefits:sign", args=[roll.pk]), {"street": "511903002", "note": "纸质审核表已签字"})
+    assert 'data-testid="sign-all"' in page
+    page = _follow_messages(client, client.post(reverse("benefits:sign", args=[roll.pk]),
+                                                {"street": "*", "note": "纸质审核表已签字"}))
+    assert "已代 1 个街道审核通过" in page
     page = _follow_messages(client, client.post(reverse("benefits:approve", args=[roll.pk])))
     roll.refresh_from_db()
     assert roll.status == "approved" and "名册已审批" in page and "下载银行文件（xlsx）" in page
