@@ -12,7 +12,7 @@ import hashlib
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -171,14 +171,16 @@ def create_roll(*, actor, programme: Programme, jurisdiction: Region, month) -> 
     return roll
 
 
-def _step(roll_id: int, progress: int, note: str, work) -> Roll:
+def _step(roll_id: int, progress: int, note: str, work):
     with transaction.atomic():
         roll = Roll.objects.select_for_update().select_related("jurisdiction", "programme").get(pk=roll_id)
         if not roll.is_open:
             raise DomainError("roll_locked", _("该名册已审批，不能重新生成。"), status=409)
-        work(roll)
+        with connection.cursor() as cursor:
+            engine.quiet_planner(cursor)
+        result = work(roll)
         Roll.objects.filter(pk=roll_id).update(progress=progress, progress_note=note)
-    return roll
+    return result
 
 
 def generate_roll(*, actor, roll: Roll, stop_after: int | None = None) -> Roll:
@@ -200,13 +202,22 @@ def generate_roll(*, actor, roll: Roll, stop_after: int | None = None) -> Roll:
                       lambda r, f=for_month, pr=past_rule, s=since: engine.adjustment_lines(
                           r, for_month=f, rule=pr, settings=settings, since=s)))
     params = rules.parse(rule.params) if rule else None
-    steps.append((_("发放前核查"), lambda r: engine.run_checks(r, params=params,
-                                                            pays_to_bank=r.programme.pays_to_bank)))
+    changed = 0
+
+    def checks(r: Roll):
+        # A rerun that changed no line and found nobody updated since skips the checks (near-zero work).
+        if changed == 0 and r.generated_at and not engine.roll_elders_changed_since(r, r.generated_at):
+            return None
+        return engine.run_checks(r, params=params, pays_to_bank=r.programme.pays_to_bank)
+
+    steps.append((_("发放前核查"), checks))
     try:
         for i, (note, work) in enumerate(steps, start=1):
             if stop_after is not None and i > stop_after:
                 return Roll.objects.get(pk=roll_id)
-            _step(roll_id, int(95 * i / len(steps)), str(note), work)
+            result = _step(roll_id, int(95 * i / len(steps)), str(note), work)
+            if isinstance(result, tuple):
+                changed += sum(result)
         with transaction.atomic():
             roll = Roll.objects.select_for_update().select_related("jurisdiction", "programme").get(pk=roll_id)
             engine.refresh_totals(roll)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 
 from yiyang.core.models import Region
 
@@ -44,7 +44,8 @@ def compare(*, programme: Programme, jurisdiction: Region, month: datetime.date,
         "SUM(CASE WHEN n.elder_id IS NULL THEN 1 ELSE 0 END) "
         "FROM u LEFT JOIN cur c ON c.elder_id = u.elder_id LEFT JOIN new n ON n.elder_id = u.elder_id "
         "GROUP BY SUBSTR(COALESCE(n.region_code, c.region_code), 1, 9) ORDER BY 1")
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        engine.quiet_planner(cursor)
         cursor.execute(sql, cur.params + new.params)
         rows = cursor.fetchall()
     names = dict(Region.objects.filter(code__in=[r[0] for r in rows]).values_list("code", "name"))
