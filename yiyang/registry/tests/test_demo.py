@@ -98,7 +98,10 @@ def test_identity_numbers_are_valid_unique_and_consistent(city):
         if e.phone:
             assert pii.validate_phone(e.phone) == e.phone
         if e.bank_account:
-            assert 16 <= len(e.bank_account) <= 19 and e.bank_account == demo.luhn_complete(e.bank_account[:-1])
+            assert 16 <= len(e.bank_account) <= 19 and e.bank_account.isdigit()
+    # The benefits demo mistypes a couple of accounts on purpose (its pre-payment checks must find them).
+    mistyped = [e for e in elders if e.bank_account and e.bank_account != demo.luhn_complete(e.bank_account[:-1])]
+    assert len(mistyped) <= 3
     assert sum(n.startswith(DEMO_COUNTY) for n in numbers) / len(numbers) > 0.7
     for c in Contact.objects.all():
         assert pii.validate_phone(c.phone)
@@ -233,9 +236,15 @@ def test_identifier_helpers():
 
 
 def _delete_demo_elders():
-    # Assessments protect their elders (health records never vanish with a register row): remove them first.
+    # Assessments and benefit payments protect their elders (health and money records never vanish with a
+    # register row): remove them first.
     from yiyang.assessment.models import Assessment, CurrentLevel
+    from yiyang.benefits.models import BankResultImport, Roll, RollLine, StreetReview
 
+    RollLine.objects.all().delete()  # checks go with their lines
+    StreetReview.objects.all().delete()
+    BankResultImport.objects.all().delete()
+    Roll.objects.all().delete()
     CurrentLevel.objects.all().delete()
     Assessment.objects.all().delete()
     Elder.objects.all().delete()
