@@ -20,7 +20,6 @@ import csv
 import datetime
 import io
 import random
-from importlib import import_module
 
 from django.db import connection
 from django.db.models import Count
@@ -44,11 +43,6 @@ from .models import (
     RuleVersion,
     StreetReview,
 )
-
-# Steps run in the order they were registered: the register's and the assessments' steps must come before this
-# one even when this module is imported first (a test importing it), so import them first, in that order.
-for _module in ("yiyang.registry.demo", "yiyang.assessment.demo"):
-    import_module(_module)
 
 # ------------------------------------------------------------------------------------------------ the rules
 

@@ -92,7 +92,22 @@ def build_demo_city(*, seed: int = 2026, scale: float = 1 / 20, log=print) -> De
     log(f"regions: {n} new, {Region.objects.count()} in all")
     county = Region.objects.get(code=DEMO_COUNTY)
     ctx = DemoContext(seed=seed, scale=scale, rng=random.Random(seed), county=county, accounts={})
-    for step in DEMO_STEPS:
+    for step in ordered_steps():
         with transaction.atomic():
             step(ctx, log)
     return ctx
+
+
+def ordered_steps() -> list:
+    """Steps in INSTALLED_APPS order (an app's demo builds on the apps before it), then in registration
+    order within an app — whatever order a test happened to import the demo modules in."""
+    from django.apps import apps
+
+    names = [config.name for config in apps.get_app_configs()]
+
+    def app_index(step) -> int:
+        module = step.__module__
+        return next((i for i, name in enumerate(names) if module == name or module.startswith(name + ".")),
+                    len(names))
+
+    return sorted(DEMO_STEPS, key=app_index)
