@@ -136,11 +136,13 @@ def _backdate_register(rng: random.Random, start: datetime.date) -> None:
         for i in range(0, len(chunk), 5000):
             Elder.objects.filter(pk__in=chunk[i:i + 5000]).update(created_at=when, updated_at=when)
     floor = rules.add_months(start, -3)
-    categories = list(ElderCategory.objects.filter(updated_at__gte=first).only("pk", "start_date", "end_date"))
+    categories = list(ElderCategory.objects.filter(updated_at__gte=first).order_by("elder_id", "pk")
+                      .only("pk", "start_date", "end_date"))
     for c in categories:
         c.updated_at = _at(max(floor, c.end_date or c.start_date) + datetime.timedelta(days=rng.randint(0, 5)), 11)
     ElderCategory.objects.bulk_update(categories, ["updated_at"], batch_size=1000)
-    events = list(ElderStatusEvent.objects.filter(recorded_at__gte=first).only("pk", "effective_date"))
+    events = list(ElderStatusEvent.objects.filter(recorded_at__gte=first).order_by("elder_id", "pk")
+                  .only("pk", "effective_date"))
     for e in events:
         e.recorded_at = _at(e.effective_date + datetime.timedelta(days=rng.randint(0, 6)), 10, rng.randrange(60))
     ElderStatusEvent.objects.bulk_update(events, ["recorded_at"], batch_size=1000)
@@ -355,7 +357,8 @@ def _pay(rng, actor, roll: Roll, month: datetime.date, special: set[int]) -> int
         return 0  # nothing to pay (a small demo scale): no results file comes back, the roll stays exported
     payable = list(RollLine.objects.filter(roll=roll, status=LineStatus.PENDING, amount__gt=0,
                                            kind=LineKind.REGULAR, checks__isnull=True)
-                   .exclude(elder_id__in=special).order_by("pk").values_list("pk", "elder_id"))
+                   .exclude(elder_id__in=special).order_by("elder_id", "for_month")  # not pk: insert order varies
+                   .values_list("pk", "elder_id"))
     wanted = {"longevity": rng.choice([1, 2]), "care": 1, "destitute_care": 1}.get(roll.programme.code, 0)
     if roll.programme.code != "longevity" and rng.random() < 0.6:
         wanted = 0
