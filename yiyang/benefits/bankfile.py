@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
 
 from yiyang.core import pii
 
@@ -78,25 +79,34 @@ def write(roll: Roll, *, fmt: str, full_accounts: bool) -> tuple[str, bytes, str
     count, total = 0, Decimal("0.00")
     for row in _rows(roll, full_accounts=full_accounts):
         # Account numbers stay text: Excel would turn 19 digits into 6.2E+18 and lose the last ones.
+        # Amounts are numbers shown with two decimals.
+        amount = row[6]
+        row[6] = _yuan_cell(ws, amount)
         ws.append(row)
         count += 1
-        total += row[6]
+        total += amount
     summary = wb.create_sheet(_("汇总"))
     summary.append([_("项目"), roll.programme.name])
     summary.append([_("辖区"), roll.jurisdiction.name])
     summary.append([_("发放月份"), roll.month.strftime("%Y-%m")])
     summary.append([_("笔数"), count])
-    summary.append([_("金额合计（元）"), total])
+    summary.append([_("金额合计（元）"), _yuan_cell(summary, total)])
     summary.append([_("账号"), _("完整") if full_accounts else _("脱敏（无权查看完整账号）")])
     recovery = wb.create_sheet(_("追回"))
     recovery.append([_("流水号"), _("姓名"), _("身份证号"), _("所属月份"), _("追回金额"), _("社区代码")])
     for line in (RollLine.objects.filter(roll=roll, kind=LineKind.RECOVERY).select_related("elder")
                  .order_by("region_code", "elder_id")):
         recovery.append([line.pk, line.elder.name, line.elder.id_number_masked, line.for_month.strftime("%Y-%m"),
-                         -line.amount, line.region_code])
+                         _yuan_cell(recovery, -line.amount), line.region_code])
     buffer = io.BytesIO()
     wb.save(buffer)
     return name, buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _yuan_cell(ws, amount: Decimal) -> WriteOnlyCell:
+    cell = WriteOnlyCell(ws, value=amount)
+    cell.number_format = "0.00"
+    return cell
 
 
 @dataclass(frozen=True)

@@ -426,7 +426,8 @@ def run_checks(roll: Roll, *, params: rules.RuleParams | None, pays_to_bank: boo
         _check_insert(cursor, roll, "moved_away",
                       f"{positive} AND (e.status = 'moved_out' OR e.county_code NOT LIKE %s)", [code[:6] + "%"],
                       detail="%s || e.county_code", detail_params=["现居住地区县 "])
-        _check_insert(cursor, roll, "suspended", f"{positive} AND e.status = 'suspended'", [])
+        _check_insert(cursor, roll, "suspended", f"{positive} AND e.status = 'suspended'", [],
+                      detail="%s || COALESCE(CAST(e.status_date AS TEXT), '')", detail_params=["暂停日期 "])
         # Same name, sex and birth date on two lines of this roll: one person registered twice?
         # One grouping pass finds the name × birth date × sex shared by several people on the roll.
         _check_insert(cursor, roll, "duplicate", "1 = 1", [], detail="%s",
@@ -436,7 +437,8 @@ def run_checks(roll: Roll, *, params: rules.RuleParams | None, pays_to_bank: boo
                             f"GROUP BY e3.name, e3.birth_date, e3.sex HAVING COUNT(DISTINCT l3.elder_id) > 1) d "
                             f"ON d.dn = e.name AND d.db = e.birth_date AND d.ds = e.sex"))
         if pays_to_bank:
-            _check_insert(cursor, roll, "bank_missing", f"{positive} AND e.bank_account = ''", [])
+            _check_insert(cursor, roll, "bank_missing", f"{positive} AND e.bank_account = ''", [], detail="%s",
+                          detail_params=["未登记银行账户，请补录后再发放"])
         if params is not None:
             possible = sorted(params.possible_amounts())
             top = max(possible) if possible else 0
