@@ -78,6 +78,7 @@ def test_xlsx_opens_and_adds_up(setup):
     assert wb.sheetnames == ["代发明细", "汇总", "追回"]
     rows = list(wb["代发明细"].iter_rows(values_only=True))
     assert list(rows[0]) == bankfile.headers()
+    assert {wb["代发明细"].cell(row=n, column=7).number_format for n in range(2, len(rows) + 1)} == {"0.00"}
     assert list(rows[0]) == ["流水号", "姓名", "身份证号", "开户银行", "银行账号", "账户名", "金额", "所属月份", "类型",
                              "社区代码"]
     data = rows[1:]
