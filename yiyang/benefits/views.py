@@ -699,8 +699,13 @@ def totals(request):
         r["percent"] = int(100 * r["amount"] / top) if r["amount"] > 0 else 0
     if not form.is_bound:
         form = TotalsForm(initial={"month": month.strftime("%Y-%m"), "level": "9"})
+    regions = list(dict.fromkeys(r["region_name"] for r in rows))
+    chart = {"unit": str(_("元")), "regions": regions, "series": [
+        {"name": name, "values": [str(next((r["amount"] for r in rows if r["region_name"] == region
+                                             and r["programme"] == name), 0)) for region in regions]}
+        for name in by_programme]}
     return render(request, "benefits/totals.html", {
-        "form": form, "month": month, "rows": rows, "programmes": list(by_programme.values()),
+        "form": form, "month": month, "rows": rows, "programmes": list(by_programme.values()), "chart": chart,
         "grand": {"lines": sum(r["lines"] for r in rows), "amount": sum((r["amount"] for r in rows), Decimal("0"))},
     })
 

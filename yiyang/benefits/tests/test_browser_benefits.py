@@ -98,3 +98,8 @@ def test_raise_a_band_simulate_adopt_generate_and_approve(page, roles):
     roll.refresh_from_db()
     assert roll.status == "approved" and roll.total_amount == Decimal("200.00")
     assert RollLine.objects.get(roll=roll, elder=old).amount == Decimal("150.00")
+
+    # 6. The totals page draws next month's amounts per street (ECharts, served from our own static files).
+    page.goto(page.base_url + f"/benefits/totals/?month={nxt:%Y-%m}&level=9")
+    page.locator("#totals-chart svg").first.wait_for()
+    assert "登科街道" in page.get_by_test_id("totals").inner_text()
