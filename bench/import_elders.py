@@ -31,11 +31,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yiyang.settings")
+
+from urllib.parse import urlsplit  # noqa: E402
+
+from benchlib.scratch import pg_server_url, reset_postgres, with_database  # noqa: E402
 
 BENCH_DB = "yiyang_bench"
 SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏"
@@ -47,34 +50,6 @@ RELATIONS = ["儿子", "女儿", "配偶", "儿媳", "女婿", "孙子女/外孙
 LIVING_CODES = {"独居": "alone", "空巢": "empty_nest", "与子女同住": "with_children", "留守": "left_behind",
                 "入住机构": "institution"}
 BANKS = ["中国农业银行", "中国邮政储蓄银行", "四川农信", "中国工商银行", "中国建设银行"]
-
-
-def pg_server_url() -> str:
-    url = os.environ.get("YIYANG_BENCH_PG_URL") or os.environ.get("DATABASE_URL") or ""
-    if not url.startswith("postgres"):
-        url = "postgres://postgres@127.0.0.1:5432/test"
-    return url
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
-
-
-def reset_postgres(url: str, *, drop_only: bool = False) -> bool:
-    """Drop and (re)create the dedicated bench database. Only ever touches the database called yiyang_bench."""
-    try:
-        import psycopg
-
-        conn = psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True, connect_timeout=3)
-    except Exception as exc:  # noqa: BLE001 - any connection problem means "no PostgreSQL here"
-        print(f"PostgreSQL at {url} does not answer ({exc.__class__.__name__}); using SQLite instead")
-        return False
-    with conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        if not drop_only:
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    return True
 
 
 # ------------------------------------------------------------------------------------------- generation
@@ -270,7 +245,7 @@ def main() -> int:
 
     server = pg_server_url()
     sqlite_dir = None
-    if not args.sqlite and reset_postgres(server):
+    if not args.sqlite and reset_postgres(server, BENCH_DB, otherwise="; using SQLite instead"):
         os.environ["DATABASE_URL"] = with_database(server, BENCH_DB)
         where = f"PostgreSQL ({urlsplit(server).hostname}, database {BENCH_DB})"
     else:
@@ -334,7 +309,7 @@ def main() -> int:
 
         connections.close_all()
         if sqlite_dir is None and not args.keep:
-            reset_postgres(server, drop_only=True)
+            reset_postgres(server, BENCH_DB, drop_only=True)
         elif sqlite_dir is not None:
             sqlite_dir.cleanup()
     return 0

@@ -36,11 +36,14 @@ import sys
 import time
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yiyang.settings")
+
+from urllib.parse import urlsplit  # noqa: E402
+
+from benchlib.scratch import pg_server_url, reset_postgres, with_database  # noqa: E402
 
 BENCH_DB = "yiyang_bench_roll"
 COUNTY = "511903"
@@ -52,34 +55,6 @@ GIVEN_NAMES = ("秀英 桂英 桂兰 玉兰 淑珍 秀兰 玉珍 凤英 翠兰 �
                "华英 春梅 英 兰 珍 秀 贵 福 林 清 明 华")
 GIVEN = GIVEN_NAMES.split()
 BANKS = ["四川农信", "中国邮政储蓄银行", "中国农业银行", "巴中农商银行", "中国工商银行"]
-
-
-def pg_server_url() -> str:
-    url = os.environ.get("YIYANG_BENCH_PG_URL") or os.environ.get("DATABASE_URL") or ""
-    if not url.startswith("postgres"):
-        url = "postgres://postgres@127.0.0.1:5432/test"
-    return url
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
-
-
-def reset_postgres(url: str, *, drop_only: bool = False) -> bool:
-    """Drop and (re)create the dedicated bench database. Only ever touches the database called yiyang_bench_roll."""
-    try:
-        import psycopg
-
-        conn = psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True, connect_timeout=3)
-    except Exception as exc:  # noqa: BLE001 - any connection problem means "no PostgreSQL here"
-        print(f"PostgreSQL at {url} does not answer ({exc.__class__.__name__}); this benchmark needs PostgreSQL")
-        return False
-    with conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        if not drop_only:
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    return True
 
 
 class Clock:
@@ -457,7 +432,7 @@ def main() -> int:
     args = parser.parse_args()
 
     server = pg_server_url()
-    if not reset_postgres(server):
+    if not reset_postgres(server, BENCH_DB, otherwise="; this benchmark needs PostgreSQL"):
         print("summary: skipped (no PostgreSQL)")
         return 0
     if args.no_jit:
@@ -550,7 +525,7 @@ def main() -> int:
 
         connections.close_all()
         if not args.keep:
-            reset_postgres(server, drop_only=True)
+            reset_postgres(server, BENCH_DB, drop_only=True)
     return 0
 
 

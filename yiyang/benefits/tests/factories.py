@@ -5,7 +5,7 @@ import datetime
 from django.utils import timezone
 
 from yiyang.assessment.models import Assessment
-from yiyang.benefits import services
+from yiyang.benefits import examples, services
 from yiyang.benefits.models import Programme, ProgrammeKind, RuleStatus, RuleVersion
 from yiyang.core.models import Region
 from yiyang.registry.models import Elder
@@ -14,21 +14,9 @@ from yiyang.registry.tests.factories import make_elder
 COUNTY = "511903"
 COMMUNITY = "511903001002"
 
-LONGEVITY = {"min_age": 80, "basis": "residence", "amount_kind": "age_bands",
-             "bands": [{"min_age": 80, "max_age": 89, "amount": "50"}, {"min_age": 90, "max_age": 99, "amount": "100"},
-                       {"min_age": 100, "max_age": None, "amount": "500"}]}
-# 低保 100/200/300, 低保边缘 80/150/250, 经济困难 50/100/200 yuan for 中度/重度/完全失能.
-CARE = {"min_age": 60, "categories": ["subsistence", "near_subsistence", "low_income"], "levels": [2, 3, 4],
-        "basis": "residence", "amount_kind": "level_table",
-        "table": [{"level": lv, "category": cat, "amount": amt}
-                  for cat, amounts in (("subsistence", ("100", "200", "300")),
-                                       ("near_subsistence", ("80", "150", "250")),
-                                       ("low_income", ("50", "100", "200")))
-                  for lv, amt in zip((2, 3, 4), amounts, strict=True)]}
-DESTITUTE = {"min_age": 60, "categories": ["destitute"], "levels": [2, 3, 4], "basis": "residence",
-             "amount_kind": "level_table",
-             "table": [{"level": 2, "category": "", "amount": "250"}, {"level": 3, "category": "", "amount": "300"},
-                       {"level": 4, "category": "", "amount": "350"}]}
+# The demo's documented example rules (examples.py): 高龄津贴 80–89 → 50, 90–99 → 100, 100+ → 500 yuan;
+# 护理补贴 低保 100/200/300, 低保边缘 80/150/250, 经济困难 50/100/200; 特困 250/300/350 for levels 2/3/4.
+LONGEVITY, CARE, DESTITUTE = examples.LONGEVITY, examples.CARE, examples.DESTITUTE
 
 
 def programme(code="longevity", kind=ProgrammeKind.LONGEVITY, name="高龄津贴") -> Programme:
