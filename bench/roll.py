@@ -395,8 +395,9 @@ def roll_all(actor, programmes: dict, month: datetime.date, label: str) -> tuple
             roll = services.generate_roll(actor=actor, roll=roll)
         total += c.seconds
         max_line = RollLine.objects.filter(roll=roll).order_by("-pk").values_list("pk", flat=True).first()
-        checks = RollCheck.objects.filter(roll=roll).count()
-        out[code] = (roll.line_count, roll.total_amount, max_line, checks)
+        checks = RollCheck.objects.filter(roll=roll)
+        out[code] = (roll.line_count, roll.total_amount, max_line, checks.count(),
+                     checks.order_by("-pk").values_list("pk", flat=True).first())
         print(f"{label}: {programme.name} {roll.line_count} lines, {roll.total_amount} yuan, {roll.open_checks} "
               f"checks, in {c.seconds:.1f} s")
     return total, out
@@ -500,10 +501,11 @@ def main() -> int:
         spent.clear()
         rerun_seconds, second = roll_all(actor, programmes, month, "re-run")
         same = all(first[k][:3] == second[k][:3] for k in first)
+        checks_kept = all(first[k][3:] == second[k][3:] for k in first)
+        checks_note = "kept as they were (nothing changed: not recomputed)" if checks_kept else "recomputed"
         print("re-run breakdown: " + ", ".join(f"{k} {v:.1f} s" for k, v in spent.items()))
         print(f"re-run: {'no line written (counts, totals and highest line id unchanged)' if same else 'LINES CHANGED'}"
-              f" in {rerun_seconds:.1f} s; open checks are recomputed on every run "
-              f"({sum(v[3] for v in second.values())} rewritten)")
+              f" in {rerun_seconds:.1f} s; checks {checks_note} ({sum(v[3] for v in second.values())} in all)")
 
         county = Region.objects.get(code=COUNTY)
         proposed = json.loads(json.dumps(LONGEVITY))
