@@ -251,7 +251,7 @@ def generate(n: int, seed: int, month: datetime.date) -> None:
 
 def setup_rules(actor, month: datetime.date) -> dict:
     from yiyang.benefits import services
-    from yiyang.benefits.demo import PROGRAMMES, RULES
+    from yiyang.benefits.examples import PROGRAMMES, RULES
     from yiyang.benefits.models import Programme
     from yiyang.core.models import Region
 
@@ -453,7 +453,7 @@ def main() -> int:
     from django.utils import timezone
 
     from yiyang.benefits import services
-    from yiyang.benefits.demo import LONGEVITY
+    from yiyang.benefits.examples import LONGEVITY
     from yiyang.benefits.models import RollLine
     from yiyang.core.models import Region, Role, User
     from yiyang.core.services import load_regions

@@ -314,7 +314,7 @@ def regular_lines(roll: Roll, *, rule: RuleVersion | None, settings: BenefitSett
                     f"AND f.amount = {LINE}.amount AND f.region_code = {LINE}.region_code "
                     f"AND f.rule_id = {LINE}.rule_id)"), params=[])
             inserted = _insert_lines(cursor, roll=roll, source=fresh, kind_expr="'regular'", for_month=roll.month)
-        if inserted > 10000 and _vendor() == "postgresql":
+        if inserted >= 1000 and _vendor() == "postgresql":
             cursor.execute(f"ANALYZE {LINE}")  # the checks' plans need to know the roll is no longer empty
     return deleted, inserted
 
