@@ -23,6 +23,9 @@ def test_community_worker_finds_an_elder_by_pinyin_initials_and_registers_a_deat
     make_elder(roles["bureau"], name="文治街道的人", seq=3, residence="511903002001")
     sign_in(page, "community", PASSWORD)
     page.locator("nav.mainnav").get_by_role("link", name="老年人").click()
+    # Typing before htmx has bound its listeners would send no search: wait for the page to have loaded.
+    page.wait_for_url("**/registry/elders/**")
+    page.wait_for_load_state("load")
     page.fill("#id_q", "hsz")
     page.wait_for_function("document.querySelectorAll('#elder-results tbody tr').length === 1")
     results = page.locator("#elder-results tbody tr")
