@@ -208,8 +208,19 @@ def parse(raw: dict) -> RuleParams:
             if a.max_age is None or a.max_age >= b.min_age:
                 errors.setdefault("bands", []).append(
                     _("年龄档 %(a)s 与 %(b)s 重叠。") % {"a": band_label(a.label), "b": band_label(b.label)})
+            elif a.max_age + 1 < b.min_age:
+                # Someone aged in the gap would be eligible with no amount: almost certainly a typing slip.
+                lo, hi = a.max_age + 1, b.min_age - 1
+                ages = str(lo) if lo == hi else f"{lo}–{hi}"
+                errors.setdefault("bands", []).append(
+                    _("年龄档 %(a)s 与 %(b)s 之间有空档：%(ages)s 岁没有标准。") % {
+                        "a": band_label(a.label), "b": band_label(b.label), "ages": ages})
         if bands and min_age is not None and bands[0].min_age < min_age:
             errors.setdefault("bands", []).append(_("最低年龄档不能低于享受年龄。"))
+        elif bands and min_age is not None and bands[0].min_age > min_age:
+            errors.setdefault("bands", []).append(
+                _("享受年龄为 %(min)d 岁，最低年龄档却从 %(band)d 岁开始：请把最低年龄档改为从 %(min)d 岁开始。") % {
+                    "min": min_age, "band": bands[0].min_age})
     table: list[TableRow] = []
     if kind == "level_table":
         seen = set()

@@ -106,3 +106,15 @@ def test_adopting_a_version_closes_the_previous_one_and_is_audited():
         services.adopt_rule(actor=roles["street"], programme=prog, jurisdiction=region, params=f.LONGEVITY,
                             valid_from="2027-01", note="x")
     assert RuleVersion.objects.filter(programme=prog).count() == 3
+
+
+def test_bands_must_leave_no_gap_and_start_at_the_floor():
+    gap = {**f.LONGEVITY, "bands": [{"min_age": 80, "max_age": 89, "amount": "50"},
+                                    {"min_age": 91, "max_age": None, "amount": "100"}]}
+    assert errors_of(gap)["bands"] == ["年龄档 80–89 与 91+ 之间有空档：90 岁没有标准。"]
+    # Lowering the floor to 75 alone would pay 75–79 nothing: the first band must move with it.
+    assert errors_of({**f.LONGEVITY, "min_age": 75})["bands"] == [
+        "享受年龄为 75 岁，最低年龄档却从 80 岁开始：请把最低年龄档改为从 75 岁开始。"]
+    bands = [dict(b) for b in f.LONGEVITY["bands"]]
+    bands[0]["min_age"] = 75
+    assert rules.parse({**f.LONGEVITY, "min_age": 75, "bands": bands}).bands[0].label == "75-89"
