@@ -61,3 +61,13 @@ class TotalsForm(forms.Form):
     month = forms.CharField(label=_("发放月份"), required=False, widget=MonthInput)
     level = forms.ChoiceField(label=_("汇总到"), required=False,
                               choices=[("9", _("街道/乡镇")), ("12", _("社区/村"))])
+
+
+class SettingsForm(forms.Form):
+    """发放设置 of a jurisdiction; the service checks the ranges (one place for the rules)."""
+
+    pay_month_of_death = forms.BooleanField(label=_("死亡当月照发（次月停发）"), required=False)
+    lookback_months = forms.IntegerField(label=_("补发/追回追溯月数"))
+    absence_days = forms.IntegerField(label=_("长期失联提示天数"))
+    street_review = forms.BooleanField(label=_("须经街道审核"), required=False)
+    background_threshold = forms.IntegerField(label=_("超过多少名老年人时转后台生成"))

@@ -137,6 +137,40 @@ def _user(actor):
     return actor if getattr(actor, "pk", None) else None
 
 
+SETTINGS_LIMITS = {"lookback_months": (0, 36), "absence_days": (7, 3650), "background_threshold": (100, 100_000_000)}
+
+
+def update_settings(*, actor, jurisdiction: Region, pay_month_of_death: bool, lookback_months, absence_days,
+                    street_review: bool, background_threshold) -> BenefitSettings:
+    """The jurisdiction's month semantics and workflow settings (they apply to rolls generated from now on)."""
+    _require_bureau(actor, jurisdiction)
+    errors: dict[str, list] = {}
+    numbers = {}
+    for field, raw in (("lookback_months", lookback_months), ("absence_days", absence_days),
+                       ("background_threshold", background_threshold)):
+        lo, hi = SETTINGS_LIMITS[field]
+        try:
+            numbers[field] = int(str(raw).strip())
+        except (TypeError, ValueError):
+            errors.setdefault(field, []).append(_("请填写整数。"))
+            continue
+        if not lo <= numbers[field] <= hi:
+            errors.setdefault(field, []).append(_("应在 %(lo)d 至 %(hi)d 之间。") % {"lo": lo, "hi": hi})
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        found = BenefitSettings.objects.select_for_update().filter(jurisdiction=jurisdiction).first()
+        current = found or BenefitSettings(jurisdiction=jurisdiction)
+        before = audit.snapshot(current) if found else None
+        current.pay_month_of_death, current.street_review = bool(pay_month_of_death), bool(street_review)
+        for field, value in numbers.items():
+            setattr(current, field, value)
+        current.save()
+        audit.record(actor=actor, action=AuditAction.UPDATE if found else AuditAction.CREATE, instance=current,
+                     before=before, after=audit.snapshot(current), region_code=jurisdiction.code)
+    return current
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Generation
 

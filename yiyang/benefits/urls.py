@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.roll_list, name="rolls"),
     path("generate/", views.generate, name="generate"),
     path("programmes/", views.programme_list, name="programmes"),
+    path("settings/", views.settings_edit, name="settings"),
     path("programmes/<slug:code>/rule/", views.rule_edit, name="rule_edit"),
     path("programmes/<slug:code>/simulate/", views.simulate, name="simulate"),
     path("totals/", views.totals, name="totals"),

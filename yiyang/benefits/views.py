@@ -26,7 +26,16 @@ from yiyang.core.scope import get_scoped_or_404
 from yiyang.registry.models import CategoryKind
 
 from . import rules, selectors, services
-from .forms import ConfirmKindForm, GenerateForm, ImportForm, LineFilterForm, ResolveForm, RollFilterForm, TotalsForm
+from .forms import (
+    ConfirmKindForm,
+    GenerateForm,
+    ImportForm,
+    LineFilterForm,
+    ResolveForm,
+    RollFilterForm,
+    SettingsForm,
+    TotalsForm,
+)
 from .models import (
     OPEN_ROLL_STATUSES,
     BankResultImport,
@@ -154,8 +163,35 @@ def programme_list(request):
         rows.append({"programme": p, "in_force": in_force, "history": history})
     return render(request, "benefits/programmes.html", {
         "rows": rows, "jurisdiction": jurisdiction, "month": month, "next_month": next_month,
+        "settings": BenefitSettings.for_region(jurisdiction) if jurisdiction is not None else None,
         "may_edit": user.role == Role.BUREAU and jurisdiction is not None,
     })
+
+
+@role_required(Role.BUREAU)
+def settings_edit(request):
+    """发放设置: the jurisdiction's month semantics and workflow (a bureau of that jurisdiction only)."""
+    jurisdiction = _jurisdiction(request.user)
+    if jurisdiction is None:
+        raise Http404
+    current = BenefitSettings.for_region(jurisdiction)
+    fields = ("pay_month_of_death", "lookback_months", "absence_days", "street_review", "background_threshold")
+    form = SettingsForm(request.POST or None, initial={f: getattr(current, f) for f in fields})
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.update_settings(actor=request.user, jurisdiction=jurisdiction, **form.cleaned_data)
+            except ValidationError as exc:
+                for field, problems in exc.message_dict.items():
+                    for problem in problems:
+                        form.add_error(field if field in form.fields else None, problem)
+            else:
+                messages.success(request, _("发放设置已保存，自下次生成名册起生效。"))
+                return redirect(reverse("benefits:programmes") + "#settings")
+        status = 422
+    return render(request, "benefits/settings.html", {"form": form, "jurisdiction": jurisdiction,
+                                                      "settings": current}, status=status)
 
 
 # ---------------------------------------------------------------------------------------- rule editor

@@ -390,3 +390,25 @@ def test_totals_elder_section_and_home_panel(client, world):
     assert "暂无补贴发放记录" in young
     home = client.get(reverse("core:home")).content.decode()
     assert 'data-testid="benefits-summary"' in home and "高龄津贴" in home
+
+
+def test_bureau_changes_the_settings_and_bad_values_are_refused(client, world):
+    from yiyang.benefits.models import BenefitSettings
+    from yiyang.core.models import AuditEvent
+
+    client.force_login(world["bureau"])
+    page = client.get(reverse("benefits:programmes")).content.decode()
+    assert "补发、追回追溯 12 个月" in page and 'data-testid="edit-settings"' in page
+    url = reverse("benefits:settings")
+    resp = client.post(url, {"pay_month_of_death": "on", "lookback_months": "99", "absence_days": "90",
+                             "background_threshold": "20000"})
+    assert resp.status_code == 422 and "应在 0 至 36 之间" in resp.content.decode()
+    assert not BenefitSettings.objects.exists()
+    resp = client.post(url, {"lookback_months": "6", "absence_days": "60", "background_threshold": "5000"})
+    assert resp.status_code == 302
+    saved = BenefitSettings.objects.get(jurisdiction_id="511903")
+    assert (saved.pay_month_of_death, saved.lookback_months, saved.street_review) == (False, 6, False)
+    assert AuditEvent.objects.filter(object_type="benefits.benefitsettings").exists()
+    assert "1 日死亡的当月不发" in client.get(reverse("benefits:programmes")).content.decode()
+    client.force_login(world["street"])
+    assert client.get(url).status_code == 404  # role_required answers 404 to other roles
