@@ -392,7 +392,7 @@ class CheckOut(Schema):
     amount: str
     kind: str
     kind_label: str
-    detail: str
+    detail: str = Field(..., description="What is wrong, in the caller's language.")
     region_code: str
     resolution: str
     resolution_label: str
@@ -412,6 +412,10 @@ class CheckOut(Schema):
     @staticmethod
     def resolve_kind_label(obj):
         return str(obj.get_kind_display())
+
+    @staticmethod
+    def resolve_detail(obj):
+        return obj.explain()
 
     @staticmethod
     def resolve_resolution_label(obj):

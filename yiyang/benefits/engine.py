@@ -421,24 +421,23 @@ def run_checks(roll: Roll, *, params: rules.RuleParams | None, pays_to_bank: boo
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {CHECK} WHERE roll_id = %s AND resolution = ''", [roll.pk])
         positive = "l.amount > 0"
+        # `detail` keeps the fact (a date, a code); RollCheck.explain() says it in the reader's language.
         _check_insert(cursor, roll, "deceased", f"{positive} AND e.status = 'deceased'", [],
-                      detail="%s || COALESCE(CAST(e.status_date AS TEXT), '')", detail_params=["死亡日期 "])
+                      detail="COALESCE(CAST(e.status_date AS TEXT), '')")
         _check_insert(cursor, roll, "moved_away",
                       f"{positive} AND (e.status = 'moved_out' OR e.county_code NOT LIKE %s)", [code[:6] + "%"],
-                      detail="%s || e.county_code", detail_params=["现居住地区县 "])
+                      detail="e.county_code")
         _check_insert(cursor, roll, "suspended", f"{positive} AND e.status = 'suspended'", [],
-                      detail="%s || COALESCE(CAST(e.status_date AS TEXT), '')", detail_params=["暂停日期 "])
+                      detail="COALESCE(CAST(e.status_date AS TEXT), '')")
         # Same name, sex and birth date on two lines of this roll: one person registered twice?
         # One grouping pass finds the name × birth date × sex shared by several people on the roll.
-        _check_insert(cursor, roll, "duplicate", "1 = 1", [], detail="%s",
-                      detail_params=["同名、同性别、同出生日期的另一老人也在名册中"],
+        _check_insert(cursor, roll, "duplicate", "1 = 1", [], detail="'person'",
                       join=(f"JOIN (SELECT e3.name AS dn, e3.birth_date AS db, e3.sex AS ds FROM {LINE} l3 "
                             f"JOIN {ELDER} e3 ON e3.id = l3.elder_id WHERE l3.roll_id = {int(roll.pk)} "
                             f"GROUP BY e3.name, e3.birth_date, e3.sex HAVING COUNT(DISTINCT l3.elder_id) > 1) d "
                             f"ON d.dn = e.name AND d.db = e.birth_date AND d.ds = e.sex"))
         if pays_to_bank:
-            _check_insert(cursor, roll, "bank_missing", f"{positive} AND e.bank_account = ''", [], detail="%s",
-                          detail_params=["未登记银行账户，请补录后再发放"])
+            _check_insert(cursor, roll, "bank_missing", f"{positive} AND e.bank_account = ''", [])
         if params is not None:
             possible = sorted(params.possible_amounts())
             top = max(possible) if possible else 0
@@ -446,7 +445,7 @@ def run_checks(roll: Roll, *, params: rules.RuleParams | None, pays_to_bank: boo
             _check_insert(cursor, roll, "amount",
                           f"((l.kind = 'regular' AND l.amount NOT IN ({marks})) OR l.amount = 0 "
                           f"OR l.amount > %s OR l.amount < -%s)", possible + [top, top],
-                          detail="%s", detail_params=[f"规则标准为 {'、'.join(str(a) for a in possible)} 元"])
+                          detail="%s", detail_params=[" ".join(str(a) for a in possible)])
         if pays_to_bank:
             # Account numbers are encrypted: decrypt in batches to find malformed ones and shared accounts.
             cursor.execute(f"SELECT l.id, l.elder_id, l.region_code, e.bank_account FROM {LINE} l "
@@ -465,8 +464,8 @@ def run_checks(roll: Roll, *, params: rules.RuleParams | None, pays_to_bank: boo
                         by_account.setdefault(account, set()).add((line_id, elder_id, region_code))
             shared = [(line_id, region_code) for holders in by_account.values()
                       if len({elder for _, elder, _ in holders}) > 1 for line_id, _, region_code in holders]
-            _bulk_checks(roll, "bank_invalid", invalid, "账号格式或校验位不正确")
-            _bulk_checks(roll, "duplicate", shared, "与其他老人共用同一银行账户")
+            _bulk_checks(roll, "bank_invalid", invalid, "")
+            _bulk_checks(roll, "duplicate", shared, "account")
 
 
 def _bulk_checks(roll: Roll, kind: str, lines: list[tuple[int, str]], detail: str) -> None:

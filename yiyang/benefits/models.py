@@ -345,6 +345,26 @@ class RollCheck(models.Model):
     def __str__(self):
         return self.get_kind_display()
 
+    def explain(self) -> str:
+        """What is wrong, in the reader's language, from the fact kept in `detail`."""
+        fact = self.detail
+        if self.kind == CheckKind.DECEASED:
+            return _("死亡日期 %(date)s") % {"date": fact} if fact else str(_("已登记死亡"))
+        if self.kind == CheckKind.SUSPENDED:
+            return _("暂停日期 %(date)s") % {"date": fact} if fact else str(_("已暂停"))
+        if self.kind == CheckKind.MOVED_AWAY:
+            return _("现居住地区县代码 %(code)s") % {"code": fact} if fact else str(_("已迁出"))
+        if self.kind == CheckKind.DUPLICATE:
+            return str(_("与其他老人共用同一银行账户") if fact == "account"
+                       else _("同名、同性别、同出生日期的另一老人也在名册中"))
+        if self.kind == CheckKind.BANK_MISSING:
+            return str(_("未登记银行账户，请补录后再发放"))
+        if self.kind == CheckKind.BANK_INVALID:
+            return str(_("账号格式或校验位不正确"))
+        if self.kind == CheckKind.AMOUNT:
+            return _("规则标准为 %(amounts)s 元") % {"amounts": "、".join(fact.split())}
+        return fact
+
 
 class StreetReview(models.Model):
     """A street's sign-off on its part of a roll (街道审核)."""

@@ -522,3 +522,16 @@ def test_generation_issues_the_same_queries_for_3_or_12_elders(roles, longevity)
     large, roll12 = run("2026-09", 9, 10)
     assert (roll3.line_count, roll12.line_count) == (3, 12)
     assert small == large
+
+
+def test_checks_explain_themselves_in_the_readers_language(roles, longevity):
+    from django.utils import translation
+
+    e = f.elder(roles["community"], 1, birth=D(1930, 3, 3))
+    registry.record_status_event(actor=roles["community"], elder=e, kind="death", effective_date=D(2026, 11, 10))
+    roll = f.generate(roles["bureau"], longevity, "2026-11")
+    got = {c.kind: c for c in RollCheck.objects.filter(roll=roll)}
+    assert got["deceased"].explain() == "死亡日期 2026-11-10"
+    assert got["bank_missing"].explain() == "未登记银行账户，请补录后再发放"
+    with translation.override("en"):
+        assert "2026-11-10" in got["deceased"].explain() and "死亡" not in got["deceased"].explain()
