@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "yiyang.registry",
     "yiyang.assessment",
     "yiyang.benefits",
+    "yiyang.services",
 ]
 
 MIDDLEWARE = [
