@@ -174,3 +174,164 @@ class SubsidyRule(models.Model):
     @classmethod
     def scope_filter(cls, user, action):
         return ServicePrice.scope_filter(user, action)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Orders
+
+
+class OrderStatus(models.TextChoices):
+    REQUESTED = "requested", _("待接单")
+    ACCEPTED = "accepted", _("已接单")
+    DECLINED = "declined", _("已拒单")
+    ASSIGNED = "assigned", _("已派单")
+    CHECKED_IN = "checked_in", _("服务中")
+    CHECKED_OUT = "checked_out", _("待确认")
+    CONFIRMED = "confirmed", _("已确认")
+    RATED = "rated", _("已评价")
+    SETTLED = "settled", _("已结算")
+    CANCELLED = "cancelled", _("已取消")
+    NO_SHOW = "no_show", _("未上门/未在家")
+
+
+# The life cycle (DESIGN §3.3): where each status may go next. Cancellation and no-show end it early.
+TRANSITIONS = {
+    OrderStatus.REQUESTED: {OrderStatus.ACCEPTED, OrderStatus.DECLINED, OrderStatus.CANCELLED},
+    OrderStatus.ACCEPTED: {OrderStatus.ASSIGNED, OrderStatus.CANCELLED},
+    OrderStatus.ASSIGNED: {OrderStatus.ASSIGNED, OrderStatus.CHECKED_IN, OrderStatus.CANCELLED, OrderStatus.NO_SHOW},
+    OrderStatus.CHECKED_IN: {OrderStatus.CHECKED_OUT},
+    OrderStatus.CHECKED_OUT: {OrderStatus.CONFIRMED},
+    OrderStatus.CONFIRMED: {OrderStatus.RATED, OrderStatus.SETTLED},
+    OrderStatus.RATED: {OrderStatus.SETTLED},
+    OrderStatus.DECLINED: set(),
+    OrderStatus.SETTLED: set(),
+    OrderStatus.CANCELLED: set(),
+    OrderStatus.NO_SHOW: set(),
+}
+
+
+class OrderChannel(models.TextChoices):
+    PORTAL = "portal", _("老人或家属自助下单")
+    PHONE = "phone", _("社区代下单（电话）")
+    STAFF = "staff", _("工作人员代下单")
+    RECURRING = "recurring", _("周期服务自动生成")
+
+
+class Order(models.Model):
+    """One service order for one elder. The price split is fixed when the order is placed (the person saw and
+    agreed to it) and kept with the rule and price it came from."""
+
+    elder = models.ForeignKey("registry.Elder", verbose_name=_("老年人"), on_delete=models.PROTECT,
+                              related_name="service_orders")
+    provider = models.ForeignKey("registry.Organisation", verbose_name=_("服务机构"), on_delete=models.PROTECT,
+                                 related_name="service_orders")
+    item = models.ForeignKey(ServiceItem, verbose_name=_("服务项目"), on_delete=models.PROTECT, related_name="+")
+    offer = models.ForeignKey(ProviderOffer, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(_("状态"), max_length=12, choices=OrderStatus.choices, default=OrderStatus.REQUESTED,
+                              db_index=True)
+    channel = models.CharField(_("下单方式"), max_length=10, choices=OrderChannel.choices)
+    scheduled_start = models.DateTimeField(_("预约时间"), db_index=True)
+    window_minutes = models.PositiveSmallIntegerField(_("时间窗（分钟）"), default=60)
+    quantity = models.DecimalField(_("数量"), max_digits=6, decimal_places=2, default=1)
+    note = models.CharField(_("需求说明"), max_length=300, blank=True)
+    # The split, fixed at placement (pricing.quote).
+    unit_price = models.DecimalField(_("单价（元）"), max_digits=8, decimal_places=2)
+    total = models.DecimalField(_("金额（元）"), max_digits=10, decimal_places=2)
+    share = models.DecimalField(_("补贴比例（%）"), max_digits=5, decimal_places=2)
+    subsidy = models.DecimalField(_("政府补贴（元）"), max_digits=10, decimal_places=2)
+    allowance = models.DecimalField(_("服务补贴余额抵扣（元）"), max_digits=10, decimal_places=2)
+    copay = models.DecimalField(_("本人自付（元）"), max_digits=10, decimal_places=2)
+    price_basis = models.CharField(max_length=10)
+    price_explanation = models.CharField(_("计价说明"), max_length=400)
+    price = models.ForeignKey(ServicePrice, on_delete=models.PROTECT, related_name="+")
+    subsidy_rule = models.ForeignKey(SubsidyRule, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    # Where the person lives when the order is placed (scope and settlement by region).
+    county_code = models.CharField(max_length=6, db_index=True)
+    region_code = models.CharField(max_length=12, db_index=True)
+    caregiver = models.ForeignKey("registry.Practitioner", verbose_name=_("护理员"), null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="service_orders")
+    check_in_at = models.DateTimeField(_("签到时间"), null=True, blank=True)
+    check_in_latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    check_in_longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    check_out_at = models.DateTimeField(_("签退时间"), null=True, blank=True)
+    check_out_latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    check_out_longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    service_notes = models.CharField(_("服务记录"), max_length=500, blank=True)
+    rating = models.PositiveSmallIntegerField(_("评分"), null=True, blank=True)
+    rating_comment = models.CharField(_("评价"), max_length=300, blank=True)
+    end_reason = models.CharField(_("取消/拒单/未上门原因"), max_length=300, blank=True)
+    # A phone that lost its signal replays its queue: the same key never makes a second order or visit.
+    client_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    placed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("服务订单")
+        verbose_name_plural = _("服务订单")
+        ordering = ["-scheduled_start", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(total=F("subsidy") + F("allowance") + F("copay")),
+                                   name="order_parts_add_up"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="order_quantity_positive"),
+            models.CheckConstraint(condition=Q(rating__isnull=True) | (Q(rating__gte=1) & Q(rating__lte=5)),
+                                   name="order_rating_1_to_5"),
+            models.CheckConstraint(condition=Q(check_out_at__isnull=True) | Q(check_in_at__isnull=False)
+                                   & Q(check_out_at__gte=F("check_in_at")), name="order_check_out_after_in"),
+        ]
+        indexes = [models.Index(fields=["provider", "status", "scheduled_start"])]
+
+    def __str__(self):
+        return f"{self.item} {self.scheduled_start:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def scope_filter(cls, user, action):
+        if user.role == Role.PROVIDER and user.organisation_id:
+            return Q(provider_id=user.organisation_id)
+        if user.role == Role.CAREGIVER:
+            return Q(caregiver__account=user)
+        if user.role in {Role.BUREAU, Role.STREET, Role.COMMUNITY} and user.scope_code:
+            return Q(region_code__startswith=user.scope_code)
+        if user.role in {Role.FAMILY, Role.ELDER}:
+            return Q(elder__family_links__user=user)
+        return None
+
+
+class OrderEvent(models.Model):
+    """Every step of an order's life: who moved it, when, from where (the order's own timeline)."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=12, blank=True)
+    to_status = models.CharField(max_length=12)
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                           related_name="+")
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("订单记录")
+        verbose_name_plural = _("订单记录")
+        ordering = ["at", "pk"]
+
+
+class FlagKind(models.TextChoices):
+    FAR_CHECK_IN = "far_check_in", _("签到地点远离老人住址")
+    OVERLAP = "overlap", _("同一护理员服务时间重叠")
+    DURATION = "duration", _("服务时长与标准相差过大")
+    ELDER_INACTIVE = "elder_inactive", _("老人已故或已迁出")
+
+
+class OrderFlag(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="flags")
+    kind = models.CharField(_("异常"), max_length=16, choices=FlagKind.choices)
+    detail = models.CharField(_("说明"), max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("订单异常")
+        verbose_name_plural = _("订单异常")
+        constraints = [models.UniqueConstraint(fields=["order", "kind"], name="order_flag_once")]
