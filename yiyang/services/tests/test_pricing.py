@@ -76,3 +76,11 @@ def test_bad_rules_and_inputs_are_named():
         q(qty="0")
     with pytest.raises(ValidationError):
         q(price="70.00", market="60.00")
+
+
+def test_the_example_catalogue_and_rule():
+    from yiyang.services import examples
+
+    assert pricing.parse(examples.SUBSIDY_RULE).rows[0] == pricing.Row(share=D("100"), category="destitute")
+    for code, _name, _cat, _unit, minutes, _skill, market, inclusive in examples.CATALOGUE:
+        assert D(inclusive) * 2 == D(market) and minutes > 0, code  # 普惠 at half the market price (seed 001)
