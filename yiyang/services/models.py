@@ -311,6 +311,8 @@ class OrderEvent(models.Model):
     by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                            related_name="+")
     note = models.CharField(max_length=300, blank=True)
+    # The phone's key of a queued check-in or check-out: replaying it never records the step twice.
+    client_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
 
     class Meta:
         verbose_name = _("订单记录")

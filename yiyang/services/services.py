@@ -1,0 +1,708 @@
+"""Services: the write operations (catalogue prices, providers' offers, subsidy rules, and the order life cycle).
+
+Every function takes keyword arguments, checks the actor's authority, runs in one transaction (the order row
+locked with SELECT … FOR UPDATE) and writes an audit event; an error leaves nothing behind. Refusals are
+`ValidationError({field: [message]})` for bad input and `DomainError(code, message, status=)` for a business
+rule (403 not yours, 409 not now).
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+
+from yiyang.core import audit
+from yiyang.core.errors import DomainError
+from yiyang.core.models import CODE_LENGTH, AuditAction, Region, RegionLevel, Role
+from yiyang.registry.models import Elder, ElderStatus, FamilyLink, Practitioner
+
+from . import pricing, selectors
+from .models import (
+    TRANSITIONS,
+    FlagKind,
+    Order,
+    OrderChannel,
+    OrderEvent,
+    OrderFlag,
+    OrderStatus,
+    ProviderOffer,
+    ServiceItem,
+    ServicePrice,
+    SubsidyRule,
+)
+
+CENT = Decimal("0.01")
+BOOKING_HORIZON_DAYS = 60           # an order may be booked at most this far ahead
+EARLY_CHECK_IN = datetime.timedelta(hours=2)
+CLOCK_SKEW = datetime.timedelta(minutes=10)  # a phone's clock may run a little ahead
+FAR_METRES = 500
+DURATION_BOUNDS = (Decimal("0.5"), Decimal("2"))
+STREET_LEN = CODE_LENGTH["street"]
+COUNTY_LEN = CODE_LENGTH["county"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def _user(actor):
+    return actor if getattr(actor, "pk", None) else None
+
+
+def _role(actor) -> str:
+    return getattr(actor, "role", None) or ""
+
+
+def _is_super(actor) -> bool:
+    return bool(getattr(actor, "is_superuser", False))
+
+
+def _forbidden(message=None):
+    return DomainError("forbidden", message or _("您无权对该订单执行此操作。"), status=403)
+
+
+def _require_bureau(actor, jurisdiction: Region) -> None:
+    if _is_super(actor):
+        return
+    if _role(actor) != Role.BUREAU or not jurisdiction.code.startswith(getattr(actor, "scope_code", "") or "\0"):
+        raise DomainError("forbidden", _("只有本辖区民政部门可以执行此操作。"), status=403)
+
+
+def _region(value, field: str) -> Region:
+    if isinstance(value, Region):
+        return value
+    region = Region.objects.filter(code=str(value or "").strip()).first()
+    if region is None:
+        raise ValidationError({field: [_("区划代码 %(code)s 不存在。") % {"code": value}]})
+    return region
+
+
+def _date(value, field: str) -> datetime.date:
+    if isinstance(value, datetime.datetime):
+        return timezone.localdate(value) if timezone.is_aware(value) else value.date()
+    if isinstance(value, datetime.date):
+        return value
+    try:
+        return datetime.date.fromisoformat(str(value or "").strip())
+    except ValueError:
+        raise ValidationError({field: [_("日期格式应为 YYYY-MM-DD。")]}) from None
+
+
+def _money(value, field: str, errors: dict) -> Decimal | None:
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError, TypeError):
+        amount = None
+    if amount is None or not amount.is_finite() or amount <= 0:
+        errors.setdefault(field, []).append(_("金额须为大于 0 的数字。"))
+        return None
+    if amount != amount.quantize(CENT) or amount >= Decimal("1000000"):
+        errors.setdefault(field, []).append(_("金额须精确到分且小于 100 万元。"))
+        return None
+    return amount.quantize(CENT)
+
+
+def _text(value, limit: int) -> str:
+    return (value or "").strip()[:limit]
+
+
+def _service_day(order_or_start) -> datetime.date:
+    start = getattr(order_or_start, "scheduled_start", order_or_start)
+    return timezone.localdate(start)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Catalogue: prices, offers, subsidy rules
+
+
+def set_price(*, actor, item: ServiceItem, jurisdiction, valid_from, market_price, inclusive_price,
+              note: str = "") -> ServicePrice:
+    """Publish the market and 普惠 price of an item in a jurisdiction from a date. The price in force before it
+    is closed the day before; a new price must start after the latest one already published."""
+    jurisdiction = _region(jurisdiction, "jurisdiction")
+    _require_bureau(actor, jurisdiction)
+    start = _date(valid_from, "valid_from")
+    errors: dict[str, list] = {}
+    market = _money(market_price, "market_price", errors)
+    inclusive = _money(inclusive_price, "inclusive_price", errors)
+    if market is not None and inclusive is not None and inclusive > market:
+        errors.setdefault("inclusive_price", []).append(_("普惠价不能高于市场价。"))
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        existing = list(ServicePrice.objects.select_for_update().filter(item=item, jurisdiction=jurisdiction)
+                        .order_by("valid_from"))
+        if existing and existing[-1].valid_from >= start:
+            raise ValidationError({"valid_from": [_("%(name)s 已有从 %(date)s 起的价格，新价格须晚于该日期。") % {
+                "name": jurisdiction.name, "date": existing[-1].valid_from.isoformat()}]})
+        for previous in existing:
+            if previous.valid_until is None or previous.valid_until >= start:
+                before = audit.snapshot(previous)
+                previous.valid_until = start - datetime.timedelta(days=1)
+                previous.save(update_fields=["valid_until"])
+                audit.record(actor=actor, action=AuditAction.UPDATE, instance=previous, before=before,
+                             after=audit.snapshot(previous), region_code=jurisdiction.code)
+        price = ServicePrice.objects.create(item=item, jurisdiction=jurisdiction, valid_from=start,
+                                            market_price=market, inclusive_price=inclusive,
+                                            note=_text(note, 200), created_by=_user(actor))
+        audit.record(actor=actor, action=AuditAction.CREATE, instance=price, after=audit.snapshot(price),
+                     region_code=jurisdiction.code, detail=price.note)
+    return price
+
+
+def _require_provider_or_bureau(actor, provider) -> None:
+    if _is_super(actor):
+        return
+    role = _role(actor)
+    if role == Role.PROVIDER and actor.organisation_id == provider.pk:
+        return
+    if role == Role.BUREAU and provider.region_id.startswith(actor.scope_code or "\0"):
+        return
+    raise DomainError("forbidden", _("只有该机构或其所在辖区民政部门可以申报服务项目。"), status=403)
+
+
+def declare_offer(*, actor, provider, item: ServiceItem, streets, price, valid_from) -> ProviderOffer:
+    """A provider offers an item in some streets of its county at its own price, never above the 普惠 ceiling
+    in force in any of those streets on the start date. The provider's previous offer of the item is closed
+    the day before."""
+    _require_provider_or_bureau(actor, provider)
+    start = _date(valid_from, "valid_from")
+    errors: dict[str, list] = {}
+    amount = _money(price, "price", errors)
+    if not item.is_active:
+        errors.setdefault("item", []).append(_("该服务项目已停用。"))
+    regions = []
+    for value in streets or ():
+        region = _region(value, "streets")
+        if region.level != RegionLevel.STREET:
+            errors.setdefault("streets", []).append(_("%(name)s 不是街道或乡镇。") % {"name": region.name})
+        elif region.code[:COUNTY_LEN] != provider.region_id[:COUNTY_LEN]:
+            errors.setdefault("streets", []).append(
+                _("%(name)s 不在本机构所在区县，不能在该处提供服务。") % {"name": region.name})
+        else:
+            regions.append(region)
+    if not regions and "streets" not in errors:
+        errors.setdefault("streets", []).append(_("请至少选择一个服务街道。"))
+    if amount is not None:
+        for region in regions:
+            ceiling = selectors.price_in_force(item, region.code, start)
+            if ceiling is None:
+                errors.setdefault("price", []).append(_("%(street)s 在 %(date)s 尚无%(item)s的普惠价，暂不能申报。") % {
+                    "street": region.name, "date": start.isoformat(), "item": item.name})
+            elif amount > ceiling.inclusive_price:
+                errors.setdefault("price", []).append(_(
+                    "价格 %(price)s 元高于%(street)s适用的普惠价上限 %(ceiling)s 元（%(where)s %(date)s 起执行）。"
+                ) % {"price": amount, "street": region.name, "ceiling": ceiling.inclusive_price,
+                     "where": ceiling.jurisdiction.name, "date": ceiling.valid_from.isoformat()})
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        existing = list(ProviderOffer.objects.select_for_update().filter(provider=provider, item=item)
+                        .order_by("valid_from"))
+        if existing and existing[-1].valid_from >= start:
+            raise ValidationError({"valid_from": [_("本机构已有从 %(date)s 起的该项目报价，新报价须晚于该日期。") % {
+                "date": existing[-1].valid_from.isoformat()}]})
+        for previous in existing:
+            if previous.valid_until is None or previous.valid_until >= start:
+                before = audit.snapshot(previous)
+                previous.valid_until = start - datetime.timedelta(days=1)
+                previous.save(update_fields=["valid_until"])
+                audit.record(actor=actor, action=AuditAction.UPDATE, instance=previous, before=before,
+                             after=audit.snapshot(previous), region_code=provider.region_id)
+        offer = ProviderOffer.objects.create(provider=provider, item=item, price=amount, valid_from=start)
+        offer.streets.set(regions)
+        audit.record(actor=actor, action=AuditAction.CREATE, instance=offer, after=audit.snapshot(offer),
+                     region_code=provider.region_id, detail="、".join(r.name for r in regions)[:500])
+    return offer
+
+
+def _params_json(parsed: pricing.SubsidyParams) -> dict:
+    rows = []
+    for row in parsed.rows:
+        key = {"category": row.category} if row.category else {"min_age": row.min_age}
+        rows.append({**key, "share": format(row.share.normalize(), "f")})
+    return {"rows": rows, "others": parsed.others}
+
+
+def adopt_subsidy_rule(*, actor, jurisdiction, params: dict, valid_from, note: str = "",
+                       source: str = "") -> SubsidyRule:
+    """Adopt who-pays-what for a jurisdiction from a date (params validated by pricing.parse and stored in
+    its normal form); the rule in force before it is closed the day before."""
+    jurisdiction = _region(jurisdiction, "jurisdiction")
+    _require_bureau(actor, jurisdiction)
+    parsed = pricing.parse(params)
+    start = _date(valid_from, "valid_from")
+    note = _text(note, 300)
+    if not note:
+        raise ValidationError({"note": [_("请填写修订说明。")]})
+    with transaction.atomic():
+        existing = list(SubsidyRule.objects.select_for_update().filter(jurisdiction=jurisdiction)
+                        .order_by("valid_from"))
+        if existing and existing[-1].valid_from >= start:
+            raise ValidationError({"valid_from": [_("已有从 %(date)s 起生效的规则，新规则须晚于该日期。") % {
+                "date": existing[-1].valid_from.isoformat()}]})
+        for previous in existing:
+            if previous.valid_until is None or previous.valid_until >= start:
+                before = audit.snapshot(previous)
+                previous.valid_until = start - datetime.timedelta(days=1)
+                previous.save(update_fields=["valid_until"])
+                audit.record(actor=actor, action=AuditAction.UPDATE, instance=previous, before=before,
+                             after=audit.snapshot(previous), region_code=jurisdiction.code)
+        rule = SubsidyRule.objects.create(jurisdiction=jurisdiction, valid_from=start, params=_params_json(parsed),
+                                          note=note, source=_text(source, 300), created_by=_user(actor))
+        audit.record(actor=actor, action=AuditAction.CREATE, instance=rule, after=audit.snapshot(rule),
+                     region_code=jurisdiction.code, detail=note)
+    return rule
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Placing an order
+
+
+def _is_family(actor, elder_id) -> bool:
+    return (_role(actor) in (Role.FAMILY, Role.ELDER)
+            and FamilyLink.objects.filter(user_id=actor.pk, elder_id=elder_id).exists())
+
+
+def _in_region_scope(actor, region_code: str, roles=(Role.BUREAU, Role.STREET, Role.COMMUNITY)) -> bool:
+    return _role(actor) in roles and bool(actor.scope_code) and region_code.startswith(actor.scope_code)
+
+
+def _require_may_order_for(actor, elder: Elder) -> None:
+    if _is_super(actor) or _is_family(actor, elder.pk) or _in_region_scope(actor, elder.residence_region_id):
+        return
+    raise DomainError("forbidden", _("您无权为该老人下单。"), status=403)
+
+
+def _quantity(value) -> Decimal:
+    try:
+        qty = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError, TypeError):
+        qty = None
+    if qty is None or not qty.is_finite() or qty <= 0 or qty > 100 or qty != qty.quantize(CENT):
+        raise ValidationError({"quantity": [_("数量须为大于 0 的数字（最多两位小数）。")]})
+    return qty.quantize(CENT)
+
+
+def _parse_start(value) -> datetime.datetime:
+    if isinstance(value, str):
+        try:
+            value = datetime.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValidationError({"scheduled_start": [_("预约时间格式无效。")]}) from None
+    if not isinstance(value, datetime.datetime):
+        raise ValidationError({"scheduled_start": [_("请填写预约时间。")]})
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    return value
+
+
+def _start(value) -> datetime.datetime:
+    value = _parse_start(value)
+    now = timezone.now()
+    if value <= now:
+        raise ValidationError({"scheduled_start": [_("预约时间须晚于当前时间。")]})
+    if value > now + datetime.timedelta(days=BOOKING_HORIZON_DAYS):
+        raise ValidationError({"scheduled_start": [_("最多可预约 %(days)d 天内的服务。") % {
+            "days": BOOKING_HORIZON_DAYS}]})
+    return value
+
+
+def _prepare(*, actor, elder: Elder, provider, item: ServiceItem, scheduled_start, quantity, allowance_available):
+    """Everything place_order checks and prices, without writing: (start, quantity, offer, price, rule, quote)."""
+    elder = Elder.objects.get(pk=elder.pk)  # the status as registered now, not as the caller last read it
+    _require_may_order_for(actor, elder)
+    if elder.status != ElderStatus.ACTIVE:
+        raise DomainError("elder_inactive", _("%(name)s 的状态为“%(status)s”，不能下单。") % {
+            "name": elder.name, "status": elder.get_status_display()}, status=409)
+    start = _start(scheduled_start)
+    qty = _quantity(quantity)
+    if not item.is_active:
+        raise ValidationError({"item": [_("该服务项目已停用。")]})
+    if not provider.is_active:
+        raise ValidationError({"provider": [_("该服务机构已停业。")]})
+    day = _service_day(start)
+    street = elder.residence_region_id[:STREET_LEN]
+    offer = selectors.offer_in_force(provider, item, street, day)
+    if offer is None:
+        raise ValidationError({"provider": [_("%(provider)s 在 %(date)s 不在老人所在街道提供%(item)s。") % {
+            "provider": provider.name, "date": day.isoformat(), "item": item.name}]})
+    price = selectors.price_in_force(item, elder.residence_region_id, day)
+    if price is None:
+        raise ValidationError({"item": [_("老人所在地区在 %(date)s 尚未公布%(item)s的价格。") % {
+            "date": day.isoformat(), "item": item.name}]})
+    rule = selectors.subsidy_rule_in_force(elder.residence_region_id, day)
+    params = pricing.parse(rule.params) if rule is not None else pricing.SubsidyParams()
+    categories, age = selectors.elder_facts(elder, day)
+    try:
+        allowance = Decimal(str(allowance_available or 0))
+    except (InvalidOperation, ValueError):
+        raise ValidationError({"allowance_available": [_("服务补贴余额须为数字。")]}) from None
+    # The provider's price, held to the ceiling in force on the day of the service (it may have been lowered
+    # since the offer was declared).
+    subsidised = min(offer.price, price.inclusive_price)
+    quote = pricing.quote(params=params, categories=categories, age=age, subsidised_price=subsidised,
+                          market_price=price.market_price, quantity=qty, allowance_available=allowance)
+    return start, qty, offer, price, rule, quote
+
+
+def preview_quote(*, actor, elder: Elder, provider, item: ServiceItem, scheduled_start, quantity=1,
+                  allowance_available=Decimal("0")) -> pricing.Quote:
+    """What the person sees before confirming: the same checks and split as place_order, nothing written."""
+    return _prepare(actor=actor, elder=elder, provider=provider, item=item, scheduled_start=scheduled_start,
+                    quantity=quantity, allowance_available=allowance_available)[-1]
+
+
+def _same_request(order: Order, *, actor, elder, provider, item, start, qty, channel) -> bool:
+    return (order.elder_id == elder.pk and order.provider_id == provider.pk and order.item_id == item.pk
+            and order.scheduled_start == start and order.quantity == qty and order.channel == channel
+            and order.placed_by_id == getattr(actor, "pk", None))
+
+
+def _replayed_order(client_key, **request) -> Order | None:
+    existing = Order.objects.filter(client_key=client_key).first()
+    if existing is None:
+        return None
+    if not _same_request(existing, **request):
+        raise DomainError("client_key_conflict", _("该提交编号已用于另一笔订单，请刷新后重新下单。"), status=409)
+    return existing
+
+
+@transaction.atomic
+def place_order(*, actor, elder: Elder, provider, item: ServiceItem, scheduled_start, quantity=1,
+                channel: str, note: str = "", client_key: str | None = None,
+                allowance_available=Decimal("0")) -> Order:
+    """Place an order with its price split fixed as quoted. Submitting the same client_key again returns the
+    order it made (a flaky phone's retry); the same key with a different content is refused (409)."""
+    if channel not in OrderChannel.values:
+        raise ValidationError({"channel": [_("下单方式取值无效。")]})
+    client_key = _text(client_key, 64) or None
+    request = {"actor": actor, "elder": elder, "provider": provider, "item": item,
+               "start": _parse_start(scheduled_start), "qty": _quantity(quantity), "channel": channel}
+    # A retry is answered before anything else is checked: the first copy was valid when it arrived.
+    if client_key and (found := _replayed_order(client_key, **request)) is not None:
+        return found
+    start, qty, offer, price, rule, quote = _prepare(
+        actor=actor, elder=elder, provider=provider, item=item, scheduled_start=scheduled_start,
+        quantity=quantity, allowance_available=allowance_available)
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(
+                elder=elder, provider=provider, item=item, offer=offer, status=OrderStatus.REQUESTED,
+                channel=channel, scheduled_start=start, quantity=qty, note=_text(note, 300),
+                unit_price=quote.unit_price, total=quote.total, share=quote.share, subsidy=quote.subsidy,
+                allowance=quote.allowance, copay=quote.copay, price_basis=quote.basis,
+                price_explanation=quote.explain()[:400], price=price, subsidy_rule=rule,
+                county_code=elder.county_code, region_code=elder.residence_region_id, client_key=client_key,
+                placed_by=_user(actor))
+            OrderEvent.objects.create(order=order, from_status="", to_status=OrderStatus.REQUESTED,
+                                      by=_user(actor), note=order.get_channel_display())
+            audit.record(actor=actor, action=AuditAction.CREATE, instance=order, after=audit.snapshot(order),
+                         region_code=order.region_code, detail=order.price_explanation)
+    except IntegrityError:
+        # Two copies of the same submission arrived at once: the other one made the order.
+        if client_key and (found := _replayed_order(client_key, **request)) is not None:
+            return found
+        raise
+    return order
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The life cycle
+
+
+def _lock(order: Order) -> Order:
+    return Order.objects.select_for_update(of=("self",)).select_related("elder", "item", "caregiver").get(pk=order.pk)
+
+
+STEP_NAMES = {
+    OrderStatus.ACCEPTED: _lazy("接单"), OrderStatus.DECLINED: _lazy("拒单"),
+    OrderStatus.ASSIGNED: _lazy("派单"), OrderStatus.CHECKED_IN: _lazy("签到"),
+    OrderStatus.CHECKED_OUT: _lazy("签退"), OrderStatus.CONFIRMED: _lazy("确认完成"),
+    OrderStatus.RATED: _lazy("评价"), OrderStatus.CANCELLED: _lazy("取消"),
+    OrderStatus.NO_SHOW: _lazy("登记未上门/未在家"),
+}
+
+
+def _require_transition(order: Order, to_status: str) -> None:
+    if to_status not in TRANSITIONS[OrderStatus(order.status)]:
+        if to_status == OrderStatus.CHECKED_OUT and order.check_in_at is None:
+            message = _("尚未签到，不能签退。")
+        else:
+            message = _("订单当前为“%(status)s”，不能%(step)s。") % {
+                "status": order.get_status_display(), "step": STEP_NAMES[to_status]}
+        raise DomainError("invalid_transition", message, status=409)
+
+
+def _is_provider(actor, order: Order) -> bool:
+    return _role(actor) == Role.PROVIDER and actor.organisation_id == order.provider_id
+
+
+def _is_caregiver(actor, order: Order) -> bool:
+    return (_role(actor) == Role.CAREGIVER and order.caregiver is not None
+            and order.caregiver.account_id == actor.pk)
+
+
+def _is_local_staff(actor, order: Order) -> bool:
+    return _in_region_scope(actor, order.region_code, roles=(Role.STREET, Role.COMMUNITY))
+
+
+def _elder_gone(order: Order) -> str:
+    """Why the order can no longer be served at the address it was placed for ('' when it can)."""
+    elder = order.elder
+    if elder.status in (ElderStatus.DECEASED, ElderStatus.MOVED_OUT):
+        return _("%(name)s %(status)s（%(date)s）") % {
+            "name": elder.name, "status": elder.get_status_display(), "date": elder.status_date or ""}
+    if elder.residence_region_id[:STREET_LEN] != order.region_code[:STREET_LEN]:
+        return _("%(name)s 已迁居至其他街道") % {"name": elder.name}
+    return ""
+
+
+def _flag(order: Order, kind: str, detail: str) -> None:
+    OrderFlag.objects.get_or_create(order=order, kind=kind, defaults={"detail": detail[:300]})
+
+
+def _move(*, actor, order: Order, to_status: str, note: str = "", at=None, client_key: str | None = None,
+          **changes) -> Order:
+    """Apply a checked transition to a locked order: the fields, the event, the audit record."""
+    before = audit.snapshot(order)
+    from_status = order.status
+    order.status = to_status
+    for field, value in changes.items():
+        setattr(order, field, value)
+    order.save()
+    OrderEvent.objects.create(order=order, from_status=from_status, to_status=to_status, at=at or timezone.now(),
+                              by=_user(actor), note=_text(note, 300), client_key=client_key)
+    audit.record(actor=actor, action=AuditAction.UPDATE, instance=order, before=before,
+                 after=audit.snapshot(order), region_code=order.region_code,
+                 detail=f"{STEP_NAMES[to_status]} {_text(note, 200)}".strip())
+    return order
+
+
+def _reason(reason) -> str:
+    text = _text(reason, 300)
+    if not text:
+        raise ValidationError({"reason": [_("请填写原因。")]})
+    return text
+
+
+@transaction.atomic
+def accept_order(*, actor, order: Order, note: str = "") -> Order:
+    order = _lock(order)
+    if not (_is_super(actor) or _is_provider(actor, order)):
+        raise _forbidden()
+    _require_transition(order, OrderStatus.ACCEPTED)
+    if gone := _elder_gone(order):
+        _flag(order, FlagKind.ELDER_INACTIVE, gone)
+    return _move(actor=actor, order=order, to_status=OrderStatus.ACCEPTED, note=note)
+
+
+@transaction.atomic
+def decline_order(*, actor, order: Order, reason: str) -> Order:
+    order = _lock(order)
+    if not (_is_super(actor) or _is_provider(actor, order)):
+        raise _forbidden()
+    _require_transition(order, OrderStatus.DECLINED)
+    reason = _reason(reason)
+    return _move(actor=actor, order=order, to_status=OrderStatus.DECLINED, note=reason, end_reason=reason)
+
+
+@transaction.atomic
+def assign_order(*, actor, order: Order, caregiver: Practitioner) -> Order:
+    """Give the visit to one of the provider's caregivers (again, to re-assign it)."""
+    order = _lock(order)
+    if not (_is_super(actor) or _is_provider(actor, order)):
+        raise _forbidden()
+    _require_transition(order, OrderStatus.ASSIGNED)
+    day = _service_day(order)
+    if caregiver.organisation_id != order.provider_id:
+        raise ValidationError({"caregiver": [_("%(name)s 不是本机构的人员。") % {"name": caregiver.name}]})
+    if caregiver.start_date > day or (caregiver.end_date is not None and caregiver.end_date < day):
+        raise ValidationError({"caregiver": [_("%(name)s 在 %(date)s 不在职。") % {
+            "name": caregiver.name, "date": day.isoformat()}]})
+    skill = order.item.required_skill.strip()
+    if skill and skill not in caregiver.skill_list:
+        raise ValidationError({"caregiver": [_("%(name)s 不具备“%(skill)s”技能，不能承接%(item)s。") % {
+            "name": caregiver.name, "skill": skill, "item": order.item.name}]})
+    if gone := _elder_gone(order):
+        _flag(order, FlagKind.ELDER_INACTIVE, gone)
+    return _move(actor=actor, order=order, to_status=OrderStatus.ASSIGNED, note=caregiver.name,
+                 caregiver=caregiver)
+
+
+def _coordinates(latitude, longitude) -> tuple[Decimal | None, Decimal | None]:
+    if latitude in (None, "") and longitude in (None, ""):
+        return None, None
+    try:
+        lat, lon = Decimal(str(latitude)), Decimal(str(longitude))
+    except (InvalidOperation, ValueError):
+        raise ValidationError({"latitude": [_("经纬度应为数字。")]}) from None
+    if not (lat.is_finite() and lon.is_finite() and -90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ValidationError({"latitude": [_("经纬度超出范围。")]})
+    return lat.quantize(Decimal("0.000001")), lon.quantize(Decimal("0.000001"))
+
+
+def haversine_metres(lat1, lon1, lat2, lon2) -> float:
+    """Great-circle distance on a sphere of the Earth's mean radius (6 371 008.8 m)."""
+    p1, p2 = math.radians(float(lat1)), math.radians(float(lat2))
+    dp, dl = p2 - p1, math.radians(float(lon2) - float(lon1))
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371008.8 * math.asin(math.sqrt(a))
+
+
+def _moment(at, field: str) -> datetime.datetime:
+    value = at or timezone.now()
+    if isinstance(value, str):
+        try:
+            value = datetime.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValidationError({field: [_("时间格式无效。")]}) from None
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    if value > timezone.now() + CLOCK_SKEW:
+        raise ValidationError({field: [_("时间不能晚于当前时间。")]})
+    return value
+
+
+def _replayed_step(order: Order, client_key: str | None, to_status: str) -> bool:
+    """True when this queued step was already applied to this order (the phone sent it twice)."""
+    if not client_key:
+        return False
+    event = OrderEvent.objects.filter(client_key=client_key).first()
+    if event is None:
+        return False
+    if event.order_id != order.pk or event.to_status != to_status:
+        raise DomainError("client_key_conflict", _("该提交编号已用于另一项操作。"), status=409)
+    return True
+
+
+@transaction.atomic
+def check_in(*, actor, order: Order, at=None, latitude=None, longitude=None, client_key: str | None = None) -> Order:
+    """The assigned caregiver arrives. Far from the elder's home, or while still checked in elsewhere, is
+    flagged (not refused); more than two hours early, or for an elder who has died or moved, is refused."""
+    order = _lock(order)
+    if not (_is_super(actor) or _is_caregiver(actor, order)):
+        raise _forbidden(_("只有被派单的护理员本人可以签到。"))
+    client_key = _text(client_key, 64) or None
+    if _replayed_step(order, client_key, OrderStatus.CHECKED_IN):
+        return order
+    _require_transition(order, OrderStatus.CHECKED_IN)
+    when = _moment(at, "at")
+    if when < order.scheduled_start - EARLY_CHECK_IN:
+        raise ValidationError({"at": [_("距预约时间 %(start)s 还早于 2 小时，不能签到。") % {
+            "start": timezone.localtime(order.scheduled_start).strftime("%Y-%m-%d %H:%M")}]})
+    if gone := _elder_gone(order):
+        raise DomainError("elder_inactive", _("%(why)s，不能签到。") % {"why": gone}, status=409)
+    lat, lon = _coordinates(latitude, longitude)
+    # One caregiver's check-ins are serialised, so two at once both see each other.
+    Practitioner.objects.select_for_update().filter(pk=order.caregiver_id).first()
+    elder = order.elder
+    if lat is not None and elder.latitude is not None and elder.longitude is not None:
+        metres = haversine_metres(lat, lon, elder.latitude, elder.longitude)
+        if metres > FAR_METRES:
+            _flag(order, FlagKind.FAR_CHECK_IN, _("签到地点距老人住址约 %(m)d 米") % {"m": round(metres)})
+    other = (Order.objects.filter(caregiver_id=order.caregiver_id, status=OrderStatus.CHECKED_IN)
+             .exclude(pk=order.pk).order_by("check_in_at").first())
+    if other is not None:
+        _flag(order, FlagKind.OVERLAP, _("护理员尚未从订单 %(pk)s（%(elder)s）签退") % {
+            "pk": other.pk, "elder": other.elder.name})
+    return _move(actor=actor, order=order, to_status=OrderStatus.CHECKED_IN, at=when, client_key=client_key,
+                 check_in_at=when, check_in_latitude=lat, check_in_longitude=lon)
+
+
+def expected_minutes(order: Order) -> Decimal:
+    """The standard duration of the order: the item's minutes per unit × quantity (hours for hourly items)."""
+    return Decimal(order.item.standard_minutes) * order.quantity
+
+
+@transaction.atomic
+def check_out(*, actor, order: Order, at=None, latitude=None, longitude=None, notes: str = "",
+              client_key: str | None = None) -> Order:
+    """The caregiver leaves; a duration outside 50 %–200 % of the standard is flagged."""
+    order = _lock(order)
+    if not (_is_super(actor) or _is_caregiver(actor, order)):
+        raise _forbidden(_("只有被派单的护理员本人可以签退。"))
+    client_key = _text(client_key, 64) or None
+    if _replayed_step(order, client_key, OrderStatus.CHECKED_OUT):
+        return order
+    _require_transition(order, OrderStatus.CHECKED_OUT)
+    when = _moment(at, "at")
+    if when < order.check_in_at:
+        raise ValidationError({"at": [_("签退时间不能早于签到时间（%(at)s）。") % {
+            "at": timezone.localtime(order.check_in_at).strftime("%Y-%m-%d %H:%M")}]})
+    lat, lon = _coordinates(latitude, longitude)
+    minutes = Decimal((when - order.check_in_at).total_seconds()) / 60
+    standard = expected_minutes(order)
+    low, high = (standard * b for b in DURATION_BOUNDS)
+    if not low <= minutes <= high:
+        _flag(order, FlagKind.DURATION, _("服务 %(m)s 分钟，标准 %(s)s 分钟") % {
+            "m": minutes.quantize(Decimal("1")), "s": standard.quantize(Decimal("1"))})
+    return _move(actor=actor, order=order, to_status=OrderStatus.CHECKED_OUT, at=when, client_key=client_key,
+                 note=notes, check_out_at=when, check_out_latitude=lat, check_out_longitude=lon,
+                 service_notes=_text(notes, 500))
+
+
+@transaction.atomic
+def confirm_order(*, actor, order: Order, note: str = "") -> Order:
+    """The elder, their family, or the community on their behalf confirm the service was done."""
+    order = _lock(order)
+    if not (_is_super(actor) or _is_family(actor, order.elder_id) or _is_local_staff(actor, order)):
+        raise _forbidden()
+    _require_transition(order, OrderStatus.CONFIRMED)
+    return _move(actor=actor, order=order, to_status=OrderStatus.CONFIRMED, note=note)
+
+
+@transaction.atomic
+def rate_order(*, actor, order: Order, rating, comment: str = "") -> Order:
+    order = _lock(order)
+    if not (_is_super(actor) or _is_family(actor, order.elder_id)):
+        raise _forbidden(_("只有老人本人或家属可以评价。"))
+    _require_transition(order, OrderStatus.RATED)
+    try:
+        score = int(rating)
+    except (TypeError, ValueError):
+        score = 0
+    if not 1 <= score <= 5 or str(rating).strip() not in {str(score), f"{score}.0"}:
+        raise ValidationError({"rating": [_("评分须为 1 至 5 的整数。")]})
+    comment = _text(comment, 300)
+    return _move(actor=actor, order=order, to_status=OrderStatus.RATED, note=f"{score} {comment}".strip(),
+                 rating=score, rating_comment=comment)
+
+
+@transaction.atomic
+def cancel_order(*, actor, order: Order, reason: str) -> Order:
+    """Cancel before the visit starts, by the one who placed it (or the family), the provider, or the
+    community; who did it and why is kept."""
+    order = _lock(order)
+    if _is_super(actor):
+        who = _("管理员")
+    elif (order.placed_by_id is not None and order.placed_by_id == actor.pk) or _is_family(actor, order.elder_id):
+        who = _("下单人")
+    elif _is_provider(actor, order):
+        who = _("服务机构")
+    elif _is_local_staff(actor, order):
+        who = _("社区/街道")
+    else:
+        raise _forbidden()
+    _require_transition(order, OrderStatus.CANCELLED)
+    reason = _reason(reason)
+    return _move(actor=actor, order=order, to_status=OrderStatus.CANCELLED, note=f"{who}：{reason}",
+                 end_reason=reason)
+
+
+@transaction.atomic
+def mark_no_show(*, actor, order: Order, reason: str) -> Order:
+    """The caregiver came and nobody was home, or could not come: recorded by the provider or the caregiver."""
+    order = _lock(order)
+    if not (_is_super(actor) or _is_provider(actor, order) or _is_caregiver(actor, order)):
+        raise _forbidden()
+    _require_transition(order, OrderStatus.NO_SHOW)
+    reason = _reason(reason)
+    return _move(actor=actor, order=order, to_status=OrderStatus.NO_SHOW, note=reason, end_reason=reason)
