@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from yiyang.core import audit
 from yiyang.core.errors import DomainError
@@ -423,11 +423,11 @@ def _lock(order: Order) -> Order:
 
 
 STEP_NAMES = {
-    OrderStatus.ACCEPTED: _lazy("接单"), OrderStatus.DECLINED: _lazy("拒单"),
-    OrderStatus.ASSIGNED: _lazy("派单"), OrderStatus.CHECKED_IN: _lazy("签到"),
-    OrderStatus.CHECKED_OUT: _lazy("签退"), OrderStatus.CONFIRMED: _lazy("确认完成"),
-    OrderStatus.RATED: _lazy("评价"), OrderStatus.CANCELLED: _lazy("取消"),
-    OrderStatus.NO_SHOW: _lazy("登记未上门/未在家"),
+    OrderStatus.ACCEPTED: gettext_lazy("接单"), OrderStatus.DECLINED: gettext_lazy("拒单"),
+    OrderStatus.ASSIGNED: gettext_lazy("派单"), OrderStatus.CHECKED_IN: gettext_lazy("签到"),
+    OrderStatus.CHECKED_OUT: gettext_lazy("签退"), OrderStatus.CONFIRMED: gettext_lazy("确认完成"),
+    OrderStatus.RATED: gettext_lazy("评价"), OrderStatus.CANCELLED: gettext_lazy("取消"),
+    OrderStatus.NO_SHOW: gettext_lazy("登记未上门/未在家"),
 }
 
 
