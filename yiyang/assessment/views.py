@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from yiyang.core.errors import DomainError
+from yiyang.core.errors import DomainError, flash, messages_of
 from yiyang.core.models import Region, Role
 from yiyang.core.permissions import REGION_STAFF, has_role, role_required
 from yiyang.core.scope import get_scoped_or_404
@@ -29,18 +29,8 @@ def _get(request, pk, action="view") -> Assessment:
     return get_scoped_or_404(qs, request.user, action, pk=pk)
 
 
-def _messages_of(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "error_dict"):
-        return [m for msgs in exc.message_dict.values() for m in msgs]
-    return list(exc.messages)
-
-
 def _fail(request, exc) -> None:
-    if isinstance(exc, DomainError):
-        messages.error(request, exc.message)
-    else:
-        for m in _messages_of(exc):
-            messages.error(request, m)
+    flash(request, exc)
 
 
 def _back(a: Assessment, request=None):
@@ -469,7 +459,7 @@ def answer(request, pk):
             raise ValidationError(parse_errors)
         partial = services.save_answers(actor=request.user, assessment=a, items=items, info=info)
     except ValidationError as exc:
-        errors = _messages_of(exc)
+        errors = messages_of(exc)
     except DomainError as exc:
         errors = [str(exc.message)]
     a.refresh_from_db()

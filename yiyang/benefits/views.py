@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from yiyang.core.errors import DomainError
+from yiyang.core.errors import DomainError, flash, messages_of
 from yiyang.core.models import Region, Role
 from yiyang.core.permissions import REGION_STAFF, has_role, role_required
 from yiyang.core.scope import get_scoped_or_404
@@ -64,18 +64,8 @@ CHECK_HANDLERS = (Role.BUREAU, Role.STREET, Role.COMMUNITY)
 
 # ------------------------------------------------------------------------------------------------ helpers
 
-def _messages_of(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "error_dict"):
-        return [m for msgs in exc.message_dict.values() for m in msgs]
-    return list(exc.messages)
-
-
 def _fail(request, exc) -> None:
-    if isinstance(exc, DomainError):
-        messages.error(request, exc.message)
-    else:
-        for m in _messages_of(exc):
-            messages.error(request, m)
+    flash(request, exc)
 
 
 def _htmx(request) -> bool:
@@ -678,7 +668,7 @@ def import_results(request, pk):
         record = services.import_bank_results(actor=request.user, roll=roll, file_name=upload.name, content=content)
     except ValidationError as exc:
         roll.refresh_from_db()
-        context = _roll_context(request, roll, import_errors=_messages_of(exc))
+        context = _roll_context(request, roll, import_errors=messages_of(exc))
         messages.error(request, _("回盘文件未导入：请按下面列出的问题修改后重新上传，名册未作任何改动。"))
         return render(request, "benefits/roll.html", context, status=422)
     except DomainError as exc:

@@ -21,3 +21,20 @@ class LoginError(DomainError):
 
 INVALID_CREDENTIALS = _("用户名或密码错误。")
 THROTTLED = _("登录失败次数过多，请 %(minutes)d 分钟后再试。")
+
+
+def messages_of(exc) -> list[str]:
+    """Every message of a ValidationError (field errors flattened) or the message of a DomainError."""
+    if isinstance(exc, DomainError):
+        return [str(exc.message)]
+    if hasattr(exc, "error_dict"):
+        return [m for msgs in exc.message_dict.values() for m in msgs]
+    return list(exc.messages)
+
+
+def flash(request, exc) -> None:
+    """Show a refused action's reasons on the next page (Django messages)."""
+    from django.contrib import messages
+
+    for message in messages_of(exc):
+        messages.error(request, message)

@@ -122,6 +122,18 @@ def _service_day(order_or_start) -> datetime.date:
 # Catalogue: prices, offers, subsidy rules
 
 
+
+def _close_before(versions, start: datetime.date, *, actor, region_code: str) -> None:
+    """Versions (prices, offers, rules) still open on `start` end the day before it, audited."""
+    for previous in versions:
+        if previous.valid_until is None or previous.valid_until >= start:
+            before = audit.snapshot(previous)
+            previous.valid_until = start - datetime.timedelta(days=1)
+            previous.save(update_fields=["valid_until"])
+            audit.record(actor=actor, action=AuditAction.UPDATE, instance=previous, before=before,
+                         after=audit.snapshot(previous), region_code=region_code)
+
+
 def set_price(*, actor, item: ServiceItem, jurisdiction, valid_from, market_price, inclusive_price,
               note: str = "") -> ServicePrice:
     """Publish the market and 普惠 price of an item in a jurisdiction from a date. The price in force before it
@@ -142,13 +154,7 @@ def set_price(*, actor, item: ServiceItem, jurisdiction, valid_from, market_pric
         if existing and existing[-1].valid_from >= start:
             raise ValidationError({"valid_from": [_("%(name)s 已有从 %(date)s 起的价格，新价格须晚于该日期。") % {
                 "name": jurisdiction.name, "date": existing[-1].valid_from.isoformat()}]})
-        for previous in existing:
-            if previous.valid_until is None or previous.valid_until >= start:
-                before = audit.snapshot(previous)
-                previous.valid_until = start - datetime.timedelta(days=1)
-                previous.save(update_fields=["valid_until"])
-                audit.record(actor=actor, action=AuditAction.UPDATE, instance=previous, before=before,
-                             after=audit.snapshot(previous), region_code=jurisdiction.code)
+        _close_before(existing, start, actor=actor, region_code=jurisdiction.code)
         price = ServicePrice.objects.create(item=item, jurisdiction=jurisdiction, valid_from=start,
                                             market_price=market, inclusive_price=inclusive,
                                             note=_text(note, 200), created_by=_user(actor))
@@ -209,13 +215,7 @@ def declare_offer(*, actor, provider, item: ServiceItem, streets, price, valid_f
         if existing and existing[-1].valid_from >= start:
             raise ValidationError({"valid_from": [_("本机构已有从 %(date)s 起的该项目报价，新报价须晚于该日期。") % {
                 "date": existing[-1].valid_from.isoformat()}]})
-        for previous in existing:
-            if previous.valid_until is None or previous.valid_until >= start:
-                before = audit.snapshot(previous)
-                previous.valid_until = start - datetime.timedelta(days=1)
-                previous.save(update_fields=["valid_until"])
-                audit.record(actor=actor, action=AuditAction.UPDATE, instance=previous, before=before,
-                             after=audit.snapshot(previous), region_code=provider.region_id)
+        _close_before(existing, start, actor=actor, region_code=provider.region_id)
         offer = ProviderOffer.objects.create(provider=provider, item=item, price=amount, valid_from=start)
         offer.streets.set(regions)
         audit.record(actor=actor, action=AuditAction.CREATE, instance=offer, after=audit.snapshot(offer),
@@ -248,13 +248,7 @@ def adopt_subsidy_rule(*, actor, jurisdiction, params: dict, valid_from, note: s
         if existing and existing[-1].valid_from >= start:
             raise ValidationError({"valid_from": [_("已有从 %(date)s 起生效的规则，新规则须晚于该日期。") % {
                 "date": existing[-1].valid_from.isoformat()}]})
-        for previous in existing:
-            if previous.valid_until is None or previous.valid_until >= start:
-                before = audit.snapshot(previous)
-                previous.valid_until = start - datetime.timedelta(days=1)
-                previous.save(update_fields=["valid_until"])
-                audit.record(actor=actor, action=AuditAction.UPDATE, instance=previous, before=before,
-                             after=audit.snapshot(previous), region_code=jurisdiction.code)
+        _close_before(existing, start, actor=actor, region_code=jurisdiction.code)
         rule = SubsidyRule.objects.create(jurisdiction=jurisdiction, valid_from=start, params=_params_json(parsed),
                                           note=note, source=_text(source, 300), created_by=_user(actor))
         audit.record(actor=actor, action=AuditAction.CREATE, instance=rule, after=audit.snapshot(rule),
