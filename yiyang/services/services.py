@@ -700,3 +700,24 @@ def mark_no_show(*, actor, order: Order, reason: str) -> Order:
     _require_transition(order, OrderStatus.NO_SHOW)
     reason = _reason(reason)
     return _move(actor=actor, order=order, to_status=OrderStatus.NO_SHOW, note=reason, end_reason=reason)
+
+
+# Registry events after which nobody should be sent to the person's home.
+STOP_EVENTS = {"death", "move_out"}
+OPEN_ORDER_STATUSES = (OrderStatus.REQUESTED, OrderStatus.ACCEPTED, OrderStatus.ASSIGNED)
+
+
+def on_elder_status_changed(*, elder: Elder, event, actor) -> None:
+    """Receiver of registry's `elder_status_changed`, inside its transaction: a death or a move away cancels
+    the visits not yet started (scheduled from the event's day on), with the reason; a move within the
+    platform or a suspension flags them for the provider to look at."""
+    day_start = timezone.make_aware(datetime.datetime.combine(event.effective_date, datetime.time.min))
+    open_orders = list(Order.objects.select_for_update().filter(elder=elder, status__in=OPEN_ORDER_STATUSES,
+                                                                scheduled_start__gte=day_start))
+    label = event.get_kind_display()
+    for order in open_orders:
+        if str(event.kind) in STOP_EVENTS:
+            reason = _("老年人状态变更：%(event)s（%(date)s）") % {"event": label, "date": event.effective_date}
+            _move(actor=actor, order=order, to_status=OrderStatus.CANCELLED, note=reason, end_reason=reason)
+        elif str(event.kind) in {"relocate", "suspend"}:
+            _flag(order, FlagKind.ELDER_INACTIVE, f"{label} {event.effective_date}")

@@ -8,14 +8,14 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from yiyang.core.errors import DomainError
-from yiyang.core.models import AuditEvent, Role
+from yiyang.core.models import AuditEvent, Region, Role
 from yiyang.core.tests.factories import demo_roles, make_org, make_user
 from yiyang.registry import services as registry
 from yiyang.registry.tests.factories import make_elder
 from yiyang.services import services
 from yiyang.services.models import TRANSITIONS, FlagKind, Order, OrderEvent, OrderFlag, OrderStatus
 
-from .factories import STREET, catalogue, days_ago, link_family, make_caregiver, soon, split, tomorrow_at
+from .factories import OTHER_STREET, STREET, catalogue, days_ago, link_family, make_caregiver, soon, split, tomorrow_at
 
 pytestmark = pytest.mark.django_db
 
@@ -354,20 +354,33 @@ def test_durations_far_from_the_standard_are_flagged(world, item, quantity, minu
     assert order.flags.filter(kind=FlagKind.DURATION).exists() is flagged
 
 
-def test_an_order_for_an_elder_who_died_since_is_flagged_and_cannot_be_visited(world):
+def test_an_order_for_an_elder_who_died_since_is_cancelled_and_cannot_be_visited(world):
     order = place(world, start=soon(5))
-    registry.record_status_event(actor=world["bureau"], elder=world["elder"], kind="death",
-                                 effective_date=days_ago(0))
     services.accept_order(actor=world["provider"], order=order)
     services.assign_order(actor=world["provider"], order=order, caregiver=world["carer"])
-    flag = order.flags.get()
-    assert flag.kind == FlagKind.ELDER_INACTIVE and flag.detail.startswith("王秀英 已故")
+    registry.record_status_event(actor=world["bureau"], elder=world["elder"], kind="death",
+                                 effective_date=days_ago(0))
+    order.refresh_from_db()
+    assert order.status == "cancelled" and order.end_reason.startswith("老年人状态变更：死亡")
     before = state(order)
     with pytest.raises(DomainError) as exc:
         services.check_in(actor=world["caregiver"], order=order)
-    assert exc.value.code == "elder_inactive"
+    assert exc.value.status == 409
     assert state(order) == before
-    assert services.cancel_order(actor=world["community"], order=order, reason="老人已故").status == "cancelled"
+
+
+def test_an_elder_who_moved_out_of_the_providers_streets_is_flagged_at_acceptance(world):
+    order = place(world, start=soon(5))
+    far = (Region.objects.filter(code__startswith="511903", level="community")
+           .exclude(code__startswith=STREET).exclude(code__startswith=OTHER_STREET).order_by("code")[0])
+    registry.record_status_event(actor=world["bureau"], elder=world["elder"], kind="relocate",
+                                 effective_date=days_ago(0), to_region=far.code)
+    services.accept_order(actor=world["provider"], order=order)
+    assert list(order.flags.values_list("kind", flat=True)) == [FlagKind.ELDER_INACTIVE]
+    services.assign_order(actor=world["provider"], order=order, caregiver=world["carer"])
+    with pytest.raises(DomainError) as exc:
+        services.check_in(actor=world["caregiver"], order=order)
+    assert exc.value.code == "elder_inactive"
 
 
 # ------------------------------------------------------------------------------------------- scope
