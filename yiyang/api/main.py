@@ -6,6 +6,7 @@ from yiyang.assessment.api import router as assessment_router
 from yiyang.benefits.api import router as benefits_router
 from yiyang.core.api import router as core_router
 from yiyang.registry.api import router as registry_router
+from yiyang.services.api import router as services_router
 
 from . import errors
 from .auth import API_AUTH
@@ -30,3 +31,4 @@ api.add_router("/v1/", core_router)
 api.add_router("/v1/", registry_router)
 api.add_router("/v1/assessments", assessment_router)
 api.add_router("/v1/benefits", benefits_router)
+api.add_router("/v1/services", services_router)

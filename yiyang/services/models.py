@@ -99,7 +99,8 @@ class ServicePrice(models.Model):
             if action == "view":
                 q |= Q(jurisdiction__code__in=[code[:n] for n in (2, 4, 6, 9) if n < len(code)])
             return q
-        if action == "view" and user.role in {Role.STREET, Role.COMMUNITY, Role.PROVIDER, Role.CAREGIVER}:
+        if action == "view" and user.role in {Role.STREET, Role.COMMUNITY, Role.PROVIDER, Role.CAREGIVER,
+                                              Role.FAMILY, Role.ELDER}:
             return Q()  # prices are public information (公示)
         return None
 
@@ -138,8 +139,8 @@ class ProviderOffer(models.Model):
             return Q(provider_id=user.organisation_id) if action == "view" or user.role == Role.PROVIDER else None
         if user.role == Role.BUREAU and user.scope_code:
             return Q(provider__region__code__startswith=user.scope_code) if action != "view" else Q()
-        if action == "view" and user.role in {Role.STREET, Role.COMMUNITY}:
-            return Q()
+        if action == "view" and user.role in {Role.STREET, Role.COMMUNITY, Role.FAMILY, Role.ELDER}:
+            return Q()  # who offers what at which price is public too: families choose a provider from it
         return None
 
 

@@ -142,7 +142,8 @@ def quote(*, params: SubsidyParams, categories: set[str], age: int, subsidised_p
     total = (unit * quantity).quantize(CENT, ROUND_HALF_UP)
     subsidy = (total * share / HUNDRED).quantize(CENT, ROUND_HALF_UP)
     remainder = total - subsidy
-    allowance = min(remainder, max(allowance_available, Decimal("0.00"))) if matching else Decimal("0.00")
+    allowance = (min(remainder, max(allowance_available, Decimal("0.00"))) if matching
+                 else Decimal("0.00")).quantize(CENT, ROUND_HALF_UP)
     return Quote(unit_price=unit, quantity=quantity, total=total, share=share, subsidy=subsidy,
                  allowance=allowance, copay=remainder - allowance, basis=basis, reasons=reasons)
 

@@ -84,3 +84,8 @@ def test_the_example_catalogue_and_rule():
     assert pricing.parse(examples.SUBSIDY_RULE).rows[0] == pricing.Row(share=D("100"), category="destitute")
     for code, _name, _cat, _unit, minutes, _skill, market, inclusive in examples.CATALOGUE:
         assert D(inclusive) * 2 == D(market) and minutes > 0, code  # 普惠 at half the market price (seed 001)
+
+
+def test_amounts_always_carry_two_decimals():
+    r = q(["subsistence"], price="30.00", allowance="0")
+    assert str(r.allowance) == "0.00" and "服务补贴余额抵扣 0.00 元" in r.explain()

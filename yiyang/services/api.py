@@ -1,0 +1,660 @@
+"""Home and community services (居家社区养老服务) over REST, mounted at /api/v1/services: the catalogue with the
+prices in force, providers' offers, the price split before ordering (quote), and orders through their whole
+life cycle (place → accept/decline → assign → check in → check out → confirm → rate; cancel and no-show).
+
+Scoped exactly like the pages (`Model.objects.restrict(user)`): a provider sees its own orders, a caregiver only
+the visits assigned to them, the family their linked elder's, bureau, street and community staff those of their
+region; an order outside the caller's scope answers 404. Who may take which step is decided by the services
+(403 not yours, 409 not now). Money is a string with two decimals ("33.33"), never a float.
+"""
+
+import datetime
+from decimal import Decimal
+from typing import Literal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema, Status
+from ninja.pagination import LimitOffsetPagination, paginate
+from pydantic import ConfigDict
+
+from yiyang.core.api import ErrorOut
+from yiyang.core.errors import DomainError
+from yiyang.core.models import CODE_LENGTH, Region, Role
+from yiyang.core.permissions import REGION_STAFF, has_role
+from yiyang.core.scope import get_scoped_or_404
+from yiyang.registry.models import Elder, FamilyLink, Organisation, Practitioner
+
+from . import selectors, services
+from .models import (
+    Order,
+    OrderChannel,
+    OrderEvent,
+    OrderStatus,
+    ProviderOffer,
+    ServiceCategory,
+    ServiceItem,
+    ServicePrice,
+)
+
+router = Router(tags=["services"])
+
+ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+CENT = Decimal("0.01")
+ORDER_ROLES = (*REGION_STAFF, Role.PROVIDER, Role.CAREGIVER, Role.FAMILY, Role.ELDER)
+FLAG_ROLES = (*REGION_STAFF, Role.PROVIDER)
+STREET_LEN = CODE_LENGTH["street"]
+# The monthly service allowance balance is not kept yet (the benefits engine will credit it); a client never
+# states its own balance, so orders placed here draw nothing from it.
+NO_ALLOWANCE = Decimal("0.00")
+ORDER_RELATED = ("elder", "provider", "item", "caregiver")
+
+
+# ------------------------------------------------------------------------------------------------- helpers
+
+
+def _require(request, *roles) -> None:
+    if not has_role(request.user, *roles):
+        raise DomainError("forbidden", _("您的角色无权执行此操作。"), status=403)
+
+
+def _money(value) -> str:
+    return str(Decimal(str(value if value is not None else 0)).quantize(CENT))
+
+
+def _decimal_text(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _person(user) -> str | None:
+    return str(user) if user is not None else None
+
+
+def _ref(region: Region) -> dict:
+    return {"code": region.code, "name": region.name}
+
+
+def _home_code(request) -> str:
+    """Where the caller's catalogue is priced: their scope (a provider's: where it sits), else where their
+    linked elder lives, else the platform's default jurisdiction."""
+    user = request.user
+    if user.scope_code:
+        return user.scope_code
+    link = (FamilyLink.objects.filter(user_id=user.pk).select_related("elder").order_by("pk").first()
+            if user.role in (Role.FAMILY, Role.ELDER) else None)
+    return link.elder.residence_region_id if link else settings.DEFAULT_JURISDICTION_CODE
+
+
+def _choice(value: str, choices, field: str) -> None:
+    if value and value not in choices.values:
+        raise ValidationError({field: [ValidationError(_("不是允许的取值。"), code="invalid_choice")]})
+
+
+def _region(code: str, field: str = "region") -> Region:
+    region = Region.objects.filter(code=code.strip()).first()
+    if region is None:
+        raise ValidationError({field: [_("未知的行政区划代码。")]})
+    return region
+
+
+def _item(code: str) -> ServiceItem:
+    item = ServiceItem.objects.filter(code=code.strip()).first()
+    if item is None:
+        raise ValidationError({"item": [_("未知的服务项目。")]})
+    return item
+
+
+def _provider(pk: int) -> Organisation:
+    provider = Organisation.objects.filter(pk=pk).first()
+    if provider is None:
+        raise ValidationError({"provider": [_("未知的服务机构。")]})
+    return provider
+
+
+def _as_datetime(text: str) -> datetime.datetime:
+    """An ISO 8601 time the services already accepted, as an aware datetime."""
+    value = datetime.datetime.fromisoformat(text.strip())
+    return timezone.make_aware(value) if timezone.is_naive(value) else value
+
+
+def _elder(request, pk: int) -> Elder:
+    return get_scoped_or_404(Elder.objects, request.user, "view", pk=pk)
+
+
+def _get(request, order_id: int, action: str = "view") -> Order:
+    qs = Order.objects.select_related(*ORDER_RELATED, "placed_by")
+    return get_scoped_or_404(qs, request.user, action, pk=order_id)
+
+
+# ------------------------------------------------------------------------------------------------- schemas
+
+
+class Ref(Schema):
+    code: str
+    name: str
+
+
+class IdRef(Schema):
+    id: int
+    name: str
+
+
+class ItemRef(Schema):
+    code: str
+    name: str
+    category: str
+    unit: str
+    unit_label: str
+
+
+def _item_ref(item: ServiceItem) -> dict:
+    return {"code": item.code, "name": item.name, "category": item.category, "unit": item.unit,
+            "unit_label": str(item.get_unit_display())}
+
+
+class PriceOut(Schema):
+    jurisdiction: Ref = Field(..., description="Where the price was set (the nearest level up the region tree).")
+    valid_from: datetime.date
+    valid_until: datetime.date | None
+    market_price: str = Field(..., description="市场价, yuan.")
+    inclusive_price: str = Field(..., description="普惠价, yuan: the ceiling of subsidised orders.")
+    note: str
+
+
+class CatalogueItemOut(Schema):
+    code: str
+    name: str
+    category: str
+    category_label: str
+    unit: str
+    unit_label: str
+    standard_minutes: int
+    required_skill: str
+    description: str
+    price: PriceOut | None = Field(..., description="In force in `region` on `date`; null if none is published "
+                                                    "(or none the caller may see).")
+
+
+class CatalogueOut(Schema):
+    region: Ref
+    date: datetime.date
+    items: list[CatalogueItemOut]
+
+
+class OfferOut(Schema):
+    id: int
+    provider: IdRef
+    item: ItemRef
+    price: str
+    valid_from: datetime.date
+    valid_until: datetime.date | None
+    streets: list[Ref]
+
+    @staticmethod
+    def resolve_provider(obj):
+        return {"id": obj.provider_id, "name": obj.provider.name}
+
+    @staticmethod
+    def resolve_item(obj):
+        return _item_ref(obj.item)
+
+    @staticmethod
+    def resolve_price(obj):
+        return _money(obj.price)
+
+    @staticmethod
+    def resolve_streets(obj):
+        return [_ref(r) for r in sorted(obj.streets.all(), key=lambda r: r.code)]
+
+
+class OrderFields(Schema):
+    id: int
+    status: str
+    status_label: str
+    channel: str
+    channel_label: str
+    elder: IdRef
+    provider: IdRef
+    item: ItemRef
+    caregiver: IdRef | None
+    scheduled_start: datetime.datetime
+    window_minutes: int
+    quantity: str
+    note: str
+    unit_price: str
+    total: str
+    share: str = Field(..., description="Percent of the total the government pays.")
+    subsidy: str
+    allowance: str = Field(..., description="Paid from the elder's monthly service allowance.")
+    copay: str = Field(..., description="Paid by the elder.")
+    price_basis: str = Field(..., description="`inclusive` (普惠价) or `market` (市场价).")
+    price_explanation: str
+    check_in_at: datetime.datetime | None
+    check_out_at: datetime.datetime | None
+    rating: int | None
+    created_at: datetime.datetime
+
+
+class OrderOut(OrderFields):
+    @staticmethod
+    def resolve_status_label(obj):
+        return str(obj.get_status_display())
+
+    @staticmethod
+    def resolve_channel_label(obj):
+        return str(obj.get_channel_display())
+
+    @staticmethod
+    def resolve_elder(obj):
+        return {"id": obj.elder_id, "name": obj.elder.name}
+
+    @staticmethod
+    def resolve_provider(obj):
+        return {"id": obj.provider_id, "name": obj.provider.name}
+
+    @staticmethod
+    def resolve_item(obj):
+        return _item_ref(obj.item)
+
+    @staticmethod
+    def resolve_caregiver(obj):
+        return {"id": obj.caregiver_id, "name": obj.caregiver.name} if obj.caregiver_id else None
+
+    @staticmethod
+    def resolve_quantity(obj):
+        return _money(obj.quantity)
+
+    @staticmethod
+    def resolve_unit_price(obj):
+        return _money(obj.unit_price)
+
+    @staticmethod
+    def resolve_total(obj):
+        return _money(obj.total)
+
+    @staticmethod
+    def resolve_share(obj):
+        return _money(obj.share)
+
+    @staticmethod
+    def resolve_subsidy(obj):
+        return _money(obj.subsidy)
+
+    @staticmethod
+    def resolve_allowance(obj):
+        return _money(obj.allowance)
+
+    @staticmethod
+    def resolve_copay(obj):
+        return _money(obj.copay)
+
+
+class EventOut(Schema):
+    from_status: str
+    to_status: str
+    to_label: str
+    at: datetime.datetime
+    by: str | None
+    note: str
+
+
+class FlagOut(Schema):
+    kind: str
+    label: str
+    detail: str
+    created_at: datetime.datetime
+
+
+class OrderDetailOut(OrderFields):
+    address: str = Field(..., description="Where the visit takes place (the elder's home address).")
+    check_in_latitude: str | None
+    check_in_longitude: str | None
+    check_out_latitude: str | None
+    check_out_longitude: str | None
+    service_notes: str
+    rating_comment: str
+    end_reason: str = Field(..., description="Why it was declined, cancelled or not served.")
+    placed_by: str | None
+    updated_at: datetime.datetime
+    events: list[EventOut] = Field(..., description="The order's timeline, in the order the steps "
+                                                                "were taken.")
+    flags: list[FlagOut] = Field(..., description="Anomalies (far check-in, overlapping visits, odd duration, "
+                                                  "elder deceased or moved): for the provider and region staff; "
+                                                  "empty for other roles.")
+
+
+def _detail(request, order: Order) -> dict:
+    out = OrderOut.from_orm(order).model_dump()
+    labels = dict(OrderStatus.choices)
+    events = OrderEvent.objects.filter(order=order).select_related("by").order_by("pk")
+    flags = order.flags.order_by("created_at", "pk") if has_role(request.user, *FLAG_ROLES) else []
+    out.update({
+        "address": order.elder.address,
+        "check_in_latitude": _decimal_text(order.check_in_latitude),
+        "check_in_longitude": _decimal_text(order.check_in_longitude),
+        "check_out_latitude": _decimal_text(order.check_out_latitude),
+        "check_out_longitude": _decimal_text(order.check_out_longitude),
+        "service_notes": order.service_notes, "rating_comment": order.rating_comment,
+        "end_reason": order.end_reason, "placed_by": _person(order.placed_by), "updated_at": order.updated_at,
+        "events": [{"from_status": e.from_status, "to_status": e.to_status,
+                    "to_label": str(labels.get(e.to_status, e.to_status)), "at": e.at, "by": _person(e.by),
+                    "note": e.note} for e in events],
+        "flags": [{"kind": f.kind, "label": str(f.get_kind_display()), "detail": f.detail,
+                   "created_at": f.created_at} for f in flags],
+    })
+    return out
+
+
+def _fresh(request, order_id: int) -> dict:
+    return _detail(request, _get(request, order_id))
+
+
+# ---------------------------------------------------------------------------------------- catalogue, offers
+
+
+class CatalogueFilters(Schema):
+    region: str = Field("", max_length=12, description="Region code; default the caller's jurisdiction.")
+    date: datetime.date | None = Field(None, description="Day the prices apply to; default today.")
+    category: str = Field("", max_length=12, description="Only this category (e.g. `bath`).")
+
+
+@router.get("catalogue", response={200: CatalogueOut, **ERRORS}, summary="Service items with the prices in force")
+def catalogue(request, filters: Query[CatalogueFilters]):
+    """The active items by category with the market and 普惠 price in force for the region on the day (the
+    nearest jurisdiction up the region tree that published one). Prices follow the price scope: a price the
+    caller may not see is null."""
+    where = _region(filters.region or _home_code(request))
+    day = filters.date or timezone.localdate()
+    _choice(filters.category, ServiceCategory, "category")
+    items = list(ServiceItem.objects.filter(is_active=True))
+    if filters.category:
+        items = [i for i in items if i.category == filters.category]
+    found = {item.pk: selectors.price_in_force(item, where.code, day) for item in items}
+    visible = set(ServicePrice.objects.restrict(request.user)
+                  .filter(pk__in=[p.pk for p in found.values() if p is not None]).values_list("pk", flat=True))
+    out = []
+    for item in items:
+        price = found[item.pk]
+        out.append({
+            "code": item.code, "name": item.name, "category": item.category,
+            "category_label": str(item.get_category_display()), "unit": item.unit,
+            "unit_label": str(item.get_unit_display()), "standard_minutes": item.standard_minutes,
+            "required_skill": item.required_skill, "description": item.description,
+            "price": None if price is None or price.pk not in visible else {
+                "jurisdiction": _ref(price.jurisdiction), "valid_from": price.valid_from,
+                "valid_until": price.valid_until, "market_price": _money(price.market_price),
+                "inclusive_price": _money(price.inclusive_price), "note": price.note},
+        })
+    return {"region": _ref(where), "date": day, "items": out}
+
+
+class OfferFilters(Schema):
+    item: str = Field("", max_length=32, description="Item code.")
+    street: str = Field("", max_length=12, description="Street code (a community code is cut to its street).")
+    provider: int | None = Field(None, description="Provider (organisation) id.")
+    date: datetime.date | None = Field(None, description="In force on this day; default today.")
+
+
+@router.get("offers", response={200: list[OfferOut], **ERRORS}, summary="Providers' offers in force")
+@paginate(LimitOffsetPagination)
+def list_offers(request, filters: Query[OfferFilters]):
+    """Which provider offers which item in which streets at what price, on a day. Scoped: a provider (and its
+    caregivers) see its own offers, region staff all of them."""
+    day = filters.date or timezone.localdate()
+    qs = (ProviderOffer.objects.restrict(request.user)
+          .filter(valid_from__lte=day).exclude(valid_until__lt=day)
+          .select_related("provider", "item").prefetch_related("streets"))
+    if filters.item:
+        qs = qs.filter(item__code=filters.item.strip())
+    if filters.street:
+        qs = qs.filter(streets__code=filters.street.strip()[:STREET_LEN])
+    if filters.provider:
+        qs = qs.filter(provider_id=filters.provider)
+    return qs
+
+
+# ------------------------------------------------------------------------------------------ quote, placing
+
+
+class QuoteIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    elder: int = Field(..., description="Elder id.")
+    provider: int = Field(..., description="Provider (organisation) id.")
+    item: str = Field(..., max_length=32, description="Item code, e.g. `bath`.")
+    scheduled_start: str = Field(..., max_length=40, description="ISO 8601 date and time, in the future (at most "
+                                                                 "60 days ahead).",
+                                 examples=["2026-12-01T09:00:00+08:00"])
+    quantity: Decimal = Field(Decimal("1"), description="Visits, hours or meals (up to two decimals).")
+
+
+class QuoteOut(Schema):
+    elder: IdRef
+    provider: IdRef
+    item: ItemRef
+    scheduled_start: datetime.datetime
+    quantity: str
+    unit_price: str
+    total: str
+    share: str = Field(..., description="Percent of the total the government pays.")
+    subsidy: str
+    allowance: str
+    copay: str
+    basis: str = Field(..., description="`inclusive` (普惠价) or `market` (市场价).")
+    reasons: list[str] = Field(..., description="Why the person is subsidised (their categories or age).")
+    explanation: str = Field(..., description="The split in one sentence, in the caller's language.")
+
+
+def _resolved(request, payload: QuoteIn) -> tuple[Elder, Organisation, ServiceItem]:
+    return _elder(request, payload.elder), _provider(payload.provider), _item(payload.item)
+
+
+@router.post("quote", response={200: QuoteOut, **ERRORS}, summary="What an order would cost, and who pays")
+def quote(request, payload: QuoteIn):
+    """The same checks and split as placing the order (price in force on the day of the service, the
+    provider's price held to the 普惠 ceiling, the subsidy rule by the elder's categories and age), shown to
+    the person before they confirm. Writes nothing."""
+    _require(request, *ORDER_ROLES)
+    elder, provider, item = _resolved(request, payload)
+    result = services.preview_quote(actor=request.user, elder=elder, provider=provider, item=item,
+                                    scheduled_start=payload.scheduled_start, quantity=payload.quantity,
+                                    allowance_available=NO_ALLOWANCE)
+    start = _as_datetime(payload.scheduled_start)
+    return {"elder": {"id": elder.pk, "name": elder.name}, "provider": {"id": provider.pk, "name": provider.name},
+            "item": _item_ref(item), "scheduled_start": start, "quantity": _money(result.quantity),
+            "unit_price": _money(result.unit_price), "total": _money(result.total), "share": _money(result.share),
+            "subsidy": _money(result.subsidy), "allowance": _money(result.allowance),
+            "copay": _money(result.copay), "basis": result.basis, "reasons": [str(r) for r in result.reasons],
+            "explanation": str(result.explain())}
+
+
+class OrderIn(QuoteIn):
+    channel: Literal["portal", "phone", "staff"] | None = Field(
+        None, description="`portal` (the elder or family themselves), `phone` or `staff` (a worker on their "
+                          "behalf). Default: `portal` for the elder and family, `staff` for others.")
+    note: str = Field("", max_length=300, description="What the person needs (e.g. 需要助浴椅).")
+    client_key: str | None = Field(None, max_length=64, description="The client's key for this submission: "
+                                                                    "sending it again returns the same order.")
+
+
+@router.post("orders", response={200: OrderDetailOut, 201: OrderDetailOut, **ERRORS}, summary="Place an order")
+def place_order(request, payload: OrderIn):
+    """By the elder or their family for themselves, or by bureau, street or community staff for an elder of
+    their region. The price split is fixed as quoted. A retry with the same `client_key` (a flaky phone)
+    answers 200 with the order it made; the same key with other content is refused (409)."""
+    _require(request, *ORDER_ROLES)
+    elder, provider, item = _resolved(request, payload)
+    channel = payload.channel or (OrderChannel.PORTAL if request.user.role in (Role.FAMILY, Role.ELDER)
+                                  else OrderChannel.STAFF)
+    key = (payload.client_key or "").strip() or None
+    replay = bool(key) and Order.objects.filter(client_key=key).exists()
+    order = services.place_order(actor=request.user, elder=elder, provider=provider, item=item,
+                                 scheduled_start=payload.scheduled_start, quantity=payload.quantity,
+                                 channel=str(channel), note=payload.note, client_key=key,
+                                 allowance_available=NO_ALLOWANCE)
+    return Status(200 if replay else 201, _fresh(request, order.pk))
+
+
+# -------------------------------------------------------------------------------------------------- orders
+
+
+class OrderFilters(Schema):
+    status: str = Field("", max_length=12, description="One status, e.g. `requested`.")
+    date_from: datetime.date | None = Field(None, description="Scheduled on or after this day.")
+    date_to: datetime.date | None = Field(None, description="Scheduled on or before this day.")
+    provider: int | None = Field(None, description="Provider (organisation) id.")
+    elder: int | None = Field(None, description="Elder id.")
+
+
+@router.get("orders", response={200: list[OrderOut], **ERRORS}, summary="Orders in my scope")
+@paginate(LimitOffsetPagination)
+def list_orders(request, filters: Query[OrderFilters]):
+    """Newest visit first. A provider sees its own orders, a caregiver the visits assigned to them, the family
+    their linked elder's, bureau, street and community staff those of their region."""
+    _require(request, *ORDER_ROLES)
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        raise ValidationError({"date_to": [_("结束日期不能早于开始日期。")]})
+    _choice(filters.status, OrderStatus, "status")
+    qs = Order.objects.restrict(request.user).select_related(*ORDER_RELATED)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.date_from:
+        qs = qs.filter(scheduled_start__date__gte=filters.date_from)
+    if filters.date_to:
+        qs = qs.filter(scheduled_start__date__lte=filters.date_to)
+    if filters.provider:
+        qs = qs.filter(provider_id=filters.provider)
+    if filters.elder:
+        qs = qs.filter(elder_id=filters.elder)
+    return qs
+
+
+@router.get("orders/{int:order_id}", response={200: OrderDetailOut, **ERRORS}, summary="One order")
+def get_order(request, order_id: int):
+    """With its timeline (events) and, for the provider and region staff, its flags."""
+    _require(request, *ORDER_ROLES)
+    return _fresh(request, order_id)
+
+
+class NoteIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field("", max_length=300)
+
+
+class ReasonIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(..., max_length=300)
+
+
+class AssignIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    caregiver: int = Field(..., description="Practitioner id of one of the provider's caregivers.")
+
+
+class CheckInIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    at: str | None = Field(None, max_length=40, description="When (ISO 8601), as the phone saw it; default now. "
+                                                            "Not in the future.")
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
+    client_key: str | None = Field(None, max_length=64, description="The phone's key for this step: a replay "
+                                                                    "from the offline queue is applied once.")
+
+
+class CheckOutIn(CheckInIn):
+    notes: str = Field("", max_length=500, description="What was done (服务记录).")
+
+
+class RateIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    rating: int = Field(..., description="1 to 5.")
+    comment: str = Field("", max_length=300)
+
+
+@router.post("orders/{int:order_id}/accept", response={200: OrderDetailOut, **ERRORS}, summary="Accept (provider)")
+def accept(request, order_id: int, payload: NoteIn):
+    order = _get(request, order_id, "change")
+    services.accept_order(actor=request.user, order=order, note=payload.note)
+    return _fresh(request, order_id)
+
+
+@router.post("orders/{int:order_id}/decline", response={200: OrderDetailOut, **ERRORS},
+             summary="Decline with a reason (provider)")
+def decline(request, order_id: int, payload: ReasonIn):
+    order = _get(request, order_id, "change")
+    services.decline_order(actor=request.user, order=order, reason=payload.reason)
+    return _fresh(request, order_id)
+
+
+@router.post("orders/{int:order_id}/assign", response={200: OrderDetailOut, **ERRORS},
+             summary="Assign (or re-assign) a caregiver (provider)")
+def assign(request, order_id: int, payload: AssignIn):
+    """The caregiver must be the provider's, employed on the day and have the item's skill."""
+    order = _get(request, order_id, "change")
+    caregiver = Practitioner.objects.restrict(request.user).filter(pk=payload.caregiver).first()
+    if caregiver is None:
+        raise ValidationError({"caregiver": [_("找不到该护理员，或其不是本机构的人员。")]})
+    services.assign_order(actor=request.user, order=order, caregiver=caregiver)
+    return _fresh(request, order_id)
+
+
+@router.post("orders/{int:order_id}/check-in", response={200: OrderDetailOut, **ERRORS},
+             summary="Check in at the elder's home (the assigned caregiver)")
+def check_in(request, order_id: int, payload: CheckInIn):
+    """From two hours before the scheduled time. Far from the elder's home, or while still checked in
+    elsewhere, is flagged, not refused. Replaying the same `client_key` changes nothing."""
+    order = _get(request, order_id, "change")
+    services.check_in(actor=request.user, order=order, at=payload.at, latitude=payload.latitude,
+                      longitude=payload.longitude, client_key=payload.client_key)
+    return _fresh(request, order_id)
+
+
+@router.post("orders/{int:order_id}/check-out", response={200: OrderDetailOut, **ERRORS},
+             summary="Check out with notes (the assigned caregiver)")
+def check_out(request, order_id: int, payload: CheckOutIn):
+    """Not before the check-in. A duration outside 50 %–200 % of the standard is flagged. Replaying the same
+    `client_key` changes nothing."""
+    order = _get(request, order_id, "change")
+    services.check_out(actor=request.user, order=order, at=payload.at, latitude=payload.latitude,
+                       longitude=payload.longitude, notes=payload.notes, client_key=payload.client_key)
+    return _fresh(request, order_id)
+
+
+@router.post("orders/{int:order_id}/confirm", response={200: OrderDetailOut, **ERRORS},
+             summary="Confirm the service was done (elder, family, street or community)")
+def confirm(request, order_id: int, payload: NoteIn):
+    order = _get(request, order_id, "change")
+    services.confirm_order(actor=request.user, order=order, note=payload.note)
+    return _fresh(request, order_id)
+
+
+@router.post("orders/{int:order_id}/rate", response={200: OrderDetailOut, **ERRORS},
+             summary="Rate 1–5 with a comment (elder or family)")
+def rate(request, order_id: int, payload: RateIn):
+    order = _get(request, order_id, "change")
+    services.rate_order(actor=request.user, order=order, rating=payload.rating, comment=payload.comment)
+    return _fresh(request, order_id)
+
+
+@router.post("orders/{int:order_id}/cancel", response={200: OrderDetailOut, **ERRORS},
+             summary="Cancel before the visit starts, with a reason")
+def cancel(request, order_id: int, payload: ReasonIn):
+    """By whoever placed it (or the family), the provider, or the street or community; who and why are kept."""
+    order = _get(request, order_id, "change")
+    services.cancel_order(actor=request.user, order=order, reason=payload.reason)
+    return _fresh(request, order_id)
+
+
+@router.post("orders/{int:order_id}/no-show", response={200: OrderDetailOut, **ERRORS},
+             summary="Record a no-show with a reason (provider or caregiver)")
+def no_show(request, order_id: int, payload: ReasonIn):
+    order = _get(request, order_id, "change")
+    services.mark_no_show(actor=request.user, order=order, reason=payload.reason)
+    return _fresh(request, order_id)
