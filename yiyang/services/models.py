@@ -338,3 +338,100 @@ class OrderFlag(models.Model):
         verbose_name = _("订单异常")
         verbose_name_plural = _("订单异常")
         constraints = [models.UniqueConstraint(fields=["order", "kind"], name="order_flag_once")]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Monthly settlement (月度结算)
+
+
+class SettlementStatus(models.TextChoices):
+    DRAFT = "draft", _("待审核")
+    APPROVED = "approved", _("已审核")
+    EXPORTED = "exported", _("已导出")
+
+
+# Orders with one of these flags are held back from the month's settlement until someone looks at them.
+HOLD_FLAG_KINDS = (FlagKind.FAR_CHECK_IN, FlagKind.OVERLAP, FlagKind.DURATION)
+
+
+class Settlement(models.Model):
+    """One provider's statement for one county and one month: the confirmed (and rated) orders checked out in
+    the month, with their money as fixed at placement; flagged orders are listed apart and held back. The
+    totals are kept with the statement and reconcile to the fen with its items."""
+
+    provider = models.ForeignKey("registry.Organisation", verbose_name=_("服务机构"), on_delete=models.PROTECT,
+                                 related_name="service_settlements")
+    jurisdiction = models.ForeignKey(Region, verbose_name=_("辖区"), on_delete=models.PROTECT, related_name="+")
+    month = models.DateField(_("结算月份"))
+    status = models.CharField(_("状态"), max_length=10, choices=SettlementStatus.choices,
+                              default=SettlementStatus.DRAFT, db_index=True)
+    order_count = models.PositiveIntegerField(_("结算订单数"), default=0)
+    total = models.DecimalField(_("金额合计（元）"), max_digits=14, decimal_places=2, default=0)
+    subsidy = models.DecimalField(_("政府补贴合计（元）"), max_digits=14, decimal_places=2, default=0)
+    allowance = models.DecimalField(_("服务补贴抵扣合计（元）"), max_digits=14, decimal_places=2, default=0)
+    copay = models.DecimalField(_("本人自付合计（元）"), max_digits=14, decimal_places=2, default=0)
+    held_count = models.PositiveIntegerField(_("暂缓结算订单数"), default=0)
+    held_total = models.DecimalField(_("暂缓结算金额（元）"), max_digits=14, decimal_places=2, default=0)
+    prepared_at = models.DateTimeField(_("生成时间"), default=timezone.now)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    approved_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+", verbose_name=_("审核人"))
+    exported_at = models.DateTimeField(_("导出时间"), null=True, blank=True)
+    exported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("服务结算单")
+        verbose_name_plural = _("服务结算单")
+        ordering = ["-month", "provider_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "jurisdiction", "month"],
+                                    name="settlement_one_per_provider_month"),
+            models.CheckConstraint(condition=Q(month__day=1), name="settlement_month_first_day"),
+            # No CHECK that the totals add up: SQLite would compare sums of thousands of amounts as floating
+            # point. approve_settlement checks them, in Decimal, against the items and the orders.
+        ]
+
+    def __str__(self):
+        return f"{self.provider} {self.month:%Y-%m}"
+
+    @classmethod
+    def scope_filter(cls, user, action):
+        if user.role == Role.BUREAU and user.scope_code:
+            return Q(jurisdiction__code__startswith=user.scope_code)
+        if user.role == Role.PROVIDER and user.organisation_id and action == "view":
+            return Q(provider_id=user.organisation_id)
+        return None
+
+
+class SettlementItem(models.Model):
+    """One order of a statement, its money copied from the order. An order is settled once: it can be in
+    one statement's included items only (a held-back line does not count)."""
+
+    settlement = models.ForeignKey(Settlement, on_delete=models.CASCADE, related_name="items")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="settlement_items")
+    total = models.DecimalField(_("金额（元）"), max_digits=10, decimal_places=2)
+    subsidy = models.DecimalField(_("政府补贴（元）"), max_digits=10, decimal_places=2)
+    allowance = models.DecimalField(_("服务补贴余额抵扣（元）"), max_digits=10, decimal_places=2)
+    copay = models.DecimalField(_("本人自付（元）"), max_digits=10, decimal_places=2)
+    held = models.BooleanField(_("暂缓结算"), default=False)
+    hold_reason = models.CharField(_("暂缓原因"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("结算明细")
+        verbose_name_plural = _("结算明细")
+        ordering = ["settlement_id", "order_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order"], condition=Q(held=False), name="settlement_item_order_once"),
+            models.UniqueConstraint(fields=["settlement", "order"], name="settlement_item_once_per_statement"),
+            models.CheckConstraint(condition=Q(total=F("subsidy") + F("allowance") + F("copay")),
+                                   name="settlement_item_parts_add_up"),
+        ]
+
+    def __str__(self):
+        return f"{self.settlement_id}/{self.order_id}"
