@@ -23,6 +23,7 @@ from ninja import Field, File, Query, Router, Schema, Status, UploadedFile
 from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import ConfigDict
 
+from yiyang.api.types import money
 from yiyang.core.api import ErrorOut
 from yiyang.core.errors import DomainError
 from yiyang.core.models import Region, Role
@@ -48,7 +49,6 @@ from .models import (
 router = Router(tags=["benefits"])
 
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut, 422: ErrorOut}
-CENT = Decimal("0.01")
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -64,12 +64,8 @@ def _staff(request) -> None:
     _require(request, *REGION_STAFF)
 
 
-def _money(value) -> str:
-    return str(Decimal(str(value if value is not None else 0)).quantize(CENT))
-
-
 def _opt_money(value) -> str | None:
-    return None if value is None else _money(value)
+    return None if value is None else money(value)
 
 
 def _ym(day: datetime.date | None) -> str | None:
@@ -250,7 +246,7 @@ def _summary(roll: Roll) -> dict:
         "id": roll.pk, "programme": {"code": roll.programme.code, "name": roll.programme.name},
         "jurisdiction": {"code": roll.jurisdiction_id, "name": roll.jurisdiction.name},
         "month": _ym(roll.month), "status": roll.status, "status_label": str(roll.get_status_display()),
-        "line_count": roll.line_count, "total_amount": _money(roll.total_amount), "open_checks": roll.open_checks,
+        "line_count": roll.line_count, "total_amount": money(roll.total_amount), "open_checks": roll.open_checks,
         "progress": roll.progress, "progress_note": roll.progress_note, "error": roll.error,
         "generated_at": roll.generated_at, "submitted_at": roll.submitted_at, "approved_at": roll.approved_at,
         "approved_by": _person(roll.approved_by), "exported_at": roll.exported_at,
@@ -260,7 +256,7 @@ def _summary(roll: Roll) -> dict:
 
 def _review_out(r: StreetReview) -> dict:
     return {"street": {"code": r.street_id, "name": r.street.name}, "line_count": r.line_count,
-            "total_amount": _money(r.total_amount), "reviewed_at": r.reviewed_at,
+            "total_amount": money(r.total_amount), "reviewed_at": r.reviewed_at,
             "reviewed_by": _person(r.reviewed_by), "note": r.note}
 
 
@@ -281,7 +277,7 @@ def _detail(request, roll: Roll, *, queued: bool = False) -> dict:
     for key, field, choices in (("lines_by_status", "status", LineStatus), ("lines_by_kind", "kind", LineKind)):
         rows = {r[field]: r for r in lines.order_by().values(field).annotate(n=Count("id"), amount=Sum("amount"))}
         out[key] = [{"code": c.value, "label": str(c.label), "count": rows[c.value]["n"],
-                     "amount": _money(rows[c.value]["amount"])} for c in choices if c.value in rows]
+                     "amount": money(rows[c.value]["amount"])} for c in choices if c.value in rows]
     reviews = roll.street_reviews.select_related("street", "reviewed_by")
     if user.role in (Role.STREET, Role.COMMUNITY) and not user.is_superuser:
         reviews = [r for r in reviews if user.scope_code.startswith(r.street_id)]
@@ -355,7 +351,7 @@ class LineOut(Schema):
 
     @staticmethod
     def resolve_amount(obj):
-        return _money(obj.amount)
+        return money(obj.amount)
 
     @staticmethod
     def resolve_previous_amount(obj):
@@ -407,7 +403,7 @@ class CheckOut(Schema):
 
     @staticmethod
     def resolve_amount(obj):
-        return _money(obj.line.amount)
+        return money(obj.line.amount)
 
     @staticmethod
     def resolve_kind_label(obj):
@@ -526,7 +522,7 @@ def _sim_row(code: str, name: str, row: dict) -> dict:
     for k in ("current_count", "proposed_count", "gaining", "losing", "joining", "leaving"):
         out[k] = int(row[k] or 0)
     for k in ("current_cost", "proposed_cost", "change"):
-        out[k] = _money(row[k])
+        out[k] = money(row[k])
     return out
 
 
@@ -558,7 +554,7 @@ def simulate(request, code: str, payload: SimulateIn):
         "month": _ym(result["month"]), "current_rule": current, "proposed": result["proposed"].to_json(),
         "proposed_description": [str(s) for s in result["proposed"].describe()],
         "total": _sim_row(region.code, region.name, result["total"]),
-        "annual_change": _money(result["annual_change"]),
+        "annual_change": money(result["annual_change"]),
         "regions": [_sim_row(r["code"], r["name"], r) for r in result["regions"]],
     }
 
@@ -781,7 +777,7 @@ def elder_benefits(request, elder_id: int):
             paid += line.amount  # recovery amounts are negative
     prefetch_related_objects(history, "checks")
     return {"elder": {"id": elder.pk, "name": elder.name, "id_number_masked": elder.id_number_masked},
-            "paid_total": _money(paid), "lines": history}
+            "paid_total": money(paid), "lines": history}
 
 
 class TotalRowOut(Schema):
@@ -809,6 +805,6 @@ def totals(request, month: str = Query(..., description="Roll month (YYYY-MM).")
         raise ValidationError({"level": [_("汇总层级须为 6（区县）、9（街道）或 12（社区）。")]})
     rows = selectors.totals_by_region(request.user, month=when, level=level)
     return {"month": _ym(when), "level": level, "lines": sum(r["lines"] for r in rows),
-            "amount": _money(sum((Decimal(str(r["amount"])) for r in rows), Decimal("0"))),
+            "amount": money(sum((Decimal(str(r["amount"])) for r in rows), Decimal("0"))),
             "rows": [{"region": r["region"], "region_name": r["region_name"], "programme": r["programme"],
-                      "lines": r["lines"], "amount": _money(r["amount"])} for r in rows]}
+                      "lines": r["lines"], "amount": money(r["amount"])} for r in rows]}

@@ -20,6 +20,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import ConfigDict
 
+from yiyang.api.types import Money, money
 from yiyang.core.api import ErrorOut
 from yiyang.core.errors import DomainError
 from yiyang.core.models import CODE_LENGTH, Region, Role
@@ -42,7 +43,6 @@ from .models import (
 router = Router(tags=["services"])
 
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
-CENT = Decimal("0.01")
 ORDER_ROLES = (*REGION_STAFF, Role.PROVIDER, Role.CAREGIVER, Role.FAMILY, Role.ELDER)
 FLAG_ROLES = (*REGION_STAFF, Role.PROVIDER)
 STREET_LEN = CODE_LENGTH["street"]
@@ -58,10 +58,6 @@ ORDER_RELATED = ("elder", "provider", "item", "caregiver")
 def _require(request, *roles) -> None:
     if not has_role(request.user, *roles):
         raise DomainError("forbidden", _("您的角色无权执行此操作。"), status=403)
-
-
-def _money(value) -> str:
-    return str(Decimal(str(value if value is not None else 0)).quantize(CENT))
 
 
 def _decimal_text(value) -> str | None:
@@ -202,7 +198,7 @@ class OfferOut(Schema):
 
     @staticmethod
     def resolve_price(obj):
-        return _money(obj.price)
+        return money(obj.price)
 
     @staticmethod
     def resolve_streets(obj):
@@ -221,14 +217,14 @@ class OrderFields(Schema):
     caregiver: IdRef | None
     scheduled_start: datetime.datetime
     window_minutes: int
-    quantity: str
+    quantity: Money
     note: str
-    unit_price: str
-    total: str
-    share: str = Field(..., description="Percent of the total the government pays.")
-    subsidy: str
-    allowance: str = Field(..., description="Paid from the elder's monthly service allowance.")
-    copay: str = Field(..., description="Paid by the elder.")
+    unit_price: Money
+    total: Money
+    share: Money = Field(..., description="Percent of the total the government pays.")
+    subsidy: Money
+    allowance: Money = Field(..., description="Paid from the elder's monthly service allowance.")
+    copay: Money = Field(..., description="Paid by the elder.")
     price_basis: str = Field(..., description="`inclusive` (普惠价) or `market` (市场价).")
     price_explanation: str
     check_in_at: datetime.datetime | None
@@ -261,34 +257,6 @@ class OrderOut(OrderFields):
     @staticmethod
     def resolve_caregiver(obj):
         return {"id": obj.caregiver_id, "name": obj.caregiver.name} if obj.caregiver_id else None
-
-    @staticmethod
-    def resolve_quantity(obj):
-        return _money(obj.quantity)
-
-    @staticmethod
-    def resolve_unit_price(obj):
-        return _money(obj.unit_price)
-
-    @staticmethod
-    def resolve_total(obj):
-        return _money(obj.total)
-
-    @staticmethod
-    def resolve_share(obj):
-        return _money(obj.share)
-
-    @staticmethod
-    def resolve_subsidy(obj):
-        return _money(obj.subsidy)
-
-    @staticmethod
-    def resolve_allowance(obj):
-        return _money(obj.allowance)
-
-    @staticmethod
-    def resolve_copay(obj):
-        return _money(obj.copay)
 
 
 class EventOut(Schema):
@@ -384,8 +352,8 @@ def catalogue(request, filters: Query[CatalogueFilters]):
             "required_skill": item.required_skill, "description": item.description,
             "price": None if price is None or price.pk not in visible else {
                 "jurisdiction": _ref(price.jurisdiction), "valid_from": price.valid_from,
-                "valid_until": price.valid_until, "market_price": _money(price.market_price),
-                "inclusive_price": _money(price.inclusive_price), "note": price.note},
+                "valid_until": price.valid_until, "market_price": money(price.market_price),
+                "inclusive_price": money(price.inclusive_price), "note": price.note},
         })
     return {"region": _ref(where), "date": day, "items": out}
 
@@ -463,10 +431,10 @@ def quote(request, payload: QuoteIn):
                                     allowance_available=NO_ALLOWANCE)
     start = _as_datetime(payload.scheduled_start)
     return {"elder": {"id": elder.pk, "name": elder.name}, "provider": {"id": provider.pk, "name": provider.name},
-            "item": _item_ref(item), "scheduled_start": start, "quantity": _money(result.quantity),
-            "unit_price": _money(result.unit_price), "total": _money(result.total), "share": _money(result.share),
-            "subsidy": _money(result.subsidy), "allowance": _money(result.allowance),
-            "copay": _money(result.copay), "basis": result.basis, "reasons": [str(r) for r in result.reasons],
+            "item": _item_ref(item), "scheduled_start": start, "quantity": money(result.quantity),
+            "unit_price": money(result.unit_price), "total": money(result.total), "share": money(result.share),
+            "subsidy": money(result.subsidy), "allowance": money(result.allowance),
+            "copay": money(result.copay), "basis": result.basis, "reasons": [str(r) for r in result.reasons],
             "explanation": str(result.explain())}
 
 
