@@ -8,6 +8,7 @@ urlpatterns = [
     path("registry/", include("yiyang.registry.urls")),
     path("assessment/", include("yiyang.assessment.urls")),
     path("benefits/", include("yiyang.benefits.urls")),
+    path("services/", include("yiyang.services.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
