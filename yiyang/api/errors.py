@@ -5,6 +5,7 @@
 `code` values are stable; `message` is in the caller's language (Accept-Language, or the session's choice).
 """
 
+import re
 from functools import partial
 
 from django.core.exceptions import RequestDataTooBig
@@ -54,7 +55,12 @@ def _field_path(loc) -> str:
         parts = parts[1:]
     if len(parts) > 1 and parts[0] in {"payload", "data", "filters"}:
         parts = parts[1:]
-    return ".".join(parts)
+    # Pydantic names the branch of a union or validator it tried ("str-enum[OrderStatus]",
+    # "function-after[...]"); a client only wants the field.
+    return ".".join(p for p in parts if not _VALIDATOR_TAG.fullmatch(p))
+
+
+_VALIDATOR_TAG = re.compile(r"[a-z][a-z0-9_-]*\[.*\]|nullable|lax-or-strict")
 
 
 def ninja_validation(request, exc: NinjaValidationError, api):

@@ -165,3 +165,15 @@ def test_openapi_and_docs(client, roles):
 
 def test_api_requires_auth(client, roles):
     assert client.get("/api/v1/accounts").status_code == 401
+
+
+@pytest.mark.parametrize("loc, field", [
+    (("query", "status", "str-enum[OrderStatus]"), "status"),
+    (("body", "payload", "start", "function-after[_check(), date]"), "start"),
+    (("body", "payload", "rows", 2, "amount"), "rows.2.amount"),
+    (("query", "filters", "month", "nullable", "lax-or-strict[date]"), "month"),
+])
+def test_error_field_names_drop_pydantic_validator_tags(loc, field):
+    from yiyang.api.errors import _field_path
+
+    assert _field_path(loc) == field
