@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "yiyang.assessment",
     "yiyang.benefits",
     "yiyang.services",
+    "yiyang.routing",
 ]
 
 MIDDLEWARE = [

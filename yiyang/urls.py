@@ -9,6 +9,7 @@ urlpatterns = [
     path("assessment/", include("yiyang.assessment.urls")),
     path("benefits/", include("yiyang.benefits.urls")),
     path("services/", include("yiyang.services.urls")),
+    path("routing/", include("yiyang.routing.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),

@@ -6,6 +6,7 @@ from yiyang.assessment.api import router as assessment_router
 from yiyang.benefits.api import router as benefits_router
 from yiyang.core.api import router as core_router
 from yiyang.registry.api import router as registry_router
+from yiyang.routing.api import router as routing_router
 from yiyang.services.api import router as services_router
 
 from . import errors
@@ -32,3 +33,4 @@ api.add_router("/v1/", registry_router)
 api.add_router("/v1/assessments", assessment_router)
 api.add_router("/v1/benefits", benefits_router)
 api.add_router("/v1/services", services_router)
+api.add_router("/v1/routing", routing_router)

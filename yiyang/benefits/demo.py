@@ -31,7 +31,7 @@ from yiyang.core.models import AuditAction
 from yiyang.registry.demo import bank_account, luhn_complete
 
 from . import rules, services
-from .examples import PROGRAMMES, RULES
+from .examples import ALLOWANCE_RULES, PROGRAMMES, RULES
 from .models import (
     BankResultImport,
     LineKind,
@@ -390,7 +390,7 @@ def benefits_demo(ctx, log) -> None:
     this_month = timezone.localdate().replace(day=1)
     months = [rules.add_months(this_month, k - HISTORY_MONTHS) for k in range(HISTORY_MONTHS)]
     programmes = _programmes()
-    for code, (params, note, source) in RULES.items():
+    for code, (params, note, source) in {**RULES, **ALLOWANCE_RULES}.items():
         rule = RuleVersion.objects.filter(programme=programmes[code], jurisdiction=county).first()
         if rule is None:
             rule = services.adopt_rule(actor=actor, programme=programmes[code], jurisdiction=county, params=params,
@@ -407,15 +407,22 @@ def benefits_demo(ctx, log) -> None:
     story = _Story(_rng(ctx.seed, "story"), actor, months, this_month, programmes, special, log)
     streets = {"user": ctx.accounts.get("street")}
     paying = [programmes[code] for code in RULES]
+    # 服务补贴: approved every month like the others, credited to the allowances instead of paid to a bank.
+    vouchers = [programmes[code] for code in ALLOWANCE_RULES]
     tally = {"confirmed": 0, "withheld": 0, "failed": 0}
     for i, month in enumerate(months):
         story.accounts(i, accounts)
         story.before_roll(i)
         for programme in paying:
             _run_month(rng, actor, county, programme, month, streets, story.special, close=True, tally=tally)
+        for programme in vouchers:
+            _run_month(rng, actor, county, programme, month, streets, story.special, close=True, tally=tally)
     story.before_roll(len(months))
     drafts = [_run_month(rng, actor, county, programme, this_month, streets, story.special, close=False,
                          tally=tally) for programme in paying]
+    # This month's allowances are approved already: the services demo's orders draw on them.
+    current = [_run_month(rng, actor, county, programme, this_month, streets, story.special, close=True,
+                          tally=tally) for programme in vouchers]
 
     kinds = dict(RollLine.objects.filter(roll__jurisdiction=county).exclude(kind=LineKind.REGULAR)
                  .values_list("kind").annotate(n=Count("id")))
@@ -426,6 +433,9 @@ def benefits_demo(ctx, log) -> None:
         f"({paid} lines paid, {tally['failed']} failed at the bank, {tally['confirmed']} checks confirmed, "
         f"{tally['withheld']} lines withheld); adjustments: "
         + ", ".join(f"{LineKind(k).label} {n}" for k, n in sorted(kinds.items())))
+    for roll in current:
+        log(f"benefits: {roll.programme.name} approved for {len(months) + 1} months up to {this_month:%Y-%m} "
+            f"({roll.line_count} lines this month, {roll.total_amount} yuan), credited to service allowances")
     if story.told:
         log("benefits: registered late: " + "; ".join(story.told))
     log(f"benefits: {this_month:%Y-%m} in draft: " + ", ".join(

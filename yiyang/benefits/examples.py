@@ -48,3 +48,17 @@ RULES = {
                        "示例数据。利通区养老服务实施方案（seeds/004）：“建立健全……特困人员照料护理补贴、高龄津贴"
                        "正常发放机制”；恩民政函〔2021〕3号：特困供养人员2303人。"),
 }
+
+# 服务补贴 (a voucher, not cash): 80+ in economic difficulty (特困、低保、低保边缘) get 100 yuan a month,
+# credited to their service allowance balance when the month's roll is approved, spent on home services.
+SERVICE_ALLOWANCE = {"min_age": 80, "categories": ["destitute", "subsistence", "near_subsistence"], "levels": [],
+                     "basis": "residence", "amount_kind": "fixed", "fixed_amount": "100"}
+
+# Programmes credited to the service allowance instead of paid to a bank (kept apart from RULES: their rolls
+# are approved but never exported to a bank).
+ALLOWANCE_RULES = {
+    "service": (SERVICE_ALLOWANCE,
+                "恩阳区示例标准：80 周岁及以上特困、低保、低保边缘老年人每月 100 元服务补贴（服务券）",
+                "示例数据，金额为假设。重庆市民政局答复（seeds/001）：“健全经济困难高龄失能养老服务补贴”、"
+                "“为居家老年人购买12项基本养老服务”；按月计入服务补贴余额，仅用于居家上门服务，当月有效，不发现金。"),
+}

@@ -36,6 +36,7 @@ from .models import (
     RuleVersion,
     StreetReview,
 )
+from .signals import roll_approved
 
 
 def _require_bureau(actor, jurisdiction: Region) -> None:
@@ -424,6 +425,7 @@ def approve_roll(*, actor, roll: Roll) -> Roll:
                                   status=409)
         roll.status, roll.approved_at, roll.approved_by = RollStatus.APPROVED, timezone.now(), _user(actor)
         roll.save(update_fields=["status", "approved_at", "approved_by"])
+        roll_approved.send(sender=Roll, roll=roll, actor=actor)
         audit.record(actor=actor, action=AuditAction.UPDATE, instance=roll, region_code=roll.jurisdiction_id,
                      detail=_("审批通过：%(n)d 人次，%(total)s 元") % {"n": roll.line_count,
                                                                    "total": roll.total_amount})

@@ -6,6 +6,7 @@ import decimal
 import uuid
 
 from django.db import models
+from django.db.models.fields.files import FieldFile
 
 from .fields import EncryptedTextField
 from .middleware import current_request_context
@@ -25,6 +26,8 @@ def _json_value(value):
         return str(value)
     if isinstance(value, uuid.UUID):
         return str(value)
+    if isinstance(value, FieldFile):  # a file field: its stored name, never the content
+        return value.name or ""
     return value
 
 

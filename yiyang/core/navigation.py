@@ -25,6 +25,13 @@ NAV = [
     NavItem(_("能力评估"), "assessment:list", REGION_STAFF),
     NavItem(_("评估任务"), "assessment:mine", frozenset({Role.ASSESSOR})),
     NavItem(_("补贴发放"), "benefits:rolls", REGION_STAFF),
+    NavItem(_("服务订单"), "services:order_list", REGION_STAFF | {Role.PROVIDER, Role.FAMILY, Role.ELDER}),
+    NavItem(_("预约服务"), "services:order_new", frozenset({Role.FAMILY, Role.ELDER})),
+    NavItem(_("服务工作台"), "services:workspace", frozenset({Role.PROVIDER})),
+    NavItem(_("排线调度"), "routing:plan", frozenset({Role.PROVIDER})),
+    NavItem(_("护理员手机端"), "services:caregiver_today", frozenset({Role.CAREGIVER})),
+    NavItem(_("服务目录"), "services:catalogue", frozenset()),
+    NavItem(_("服务结算"), "services:settlements", frozenset({Role.BUREAU, Role.PROVIDER})),
     NavItem(_("机构"), "registry:organisation_list", REGION_STAFF),
     NavItem(_("设施"), "registry:facility_list", REGION_STAFF),
     NavItem(_("从业人员"), "registry:practitioner_list", frozenset({Role.BUREAU, Role.PROVIDER})),
@@ -44,6 +51,15 @@ def items_for(user, current_path: str) -> list[dict]:
         active = current_path == url if url == "/" else current_path.startswith(url)
         out.append({"label": item.label, "url": url, "active": active})
     return out
+
+
+# Where a role lands after signing in when no page was asked for (a caregiver on a phone wants today's visits,
+# not the dashboard). Domains register theirs in AppConfig.ready(): role -> URL name.
+LANDING_PAGES: dict[str, str] = {}
+
+
+def landing_page(user) -> str:
+    return LANDING_PAGES.get(user.role, "core:home")
 
 
 # Home-page panels contributed by domains: callables (request) -> dict | None with "template" and its context.

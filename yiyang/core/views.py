@@ -15,7 +15,7 @@ from .errors import DomainError, LoginError
 from .forms import AccountForm, AuditFilterForm, LoginForm
 from .middleware import client_ip
 from .models import Region, Role, User
-from .navigation import home_panels
+from .navigation import home_panels, landing_page
 from .permissions import role_required
 from .scope import get_scoped_or_404
 
@@ -41,7 +41,7 @@ def login_view(request):
             target = request.GET.get("next", "")
             if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
                 target = ""
-            return redirect(target or "core:home")
+            return redirect(target or landing_page(user))
     return render(request, "core/login.html", {"form": form, "error": error}, status=401 if error else 200)
 
 

@@ -407,6 +407,10 @@ class Practitioner(PersonIdentity):
     certificate_number = models.CharField(_("证书编号"), max_length=64, blank=True)
     skills = models.CharField(_("技能"), max_length=200, blank=True,
                               help_text=_("逗号分隔，如 助浴,康复,鼻饲"))
+    home_latitude = models.DecimalField(_("住址纬度"), max_digits=9, decimal_places=6, null=True, blank=True,
+                                        help_text=_("排线时护理员一天路线的起点和终点"))
+    home_longitude = models.DecimalField(_("住址经度"), max_digits=9, decimal_places=6, null=True, blank=True,
+                                         help_text=_("排线时护理员一天路线的起点和终点"))
     start_date = models.DateField(_("入职日期"))
     end_date = models.DateField(_("离职日期"), null=True, blank=True)
     account = models.OneToOneField(settings.AUTH_USER_MODEL, verbose_name=_("登录账号"), null=True, blank=True,

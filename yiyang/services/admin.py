@@ -3,7 +3,17 @@ rules and orders are read-only (the services write them, with the audit log)."""
 
 from django.contrib import admin
 
-from .models import Order, ProviderOffer, ServiceItem, ServicePrice, SubsidyRule
+from .models import (
+    AllowanceEntry,
+    CaregiverShift,
+    FollowUpCall,
+    Order,
+    ProviderOffer,
+    RecurringOrder,
+    ServiceItem,
+    ServicePrice,
+    SubsidyRule,
+)
 
 
 class ReadOnly(admin.ModelAdmin):
@@ -42,3 +52,27 @@ class SubsidyRuleAdmin(ReadOnly):
 class OrderAdmin(ReadOnly):
     list_display = ("pk", "elder", "provider", "item", "scheduled_start", "status", "total", "subsidy", "copay")
     list_filter = ("status",)
+
+
+@admin.register(CaregiverShift)
+class CaregiverShiftAdmin(ReadOnly):
+    list_display = ("caregiver", "day", "start", "end", "note")
+    list_filter = ("day",)
+
+
+@admin.register(AllowanceEntry)
+class AllowanceEntryAdmin(ReadOnly):
+    list_display = ("elder", "month", "kind", "amount", "order", "roll_line", "created_at")
+    list_filter = ("kind", "month")
+
+
+@admin.register(FollowUpCall)
+class FollowUpCallAdmin(ReadOnly):
+    list_display = ("order", "month", "called_at", "outcome", "satisfaction")
+    list_filter = ("outcome", "month")
+
+
+@admin.register(RecurringOrder)
+class RecurringOrderAdmin(ReadOnly):
+    list_display = ("elder", "provider", "item", "weekdays", "time", "starts_on", "ends_on", "active")
+    list_filter = ("active",)

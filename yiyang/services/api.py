@@ -14,9 +14,10 @@ from typing import Literal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import ConfigDict
 
@@ -30,11 +31,16 @@ from yiyang.registry.models import Elder, FamilyLink, Organisation, Practitioner
 
 from . import selectors, services
 from .models import (
+    AllowanceEntry,
+    AllowanceKind,
+    CaregiverShift,
+    FollowUpCall,
     Order,
     OrderChannel,
     OrderEvent,
     OrderStatus,
     ProviderOffer,
+    RecurringOrder,
     ServiceCategory,
     ServiceItem,
     ServicePrice,
@@ -46,9 +52,6 @@ ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: Error
 ORDER_ROLES = (*REGION_STAFF, Role.PROVIDER, Role.CAREGIVER, Role.FAMILY, Role.ELDER)
 FLAG_ROLES = (*REGION_STAFF, Role.PROVIDER)
 STREET_LEN = CODE_LENGTH["street"]
-# The monthly service allowance balance is not kept yet (the benefits engine will credit it); a client never
-# states its own balance, so orders placed here draw nothing from it.
-NO_ALLOWANCE = Decimal("0.00")
 ORDER_RELATED = ("elder", "provider", "item", "caregiver")
 
 
@@ -231,6 +234,7 @@ class OrderFields(Schema):
     check_out_at: datetime.datetime | None
     rating: int | None
     created_at: datetime.datetime
+    has_photo: bool = Field(False, description="A check-out photo was uploaded (GET …/photo).")
 
 
 class OrderOut(OrderFields):
@@ -257,6 +261,10 @@ class OrderOut(OrderFields):
     @staticmethod
     def resolve_caregiver(obj):
         return {"id": obj.caregiver_id, "name": obj.caregiver.name} if obj.caregiver_id else None
+
+    @staticmethod
+    def resolve_has_photo(obj):
+        return bool(obj.check_out_photo)
 
 
 class EventOut(Schema):
@@ -427,8 +435,7 @@ def quote(request, payload: QuoteIn):
     _require(request, *ORDER_ROLES)
     elder, provider, item = _resolved(request, payload)
     result = services.preview_quote(actor=request.user, elder=elder, provider=provider, item=item,
-                                    scheduled_start=payload.scheduled_start, quantity=payload.quantity,
-                                    allowance_available=NO_ALLOWANCE)
+                                    scheduled_start=payload.scheduled_start, quantity=payload.quantity)
     start = _as_datetime(payload.scheduled_start)
     return {"elder": {"id": elder.pk, "name": elder.name}, "provider": {"id": provider.pk, "name": provider.name},
             "item": _item_ref(item), "scheduled_start": start, "quantity": money(result.quantity),
@@ -460,8 +467,7 @@ def place_order(request, payload: OrderIn):
     replay = bool(key) and Order.objects.filter(client_key=key).exists()
     order = services.place_order(actor=request.user, elder=elder, provider=provider, item=item,
                                  scheduled_start=payload.scheduled_start, quantity=payload.quantity,
-                                 channel=str(channel), note=payload.note, client_key=key,
-                                 allowance_available=NO_ALLOWANCE)
+                                 channel=str(channel), note=payload.note, client_key=key)
     return Status(200 if replay else 201, _fresh(request, order.pk))
 
 
@@ -626,3 +632,430 @@ def no_show(request, order_id: int, payload: ReasonIn):
     order = _get(request, order_id, "change")
     services.mark_no_show(actor=request.user, order=order, reason=payload.reason)
     return _fresh(request, order_id)
+
+
+# ------------------------------------------------------------------------------------------- check-out photo
+
+
+@router.post("orders/{int:order_id}/photo", response={200: OrderDetailOut, **ERRORS},
+             summary="Upload the visit's photo (the assigned caregiver)")
+def upload_photo(request, order_id: int, photo: File[UploadedFile], client_key: Form[str] = ""):
+    """Multipart: `photo` (JPEG or PNG, at most 5 MB, checked by its content) and optionally `client_key`.
+    Once checked in or out and before confirmation; a new photo replaces the previous one. Replaying the same
+    `client_key` from the phone's offline queue changes nothing."""
+    order = _get(request, order_id, "change")
+    if len(client_key or "") > 64:
+        raise ValidationError({"client_key": [_("提交编号过长。")]})
+    services.attach_photo(actor=request.user, order=order, photo=photo, client_key=client_key or None)
+    return _fresh(request, order_id)
+
+
+@router.get("orders/{int:order_id}/photo", response={200: None, **ERRORS}, summary="The visit's photo")
+def get_photo(request, order_id: int):
+    """The photo itself (image/jpeg or image/png), to anyone who may see the order; 404 when there is none."""
+    _require(request, *ORDER_ROLES)
+    order = _get(request, order_id)
+    if not order.check_out_photo:
+        raise Http404
+    name = order.check_out_photo.name
+    kind = "image/png" if name.lower().endswith(".png") else "image/jpeg"
+    try:
+        handle = order.check_out_photo.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    return FileResponse(handle, content_type=kind)
+
+
+# ------------------------------------------------------------------------------------------------- shifts
+
+SHIFT_ROLES = (Role.PROVIDER, Role.CAREGIVER, Role.BUREAU)
+
+
+class ShiftOut(Schema):
+    id: int
+    caregiver: IdRef
+    day: datetime.date
+    start: str = Field(..., description="HH:MM, local time.")
+    end: str = Field(..., description="HH:MM, local time.")
+    note: str
+
+
+def _shift_out(shift: CaregiverShift) -> dict:
+    return {"id": shift.pk, "caregiver": {"id": shift.caregiver_id, "name": shift.caregiver.name},
+            "day": shift.day, "start": shift.start.strftime("%H:%M"), "end": shift.end.strftime("%H:%M"),
+            "note": shift.note}
+
+
+class ShiftFilters(Schema):
+    day: datetime.date | None = Field(None, description="Only this day.")
+    date_from: datetime.date | None = Field(None, description="On or after this day.")
+    date_to: datetime.date | None = Field(None, description="On or before this day.")
+    caregiver: int | None = Field(None, description="Practitioner id.")
+
+
+@router.get("shifts", response={200: list[ShiftOut], **ERRORS}, summary="Caregivers' shifts in my scope")
+def list_shifts(request, filters: Query[ShiftFilters]):
+    """A provider sees its caregivers' shifts, a caregiver their own, the bureau those of its district.
+    Without a day or range: from today, 14 days."""
+    _require(request, *SHIFT_ROLES)
+    qs = CaregiverShift.objects.restrict(request.user).select_related("caregiver")
+    if filters.day:
+        qs = qs.filter(day=filters.day)
+    else:
+        start = filters.date_from or timezone.localdate()
+        end = filters.date_to or start + datetime.timedelta(days=13)
+        if end < start:
+            raise ValidationError({"date_to": [_("结束日期不能早于开始日期。")]})
+        if (end - start).days > 92:
+            raise ValidationError({"date_to": [_("一次最多查询 93 天。")]})
+        qs = qs.filter(day__gte=start, day__lte=end)
+    if filters.caregiver:
+        qs = qs.filter(caregiver_id=filters.caregiver)
+    return [_shift_out(s) for s in qs.order_by("day", "start", "caregiver__name", "pk")]
+
+
+class ShiftIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    caregiver: int = Field(..., description="Practitioner id of one of the provider's caregivers.")
+    day: datetime.date
+    start: str = Field(..., max_length=5, examples=["08:00"])
+    end: str = Field(..., max_length=5, examples=["12:00"])
+    note: str = Field("", max_length=200)
+
+
+@router.post("shifts", response={201: ShiftOut, **ERRORS}, summary="Set a shift (provider)")
+def create_shift(request, payload: ShiftIn):
+    """A shift with the same caregiver, day and start is changed; an overlapping one is refused (422)."""
+    _require(request, Role.PROVIDER)
+    caregiver = Practitioner.objects.restrict(request.user, "change").filter(pk=payload.caregiver).first()
+    if caregiver is None:
+        raise ValidationError({"caregiver": [_("找不到该护理员，或其不是本机构的人员。")]})
+    shift = services.set_shift(actor=request.user, caregiver=caregiver, day=payload.day, start=payload.start,
+                               end=payload.end, note=payload.note)
+    shift = CaregiverShift.objects.select_related("caregiver").get(pk=shift.pk)
+    return Status(201, _shift_out(shift))
+
+
+@router.delete("shifts/{int:shift_id}", response={204: None, **ERRORS}, summary="Remove a shift (provider)")
+def delete_shift(request, shift_id: int):
+    _require(request, Role.PROVIDER)
+    shift = get_scoped_or_404(CaregiverShift.objects, request.user, "change", pk=shift_id)
+    services.remove_shift(actor=request.user, shift=shift)
+    return Status(204, None)
+
+
+class AvailabilityFilters(Schema):
+    start: datetime.datetime = Field(..., description="Start of the visit (ISO 8601).")
+    end: datetime.datetime | None = Field(None, description="End; default one hour after the start.")
+
+
+class AvailabilityOut(Schema):
+    caregiver: IdRef
+    on_shift: bool | None = Field(..., description="A shift covers the window; null when no shift that day.")
+    shifts: list[str] = Field(..., description="The day's shifts, HH:MM-HH:MM.")
+    overlapping: int = Field(..., description="Assigned or started visits overlapping the window.")
+    skills: list[str]
+
+
+@router.get("availability", response={200: list[AvailabilityOut], **ERRORS},
+            summary="Which of my caregivers are free for a window (provider)")
+def availability(request, filters: Query[AvailabilityFilters]):
+    _require(request, Role.PROVIDER)
+    start = filters.start if timezone.is_aware(filters.start) else timezone.make_aware(filters.start)
+    end = filters.end or start + datetime.timedelta(hours=1)
+    end = end if timezone.is_aware(end) else timezone.make_aware(end)
+    if end <= start:
+        raise ValidationError({"end": [_("结束时间须晚于开始时间。")]})
+    rows = selectors.caregiver_availability(provider=request.user.organisation_id, start=start, end=end)
+    return [{"caregiver": {"id": r["caregiver"].pk, "name": r["caregiver"].name}, "on_shift": r["on_shift"],
+             "shifts": [f"{s.start:%H:%M}-{s.end:%H:%M}" for s in r["shifts"]], "overlapping": r["overlapping"],
+             "skills": r["skills"]} for r in rows]
+
+
+# ------------------------------------------------------------------------------------------------ allowance
+
+
+class AllowanceEntryOut(Schema):
+    kind: str
+    kind_label: str
+    amount: str = Field(..., description="Positive: credit or refund; negative: drawn by an order.")
+    order: int | None
+    created_at: datetime.datetime
+
+
+class AllowanceOut(Schema):
+    elder: IdRef
+    month: str = Field(..., examples=["2026-11"])
+    credited: str
+    debited: str = Field(..., description="Drawn by orders (a positive amount).")
+    refunded: str = Field(..., description="Given back by orders that ended unserved.")
+    balance: str = Field(..., description="What is left for the month: credited − debited + refunded, never < 0.")
+    entries: list[AllowanceEntryOut]
+
+
+@router.get("elders/{int:elder_id}/allowance", response={200: AllowanceOut, **ERRORS},
+            summary="An elder's monthly service allowance (服务补贴余额)")
+def elder_allowance(request, elder_id: int, month: str = ""):
+    """Credited by the approved 服务补贴 roll of the month, drawn by orders of services that month, given back
+    when an order is cancelled, declined or not served. Scoped like the elder (404 outside)."""
+    _require(request, *ORDER_ROLES)
+    elder = _elder(request, elder_id)
+    first = services._month(month) if month else timezone.localdate().replace(day=1)
+    totals = selectors.allowance_totals(elder, first)
+    labels = dict(AllowanceKind.choices)
+    entries = AllowanceEntry.objects.filter(elder=elder, month=first).order_by("pk")
+    return {"elder": {"id": elder.pk, "name": elder.name}, "month": first.strftime("%Y-%m"),
+            **{k: money(v) for k, v in totals.items()},
+            "entries": [{"kind": e.kind, "kind_label": str(labels[e.kind]), "amount": money(e.amount),
+                         "order": e.order_id, "created_at": e.created_at} for e in entries]}
+
+
+# ------------------------------------------------------------------------------------------------ follow-ups
+
+
+class FollowUpOut(Schema):
+    id: int
+    order: int
+    elder: IdRef
+    provider: IdRef
+    item: str
+    check_out_at: datetime.datetime | None
+    month: str
+    sampled_at: datetime.datetime
+    called_at: datetime.datetime | None
+    called_by: str | None
+    outcome: str = Field(..., description="`reached`, `unreachable`, `refused`, or '' while not called.")
+    outcome_label: str
+    satisfaction: int | None
+    issues: str
+    note: str
+
+    @staticmethod
+    def resolve_order(obj):
+        return obj.order_id if isinstance(obj, FollowUpCall) else obj["order"]
+
+
+class FollowUpRow(FollowUpOut):
+    """Resolved from the model (paginated lists)."""
+
+    @staticmethod
+    def resolve_elder(obj):
+        return {"id": obj.order.elder_id, "name": obj.order.elder.name}
+
+    @staticmethod
+    def resolve_provider(obj):
+        return {"id": obj.order.provider_id, "name": obj.order.provider.name}
+
+    @staticmethod
+    def resolve_item(obj):
+        return obj.order.item.name
+
+    @staticmethod
+    def resolve_check_out_at(obj):
+        return obj.order.check_out_at
+
+    @staticmethod
+    def resolve_month(obj):
+        return obj.month.strftime("%Y-%m")
+
+    @staticmethod
+    def resolve_called_by(obj):
+        return _person(obj.called_by)
+
+    @staticmethod
+    def resolve_outcome_label(obj):
+        return str(obj.get_outcome_display()) if obj.outcome else ""
+
+
+def _follow_up_out(call: FollowUpCall) -> dict:
+    order = call.order
+    return {"id": call.pk, "order": order.pk, "elder": {"id": order.elder_id, "name": order.elder.name},
+            "provider": {"id": order.provider_id, "name": order.provider.name}, "item": order.item.name,
+            "check_out_at": order.check_out_at, "month": call.month.strftime("%Y-%m"),
+            "sampled_at": call.sampled_at, "called_at": call.called_at, "called_by": _person(call.called_by),
+            "outcome": call.outcome, "outcome_label": str(call.get_outcome_display()) if call.outcome else "",
+            "satisfaction": call.satisfaction, "issues": call.issues, "note": call.note}
+
+
+FOLLOW_UP_RELATED = ("order__elder", "order__provider", "order__item", "called_by")
+
+
+class FollowUpFilters(Schema):
+    month: str = Field("", max_length=10, description="YYYY-MM.")
+    pending: bool | None = Field(None, description="true: not called yet; false: called.")
+    provider: int | None = None
+
+
+@router.get("follow-ups", response={200: list[FollowUpRow], **ERRORS}, summary="Follow-up calls (回访) in my scope")
+@paginate(LimitOffsetPagination)
+def list_follow_ups(request, filters: Query[FollowUpFilters]):
+    """Bureau, street and community staff see the calls of their region; a provider those of its orders."""
+    _require(request, *REGION_STAFF, Role.PROVIDER)
+    qs = FollowUpCall.objects.restrict(request.user).select_related(*FOLLOW_UP_RELATED).order_by("-month", "pk")
+    if filters.month:
+        qs = qs.filter(month=services._month(filters.month))
+    if filters.pending is not None:
+        qs = qs.filter(called_at__isnull=filters.pending)
+    if filters.provider:
+        qs = qs.filter(order__provider_id=filters.provider)
+    return qs
+
+
+class SampleIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    jurisdiction: str = Field("", max_length=12, description="Region code; default the caller's scope.")
+    month: str = Field(..., max_length=10, examples=["2026-11"])
+    rate: Decimal = Field(Decimal("0.1"), description="Share of the completed orders to call (0 < rate ≤ 1).")
+
+
+class SampleOut(Schema):
+    added: int
+    calls: list[FollowUpOut]
+
+
+@router.post("follow-ups/sample", response={200: SampleOut, **ERRORS},
+             summary="Sample the month's completed orders for follow-up calls")
+def sample(request, payload: SampleIn):
+    """Deterministic; at least one per provider; running it again adds only what the rate still lacks."""
+    _require(request, *REGION_STAFF)
+    code = payload.jurisdiction.strip() or request.user.scope_code or ""
+    calls = services.sample_follow_ups(actor=request.user, jurisdiction=code, month=payload.month, rate=payload.rate)
+    fresh = FollowUpCall.objects.filter(pk__in=[c.pk for c in calls]).select_related(*FOLLOW_UP_RELATED)
+    return {"added": len(calls), "calls": [_follow_up_out(c) for c in fresh.order_by("pk")]}
+
+
+class FollowUpIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["reached", "unreachable", "refused"]
+    satisfaction: int | None = Field(None, description="1–5, required when reached.")
+    issues: str = Field("", max_length=2000)
+    note: str = Field("", max_length=300)
+
+
+@router.post("follow-ups/{int:call_id}", response={200: FollowUpOut, **ERRORS}, summary="Record a follow-up call")
+def record(request, call_id: int, payload: FollowUpIn):
+    """A satisfaction of 2 or less flags the order (回访满意度低) and holds it back from settlement."""
+    _require(request, *REGION_STAFF)
+    call = get_scoped_or_404(FollowUpCall.objects, request.user, "change", pk=call_id)
+    services.record_follow_up(actor=request.user, call=call, outcome=payload.outcome,
+                              satisfaction=payload.satisfaction, issues=payload.issues, note=payload.note)
+    return _follow_up_out(FollowUpCall.objects.select_related(*FOLLOW_UP_RELATED).get(pk=call_id))
+
+
+# ------------------------------------------------------------------------------------------------ recurring
+
+
+class RecurringOut(Schema):
+    id: int
+    elder: IdRef
+    provider: IdRef
+    item: ItemRef
+    weekdays: list[int] = Field(..., description="ISO weekdays: 1 = Monday … 7 = Sunday.")
+    time: str = Field(..., description="HH:MM, local time.")
+    quantity: str
+    note: str
+    starts_on: datetime.date
+    ends_on: datetime.date | None
+    channel: str
+    active: bool
+    created_at: datetime.datetime
+    skipped: list[dict] = Field(..., description="Occurrences that could not be placed: {day, reason}.")
+
+
+class RecurringRow(RecurringOut):
+    """Resolved from the model (paginated lists)."""
+
+    @staticmethod
+    def resolve_elder(obj):
+        return {"id": obj.elder_id, "name": obj.elder.name}
+
+    @staticmethod
+    def resolve_provider(obj):
+        return {"id": obj.provider_id, "name": obj.provider.name}
+
+    @staticmethod
+    def resolve_item(obj):
+        return _item_ref(obj.item)
+
+    @staticmethod
+    def resolve_weekdays(obj):
+        return obj.weekday_list
+
+    @staticmethod
+    def resolve_time(obj):
+        return obj.time.strftime("%H:%M")
+
+    @staticmethod
+    def resolve_quantity(obj):
+        return money(obj.quantity)
+
+    @staticmethod
+    def resolve_skipped(obj):
+        return [{"day": s.day.isoformat(), "reason": s.reason} for s in obj.skips.all()]
+
+
+def _recurring_out(rule: RecurringOrder) -> dict:
+    return {"id": rule.pk, "elder": {"id": rule.elder_id, "name": rule.elder.name},
+            "provider": {"id": rule.provider_id, "name": rule.provider.name}, "item": _item_ref(rule.item),
+            "weekdays": rule.weekday_list, "time": rule.time.strftime("%H:%M"), "quantity": money(rule.quantity),
+            "note": rule.note, "starts_on": rule.starts_on, "ends_on": rule.ends_on, "channel": rule.channel,
+            "active": rule.active, "created_at": rule.created_at,
+            "skipped": [{"day": s.day.isoformat(), "reason": s.reason} for s in rule.skips.all()]}
+
+
+RECURRING_RELATED = ("elder", "provider", "item")
+
+
+@router.get("recurring", response={200: list[RecurringRow], **ERRORS}, summary="Standing orders in my scope")
+@paginate(LimitOffsetPagination)
+def list_recurring(request, elder: int | None = None, active: bool | None = None):
+    _require(request, *REGION_STAFF, Role.PROVIDER, Role.FAMILY, Role.ELDER)
+    qs = (RecurringOrder.objects.restrict(request.user).select_related(*RECURRING_RELATED)
+          .prefetch_related("skips"))
+    if elder:
+        qs = qs.filter(elder_id=elder)
+    if active is not None:
+        qs = qs.filter(active=active)
+    return qs
+
+
+class RecurringIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    elder: int
+    provider: int
+    item: str = Field(..., max_length=32)
+    weekdays: list[int] = Field(..., description="ISO weekdays, e.g. [2] for every Tuesday.")
+    time: str = Field(..., max_length=5, examples=["09:00"])
+    quantity: Decimal = Decimal("1")
+    starts_on: datetime.date
+    ends_on: datetime.date | None = None
+    channel: Literal["portal", "phone", "staff"] | None = None
+    note: str = Field("", max_length=300)
+
+
+@router.post("recurring", response={201: RecurringOut, **ERRORS}, summary="Set up a standing order")
+def create_recurring(request, payload: RecurringIn):
+    """Checked like an order (its first occurrence is priced now); the orders of its first week are placed at
+    once, the later ones by the daily run (manage.py services_daily)."""
+    _require(request, *REGION_STAFF, Role.FAMILY, Role.ELDER)
+    elder = _elder(request, payload.elder)
+    channel = payload.channel or (OrderChannel.PORTAL if request.user.role in (Role.FAMILY, Role.ELDER)
+                                  else OrderChannel.STAFF)
+    rule = services.create_recurring(actor=request.user, elder=elder, provider=_provider(payload.provider),
+                                     item=_item(payload.item), weekdays=payload.weekdays, time=payload.time,
+                                     quantity=payload.quantity, starts_on=payload.starts_on,
+                                     ends_on=payload.ends_on, channel=str(channel), note=payload.note)
+    rule = RecurringOrder.objects.select_related(*RECURRING_RELATED).get(pk=rule.pk)
+    return Status(201, _recurring_out(rule))
+
+
+@router.post("recurring/{int:recurring_id}/stop", response={200: RecurringOut, **ERRORS},
+             summary="Stop a standing order")
+def stop_recurring(request, recurring_id: int):
+    rule = get_scoped_or_404(RecurringOrder.objects, request.user, "change", pk=recurring_id)
+    services.stop_recurring(actor=request.user, recurring=rule)
+    return _recurring_out(RecurringOrder.objects.select_related(*RECURRING_RELATED).get(pk=recurring_id))

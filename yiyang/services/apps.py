@@ -8,6 +8,12 @@ def _status_changed(sender, *, elder, event, actor, **kwargs):
     on_elder_status_changed(elder=elder, event=event, actor=actor)
 
 
+def _roll_approved(sender, *, roll, actor, **kwargs):
+    from .services import credit_allowance_from_roll
+
+    credit_allowance_from_roll(roll=roll, actor=actor)
+
+
 class ServicesConfig(AppConfig):
     name = "yiyang.services"
     label = "services"
@@ -17,3 +23,18 @@ class ServicesConfig(AppConfig):
         from yiyang.registry.signals import elder_status_changed
 
         elder_status_changed.connect(_status_changed, dispatch_uid="services.elder_status_changed")
+
+        from yiyang.benefits.signals import roll_approved
+
+        roll_approved.connect(_roll_approved, dispatch_uid="services.roll_approved")
+
+        from yiyang.core.models import Role
+        from yiyang.core.navigation import HOME_PANELS, LANDING_PAGES
+
+        from .views import orders_home_panel
+        from .views_caregiver import caregiver_home_panel
+
+        for panel in (orders_home_panel, caregiver_home_panel):
+            if panel not in HOME_PANELS:
+                HOME_PANELS.append(panel)
+        LANDING_PAGES[Role.CAREGIVER] = "services:caregiver_today"

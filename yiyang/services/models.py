@@ -259,6 +259,9 @@ class Order(models.Model):
     check_out_latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     check_out_longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     service_notes = models.CharField(_("服务记录"), max_length=500, blank=True)
+    check_out_photo = models.FileField(_("服务照片"), upload_to="services/photos/%Y/%m/", blank=True)
+    # The phone's key of the queued photo upload: replaying it stores nothing twice.
+    photo_client_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
     rating = models.PositiveSmallIntegerField(_("评分"), null=True, blank=True)
     rating_comment = models.CharField(_("评价"), max_length=300, blank=True)
     end_reason = models.CharField(_("取消/拒单/未上门原因"), max_length=300, blank=True)
@@ -326,6 +329,7 @@ class FlagKind(models.TextChoices):
     OVERLAP = "overlap", _("同一护理员服务时间重叠")
     DURATION = "duration", _("服务时长与标准相差过大")
     ELDER_INACTIVE = "elder_inactive", _("老人已故或已迁出")
+    FOLLOW_UP = "follow_up", _("回访满意度低")
 
 
 class OrderFlag(models.Model):
@@ -351,7 +355,7 @@ class SettlementStatus(models.TextChoices):
 
 
 # Orders with one of these flags are held back from the month's settlement until someone looks at them.
-HOLD_FLAG_KINDS = (FlagKind.FAR_CHECK_IN, FlagKind.OVERLAP, FlagKind.DURATION)
+HOLD_FLAG_KINDS = (FlagKind.FAR_CHECK_IN, FlagKind.OVERLAP, FlagKind.DURATION, FlagKind.FOLLOW_UP)
 
 
 class Settlement(models.Model):
@@ -435,3 +439,233 @@ class SettlementItem(models.Model):
 
     def __str__(self):
         return f"{self.settlement_id}/{self.order_id}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Caregivers' shifts (排班)
+
+
+class CaregiverShift(models.Model):
+    """One caregiver on duty on a day from `start` to `end` (local time). Shifts of one caregiver on a day do
+    not overlap (checked by services.set_shift)."""
+
+    caregiver = models.ForeignKey("registry.Practitioner", verbose_name=_("护理员"), on_delete=models.CASCADE,
+                                  related_name="shifts")
+    day = models.DateField(_("日期"), db_index=True)
+    start = models.TimeField(_("上班时间"))
+    end = models.TimeField(_("下班时间"))
+    note = models.CharField(_("备注"), max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("护理员排班")
+        verbose_name_plural = _("护理员排班")
+        ordering = ["day", "start", "caregiver_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["caregiver", "day", "start"], name="shift_one_per_start"),
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="shift_end_after_start"),
+        ]
+
+    def __str__(self):
+        return f"{self.caregiver_id} {self.day} {self.start:%H:%M}-{self.end:%H:%M}"
+
+    @classmethod
+    def scope_filter(cls, user, action):
+        if user.role == Role.PROVIDER and user.organisation_id:
+            return Q(caregiver__organisation_id=user.organisation_id)
+        if user.role == Role.CAREGIVER and action == "view":
+            return Q(caregiver__account=user)
+        if user.role == Role.BUREAU and user.scope_code and action == "view":
+            return Q(caregiver__organisation__region__code__startswith=user.scope_code)
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Monthly service allowance (服务补贴余额): an append-only ledger
+
+
+class AllowanceKind(models.TextChoices):
+    CREDIT = "credit", _("发放")
+    DEBIT = "debit", _("抵扣")
+    REFUND = "refund", _("退回")
+
+
+class AllowanceEntry(models.Model):
+    """One movement of an elder's service allowance for a month: a credit from an approved benefits roll
+    (positive), a debit by an order (negative) or its refund when the order ends unserved (positive). The
+    balance of an elder × month is the sum of its entries; rows are never updated or deleted."""
+
+    elder = models.ForeignKey("registry.Elder", verbose_name=_("老年人"), on_delete=models.PROTECT,
+                              related_name="allowance_entries")
+    month = models.DateField(_("月份"))
+    amount = models.DecimalField(_("金额（元）"), max_digits=10, decimal_places=2)
+    kind = models.CharField(_("类型"), max_length=8, choices=AllowanceKind.choices)
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="allowance_entries")
+    roll_line = models.ForeignKey("benefits.RollLine", null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+")
+    county_code = models.CharField(max_length=6, db_index=True)
+    region_code = models.CharField(max_length=12, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("服务补贴流水")
+        verbose_name_plural = _("服务补贴流水")
+        ordering = ["elder_id", "month", "pk"]
+        indexes = [models.Index(fields=["elder", "month"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(month__day=1), name="allowance_month_first_day"),
+            # A replayed order or cancellation never debits or refunds twice; a roll line credits once.
+            models.UniqueConstraint(fields=["order", "kind"], condition=Q(order__isnull=False),
+                                    name="allowance_once_per_order_kind"),
+            models.UniqueConstraint(fields=["roll_line"], condition=Q(roll_line__isnull=False),
+                                    name="allowance_once_per_roll_line"),
+            models.CheckConstraint(
+                condition=(Q(kind="debit", amount__lt=0, order__isnull=False)
+                           | Q(kind="refund", amount__gt=0, order__isnull=False)
+                           | Q(kind="credit", amount__gt=0)),
+                name="allowance_sign_by_kind"),
+        ]
+
+    def __str__(self):
+        return f"{self.elder_id} {self.month:%Y-%m} {self.amount}"
+
+    @classmethod
+    def scope_filter(cls, user, action):
+        if action != "view":
+            return None
+        if user.role in {Role.BUREAU, Role.STREET, Role.COMMUNITY} and user.scope_code:
+            return Q(region_code__startswith=user.scope_code)
+        if user.role in {Role.FAMILY, Role.ELDER}:
+            return Q(elder__family_links__user=user)
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Follow-up calls (回访)
+
+
+class FollowUpOutcome(models.TextChoices):
+    REACHED = "reached", _("已接通")
+    UNREACHABLE = "unreachable", _("无法接通")
+    REFUSED = "refused", _("拒绝回访")
+
+
+class FollowUpCall(models.Model):
+    """A sampled completed order to call back: how satisfied the person was, and what went wrong."""
+
+    order = models.OneToOneField(Order, verbose_name=_("服务订单"), on_delete=models.CASCADE,
+                                 related_name="follow_up")
+    month = models.DateField(_("抽样月份"))
+    region_code = models.CharField(max_length=12, db_index=True)
+    sampled_at = models.DateTimeField(_("抽样时间"), default=timezone.now)
+    sampled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    called_at = models.DateTimeField(_("回访时间"), null=True, blank=True)
+    called_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+", verbose_name=_("回访人"))
+    outcome = models.CharField(_("回访结果"), max_length=12, choices=FollowUpOutcome.choices, blank=True)
+    satisfaction = models.PositiveSmallIntegerField(_("满意度"), null=True, blank=True)
+    issues = models.TextField(_("反映问题"), blank=True)
+    note = models.CharField(_("备注"), max_length=300, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("服务回访")
+        verbose_name_plural = _("服务回访")
+        ordering = ["-month", "called_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(satisfaction__isnull=True)
+                                   | (Q(satisfaction__gte=1) & Q(satisfaction__lte=5)),
+                                   name="follow_up_satisfaction_1_to_5"),
+            models.CheckConstraint(condition=Q(month__day=1), name="follow_up_month_first_day"),
+        ]
+
+    def __str__(self):
+        return f"{self.order_id} {self.get_outcome_display() or '-'}"
+
+    @classmethod
+    def scope_filter(cls, user, action):
+        if user.role in {Role.BUREAU, Role.STREET, Role.COMMUNITY} and user.scope_code:
+            return Q(region_code__startswith=user.scope_code)
+        if user.role == Role.PROVIDER and user.organisation_id and action == "view":
+            return Q(order__provider_id=user.organisation_id)
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Recurring orders (周期服务, e.g. every Tuesday 9:00)
+
+
+class RecurringOrder(models.Model):
+    """A standing order: on each ISO weekday listed (1 = Monday … 7 = Sunday) at `time`, from `starts_on`
+    (until `ends_on`), an order is placed through place_order (a week ahead, by services_daily)."""
+
+    elder = models.ForeignKey("registry.Elder", verbose_name=_("老年人"), on_delete=models.PROTECT,
+                              related_name="recurring_orders")
+    provider = models.ForeignKey("registry.Organisation", verbose_name=_("服务机构"), on_delete=models.PROTECT,
+                                 related_name="recurring_orders")
+    item = models.ForeignKey(ServiceItem, verbose_name=_("服务项目"), on_delete=models.PROTECT, related_name="+")
+    weekdays = models.CharField(_("每周几"), max_length=13)
+    time = models.TimeField(_("时间"))
+    quantity = models.DecimalField(_("数量"), max_digits=6, decimal_places=2, default=1)
+    note = models.CharField(_("需求说明"), max_length=300, blank=True)
+    starts_on = models.DateField(_("开始日期"))
+    ends_on = models.DateField(_("结束日期"), null=True, blank=True)
+    channel = models.CharField(_("下单方式"), max_length=10, choices=OrderChannel.choices)
+    region_code = models.CharField(max_length=12, db_index=True)
+    placed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    active = models.BooleanField(_("有效"), default=True)
+    stopped_at = models.DateTimeField(_("停止时间"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("周期服务")
+        verbose_name_plural = _("周期服务")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_on__isnull=True) | Q(ends_on__gte=F("starts_on")),
+                                   name="recurring_valid_range"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="recurring_quantity_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.item} {self.weekdays} {self.time:%H:%M}"
+
+    @property
+    def weekday_list(self) -> list[int]:
+        return [int(d) for d in self.weekdays.split(",") if d.strip()]
+
+    @classmethod
+    def scope_filter(cls, user, action):
+        if user.role == Role.PROVIDER and user.organisation_id and action == "view":
+            return Q(provider_id=user.organisation_id)
+        if user.role in {Role.BUREAU, Role.STREET, Role.COMMUNITY} and user.scope_code:
+            return Q(region_code__startswith=user.scope_code)
+        if user.role in {Role.FAMILY, Role.ELDER}:
+            return Q(elder__family_links__user=user)
+        return None
+
+
+class RecurringSkip(models.Model):
+    """An occurrence of a standing order that could not be placed (elder died, offer ended …), and why."""
+
+    recurring = models.ForeignKey(RecurringOrder, on_delete=models.CASCADE, related_name="skips")
+    day = models.DateField(_("日期"))
+    reason = models.CharField(_("原因"), max_length=500)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("周期服务未生成记录")
+        verbose_name_plural = _("周期服务未生成记录")
+        ordering = ["recurring_id", "day"]
+        constraints = [models.UniqueConstraint(fields=["recurring", "day"], name="recurring_skip_once")]

@@ -40,6 +40,9 @@ from . import pricing, selectors
 from .models import (
     HOLD_FLAG_KINDS,
     TRANSITIONS,
+    AllowanceEntry,
+    AllowanceKind,
+    CaregiverShift,
     FlagKind,
     Order,
     OrderChannel,
@@ -326,9 +329,14 @@ def _start(value) -> datetime.datetime:
     return value
 
 
-def _prepare(*, actor, elder: Elder, provider, item: ServiceItem, scheduled_start, quantity, allowance_available):
-    """Everything place_order checks and prices, without writing: (start, quantity, offer, price, rule, quote)."""
-    elder = Elder.objects.get(pk=elder.pk)  # the status as registered now, not as the caller last read it
+def _prepare(*, actor, elder: Elder, provider, item: ServiceItem, scheduled_start, quantity, allowance_available,
+             lock: bool = False):
+    """Everything place_order checks and prices, without writing: (start, quantity, offer, price, rule, quote).
+    `allowance_available` None means the elder's balance in the ledger for the month of the service; with
+    `lock` the elder's row is locked first (SELECT … FOR UPDATE), so that two orders for the same person are
+    priced one after the other and the balance can never go below zero."""
+    # The status as registered now, not as the caller last read it.
+    elder = (Elder.objects.select_for_update(of=("self",)) if lock else Elder.objects).get(pk=elder.pk)
     _require_may_order_for(actor, elder)
     if elder.status != ElderStatus.ACTIVE:
         raise DomainError("elder_inactive", _("%(name)s 的状态为“%(status)s”，不能下单。") % {
@@ -352,10 +360,13 @@ def _prepare(*, actor, elder: Elder, provider, item: ServiceItem, scheduled_star
     rule = selectors.subsidy_rule_in_force(elder.residence_region_id, day)
     params = pricing.parse(rule.params) if rule is not None else pricing.SubsidyParams()
     categories, age = selectors.elder_facts(elder, day)
-    try:
-        allowance = Decimal(str(allowance_available or 0))
-    except (InvalidOperation, ValueError):
-        raise ValidationError({"allowance_available": [_("服务补贴余额须为数字。")]}) from None
+    if allowance_available is None:
+        allowance = selectors.allowance_balance(elder, day)
+    else:
+        try:
+            allowance = Decimal(str(allowance_available or 0))
+        except (InvalidOperation, ValueError):
+            raise ValidationError({"allowance_available": [_("服务补贴余额须为数字。")]}) from None
     # The provider's price, held to the ceiling in force on the day of the service (it may have been lowered
     # since the offer was declared).
     subsidised = min(offer.price, price.inclusive_price)
@@ -365,8 +376,9 @@ def _prepare(*, actor, elder: Elder, provider, item: ServiceItem, scheduled_star
 
 
 def preview_quote(*, actor, elder: Elder, provider, item: ServiceItem, scheduled_start, quantity=1,
-                  allowance_available=Decimal("0")) -> pricing.Quote:
-    """What the person sees before confirming: the same checks and split as place_order, nothing written."""
+                  allowance_available=None) -> pricing.Quote:
+    """What the person sees before confirming: the same checks and split as place_order, nothing written.
+    The allowance is the elder's balance for the month of the service unless the caller states one."""
     return _prepare(actor=actor, elder=elder, provider=provider, item=item, scheduled_start=scheduled_start,
                     quantity=quantity, allowance_available=allowance_available)[-1]
 
@@ -389,9 +401,13 @@ def _replayed_order(client_key, **request) -> Order | None:
 @transaction.atomic
 def place_order(*, actor, elder: Elder, provider, item: ServiceItem, scheduled_start, quantity=1,
                 channel: str, note: str = "", client_key: str | None = None,
-                allowance_available=Decimal("0")) -> Order:
+                allowance_available=None) -> Order:
     """Place an order with its price split fixed as quoted. Submitting the same client_key again returns the
-    order it made (a flaky phone's retry); the same key with a different content is refused (409)."""
+    order it made (a flaky phone's retry); the same key with a different content is refused (409).
+
+    By default the allowance comes from the elder's monthly ledger (服务补贴余额) and its debit is written in the
+    same transaction, under a lock on the elder's row. An explicit `allowance_available` (callers that state
+    a balance themselves) is used as given and not recorded in the ledger."""
     if channel not in OrderChannel.values:
         raise ValidationError({"channel": [_("下单方式取值无效。")]})
     client_key = _text(client_key, 64) or None
@@ -402,7 +418,7 @@ def place_order(*, actor, elder: Elder, provider, item: ServiceItem, scheduled_s
         return found
     start, qty, offer, price, rule, quote = _prepare(
         actor=actor, elder=elder, provider=provider, item=item, scheduled_start=scheduled_start,
-        quantity=quantity, allowance_available=allowance_available)
+        quantity=quantity, allowance_available=allowance_available, lock=allowance_available is None)
     try:
         with transaction.atomic():
             order = Order.objects.create(
@@ -415,6 +431,11 @@ def place_order(*, actor, elder: Elder, provider, item: ServiceItem, scheduled_s
                 placed_by=_user(actor))
             OrderEvent.objects.create(order=order, from_status="", to_status=OrderStatus.REQUESTED,
                                       by=_user(actor), note=order.get_channel_display())
+            if allowance_available is None and order.allowance > 0:
+                AllowanceEntry.objects.create(
+                    elder=order.elder, month=_service_day(order).replace(day=1), amount=-order.allowance,
+                    kind=AllowanceKind.DEBIT, order=order, county_code=order.county_code,
+                    region_code=order.region_code)
             audit.record(actor=actor, action=AuditAction.CREATE, instance=order, after=audit.snapshot(order),
                          region_code=order.region_code, detail=order.price_explanation)
     except IntegrityError:
@@ -491,10 +512,25 @@ def _move(*, actor, order: Order, to_status: str, note: str = "", at=None, clien
     order.save()
     OrderEvent.objects.create(order=order, from_status=from_status, to_status=to_status, at=at or timezone.now(),
                               by=_user(actor), note=_text(note, 300), client_key=client_key)
+    if to_status in UNSERVED:
+        _refund_allowance(order)
     audit.record(actor=actor, action=AuditAction.UPDATE, instance=order, before=before,
                  after=audit.snapshot(order), region_code=order.region_code,
                  detail=f"{STEP_NAMES[to_status]} {_text(note, 200)}".strip())
     return order
+
+
+# An order that ends without a service gives its allowance back to the month it was drawn from.
+UNSERVED = (OrderStatus.CANCELLED, OrderStatus.DECLINED, OrderStatus.NO_SHOW)
+
+
+def _refund_allowance(order: Order) -> AllowanceEntry | None:
+    debit = AllowanceEntry.objects.filter(order=order, kind=AllowanceKind.DEBIT).first()
+    if debit is None or AllowanceEntry.objects.filter(order=order, kind=AllowanceKind.REFUND).exists():
+        return None
+    return AllowanceEntry.objects.create(elder_id=debit.elder_id, month=debit.month, amount=-debit.amount,
+                                         kind=AllowanceKind.REFUND, order=order, county_code=debit.county_code,
+                                         region_code=debit.region_code)
 
 
 def _reason(reason) -> str:
@@ -958,3 +994,399 @@ def export_settlement(*, actor, settlement: Settlement) -> bytes:
                  after=audit.snapshot(settlement), region_code=settlement.jurisdiction_id,
                  detail=settlement_file.file_name(settlement))
     return content
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Caregivers' shifts (排班)
+
+
+def _require_caregiver_manager(actor, caregiver: Practitioner) -> None:
+    if _is_super(actor):
+        return
+    if _role(actor) == Role.PROVIDER and actor.organisation_id == caregiver.organisation_id:
+        return
+    raise DomainError("forbidden", _("只有护理员所在机构可以安排其班次。"), status=403)
+
+
+def _clock(value, field: str) -> datetime.time:
+    if isinstance(value, datetime.time):
+        return value.replace(second=0, microsecond=0)
+    try:
+        return datetime.time.fromisoformat(str(value or "").strip()).replace(second=0, microsecond=0)
+    except ValueError:
+        raise ValidationError({field: [_("时间格式应为 HH:MM。")]}) from None
+
+
+@transaction.atomic
+def set_shift(*, actor, caregiver: Practitioner, day, start, end, note: str = "") -> CaregiverShift:
+    """Put a caregiver on duty on a day from `start` to `end` (a shift with the same start is changed). A
+    caregiver's shifts on a day do not overlap; the caregiver must be employed on the day."""
+    _require_caregiver_manager(actor, caregiver)
+    day = _date(day, "day")
+    start, end = _clock(start, "start"), _clock(end, "end")
+    if end <= start:
+        raise ValidationError({"end": [_("下班时间须晚于上班时间。")]})
+    if caregiver.role != "caregiver":
+        raise ValidationError({"caregiver": [_("%(name)s 不是护理员。") % {"name": caregiver.name}]})
+    if caregiver.start_date > day or (caregiver.end_date is not None and caregiver.end_date < day):
+        raise ValidationError({"day": [_("%(name)s 在 %(date)s 不在职。") % {
+            "name": caregiver.name, "date": day.isoformat()}]})
+    # One caregiver's shifts are written one at a time, so two overlapping ones cannot both pass the check.
+    Practitioner.objects.select_for_update().filter(pk=caregiver.pk).first()
+    shifts = list(CaregiverShift.objects.filter(caregiver=caregiver, day=day))
+    shift = next((s for s in shifts if s.start == start), None)
+    for other in shifts:
+        if other is not shift and other.start < end and start < other.end:
+            raise ValidationError({"start": [_("与 %(name)s 当天 %(start)s–%(end)s 的班次重叠。") % {
+                "name": caregiver.name, "start": other.start.strftime("%H:%M"), "end": other.end.strftime("%H:%M")}]})
+    note = _text(note, 200)
+    region = caregiver.organisation.region_id
+    if shift is None:
+        shift = CaregiverShift.objects.create(caregiver=caregiver, day=day, start=start, end=end, note=note,
+                                              created_by=_user(actor))
+        audit.record(actor=actor, action=AuditAction.CREATE, instance=shift, after=audit.snapshot(shift),
+                     region_code=region, detail=f"{caregiver.name} {day} {start:%H:%M}-{end:%H:%M}")
+    else:
+        before = audit.snapshot(shift)
+        shift.end, shift.note = end, note
+        shift.save(update_fields=["end", "note"])
+        audit.record(actor=actor, action=AuditAction.UPDATE, instance=shift, before=before,
+                     after=audit.snapshot(shift), region_code=region,
+                     detail=f"{caregiver.name} {day} {start:%H:%M}-{end:%H:%M}")
+    return shift
+
+
+@transaction.atomic
+def remove_shift(*, actor, shift: CaregiverShift) -> None:
+    shift = CaregiverShift.objects.select_for_update().select_related("caregiver__organisation").get(pk=shift.pk)
+    _require_caregiver_manager(actor, shift.caregiver)
+    before = audit.snapshot(shift)
+    audit.record(actor=actor, action=AuditAction.DELETE, instance=shift, before=before,
+                 region_code=shift.caregiver.organisation.region_id,
+                 detail=f"{shift.caregiver.name} {shift.day} {shift.start:%H:%M}-{shift.end:%H:%M}")
+    shift.delete()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The check-out photo
+
+PHOTO_MAX_BYTES = 5 * 1024 * 1024
+PHOTO_TYPES = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG\r\n\x1a\n", "png"))
+PHOTO_STATUSES = (OrderStatus.CHECKED_IN, OrderStatus.CHECKED_OUT)
+
+
+def _photo_bytes(photo) -> tuple[bytes, str]:
+    """The upload's content and extension, by its magic bytes (never by its name or declared type)."""
+    size = getattr(photo, "size", None)
+    if size is not None and size > PHOTO_MAX_BYTES:
+        raise ValidationError({"photo": [_("照片不能超过 5 MB。")]})
+    if hasattr(photo, "seek"):
+        photo.seek(0)
+    content = photo.read(PHOTO_MAX_BYTES + 1) if hasattr(photo, "read") else bytes(photo)
+    if len(content) > PHOTO_MAX_BYTES:
+        raise ValidationError({"photo": [_("照片不能超过 5 MB。")]})
+    for magic, ext in PHOTO_TYPES:
+        if content.startswith(magic):
+            return content, ext
+    raise ValidationError({"photo": [_("照片须为 JPEG 或 PNG 格式。")]})
+
+
+@transaction.atomic
+def attach_photo(*, actor, order: Order, photo, client_key: str | None = None) -> Order:
+    """The assigned caregiver adds the visit's photo, once checked in (or out) and before confirmation; a new
+    photo replaces the previous one. A replay of the same client_key (the phone's offline queue) is a no-op."""
+    from django.core.files.base import ContentFile
+
+    order = _lock(order)
+    if not (_is_super(actor) or _is_caregiver(actor, order)):
+        raise _forbidden(_("只有被派单的护理员本人可以上传服务照片。"))
+    client_key = _text(client_key, 64) or None
+    if client_key:
+        if order.photo_client_key == client_key:
+            return order
+        if Order.objects.filter(photo_client_key=client_key).exclude(pk=order.pk).exists():
+            raise DomainError("client_key_conflict", _("该提交编号已用于另一项操作。"), status=409)
+    if order.status not in PHOTO_STATUSES:
+        raise DomainError("invalid_transition", _("订单当前为“%(status)s”，不能上传服务照片。") % {
+            "status": order.get_status_display()}, status=409)
+    content, ext = _photo_bytes(photo)
+    before = audit.snapshot(order)
+    old = order.check_out_photo.name if order.check_out_photo else ""
+    order.check_out_photo.save(f"order-{order.pk}.{ext}", ContentFile(content), save=False)
+    order.photo_client_key = client_key
+    order.save(update_fields=["check_out_photo", "photo_client_key", "updated_at"])
+    if old:
+        storage = order.check_out_photo.storage
+        transaction.on_commit(lambda: storage.delete(old))
+    audit.record(actor=actor, action=AuditAction.UPDATE, instance=order, before=before,
+                 after=audit.snapshot(order), region_code=order.region_code,
+                 detail=_("上传服务照片（%(kb)d KB）") % {"kb": (len(content) + 1023) // 1024})
+    return order
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The monthly service allowance: credits from approved benefits rolls
+
+
+def credit_allowance_from_roll(*, roll, actor=None) -> int:
+    """Receiver of benefits' `roll_approved`, inside the approval's transaction: the positive, not withheld
+    lines of an approved roll of a programme that is not paid to a bank (服务补贴) are credited to each elder's
+    allowance for the line's month. One INSERT … SELECT; a line already credited is skipped, so a repeat
+    credits nothing. Negative lines (追回) are not taken from a balance: the voucher may already be spent."""
+    from yiyang.benefits.models import LineStatus, RollLine
+
+    if roll.programme.pays_to_bank:
+        return 0
+    lines = (RollLine.objects.filter(roll_id=roll.pk, amount__gt=0).exclude(status=LineStatus.WITHHELD)
+             .exclude(Exists(AllowanceEntry.objects.filter(roll_line=OuterRef("pk")))))
+    created = _insert_select(AllowanceEntry, lines, {
+        "elder": F("elder_id"), "month": F("month"), "amount": F("amount"),
+        "kind": Value(AllowanceKind.CREDIT.value), "roll_line": F("pk"), "county_code": F("county_code"),
+        "region_code": F("region_code"), "created_at": Value(timezone.now(), output_field=DateTimeField())})
+    if created:
+        audit.record(actor=actor, action=AuditAction.CREATE, object_type="services.allowanceentry",
+                     object_id=str(roll.pk), object_repr=str(roll.programme), region_code=roll.jurisdiction_id,
+                     detail=_("服务补贴入账：名册 %(roll)s（%(month)s）%(n)d 人次") % {
+                         "roll": roll.pk, "month": roll.month.strftime("%Y-%m"), "n": created})
+    return created
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Follow-up calls (回访): a deterministic sample of each month's completed orders, called back by the region
+
+COMPLETED = (OrderStatus.CONFIRMED, OrderStatus.RATED, OrderStatus.SETTLED)
+LOW_SATISFACTION = 2
+
+
+def _require_region_staff(actor, region_code: str) -> None:
+    if _is_super(actor) or _in_region_scope(actor, region_code):
+        return
+    raise DomainError("forbidden", _("只有本辖区民政、街道或社区工作人员可以执行此操作。"), status=403)
+
+
+def _rank(seed, month: datetime.date, pk: int) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"{seed or ''}:{month:%Y-%m}:{pk}".encode()).hexdigest()
+
+
+@transaction.atomic
+def sample_follow_ups(*, actor, jurisdiction, month, rate=Decimal("0.1"), seed=None) -> list:
+    """Choose the month's completed (confirmed, rated or settled) orders of people in the jurisdiction to call
+    back: at least `rate` of them (rounded up), and at least one per provider that served any. The choice is
+    deterministic (ordered by a hash of the order id, the month and `seed`); running it again adds only what
+    the rate still lacks (nothing when it is met). Returns the calls added."""
+    from .models import FollowUpCall
+
+    jurisdiction = _region(jurisdiction, "jurisdiction")
+    _require_region_staff(actor, jurisdiction.code)
+    month = _month(month)
+    try:
+        rate = Decimal(str(rate))
+    except (InvalidOperation, ValueError):
+        rate = Decimal("-1")
+    if not rate.is_finite() or not Decimal("0") < rate <= 1:
+        raise ValidationError({"rate": [_("抽样比例须大于 0 且不超过 1。")]})
+    start, end = month_bounds(month)
+    completed = Order.objects.filter(region_code__startswith=jurisdiction.code, status__in=COMPLETED,
+                                     check_out_at__gte=start, check_out_at__lt=end)
+    rows = list(completed.select_for_update(of=("self",)).order_by("pk")
+                .values_list("pk", "provider_id", "region_code", "follow_up__id"))
+    sampled = {pk for pk, _p, _r, call in rows if call is not None}
+    candidates = sorted((r for r in rows if r[3] is None), key=lambda r: _rank(seed, month, r[0]))
+    chosen: list[tuple] = []
+    covered = {provider for pk, provider, _r, call in rows if call is not None}
+    for row in candidates:  # one per provider first, in hash order
+        if row[1] not in covered:
+            covered.add(row[1])
+            chosen.append(row)
+    target = math.ceil(rate * len(rows)) if rows else 0
+    taken = {row[0] for row in chosen}
+    for row in candidates:
+        if len(sampled) + len(chosen) >= target:
+            break
+        if row[0] not in taken:
+            taken.add(row[0])
+            chosen.append(row)
+    now = timezone.now()
+    calls = FollowUpCall.objects.bulk_create(
+        FollowUpCall(order_id=pk, month=month, region_code=region, sampled_at=now, sampled_by=_user(actor))
+        for pk, _provider, region, _call in chosen)
+    if calls:
+        audit.record(actor=actor, action=AuditAction.CREATE, object_type="services.followupcall",
+                     object_repr=jurisdiction.name, region_code=jurisdiction.code,
+                     detail=_("%(month)s 回访抽样：完成订单 %(n)d 单，新抽取 %(k)d 单（比例 %(rate)s）") % {
+                         "month": month.strftime("%Y-%m"), "n": len(rows), "k": len(calls),
+                         "rate": format(rate.normalize(), "f")})
+    return calls
+
+
+@transaction.atomic
+def record_follow_up(*, actor, call, outcome: str, satisfaction=None, issues: str = "", note: str = ""):
+    """Record a call back, by bureau, street or community staff of the elder's region (a correction may be
+    recorded again). When the person was reached a satisfaction of 1–5 is required; 2 or less flags the order
+    (回访满意度低), which holds it back from settlement until someone looks at it."""
+    from .models import FollowUpCall, FollowUpOutcome
+
+    call = FollowUpCall.objects.select_for_update(of=("self",)).select_related("order").get(pk=call.pk)
+    _require_region_staff(actor, call.region_code)
+    if outcome not in FollowUpOutcome.values:
+        raise ValidationError({"outcome": [_("请选择回访结果。")]})
+    score = None
+    if outcome == FollowUpOutcome.REACHED:
+        try:
+            score = int(str(satisfaction).strip())
+        except (TypeError, ValueError):
+            score = 0
+        if not 1 <= score <= 5 or str(satisfaction).strip() not in {str(score), f"{score}.0"}:
+            raise ValidationError({"satisfaction": [_("已接通的回访须填写 1 至 5 的满意度。")]})
+    elif satisfaction not in (None, ""):
+        raise ValidationError({"satisfaction": [_("未接通或拒绝回访时不能填写满意度。")]})
+    before = audit.snapshot(call)
+    call.outcome, call.satisfaction = outcome, score
+    call.issues, call.note = (issues or "").strip()[:2000], _text(note, 300)
+    call.called_at, call.called_by = timezone.now(), _user(actor)
+    call.save()
+    if score is not None and score <= LOW_SATISFACTION:
+        _flag(call.order, FlagKind.FOLLOW_UP, _("回访满意度 %(s)d 分：%(issues)s") % {
+            "s": score, "issues": call.issues or call.note or "-"})
+    audit.record(actor=actor, action=AuditAction.UPDATE, instance=call, before=before, after=audit.snapshot(call),
+                 region_code=call.region_code,
+                 detail=f"{call.get_outcome_display()} {score or ''} {_text(call.issues, 150)}".strip())
+    return call
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Recurring orders (周期服务): a standing order places one order per occurrence, a week ahead
+
+RECURRING_AHEAD_DAYS = 7
+
+
+def _weekdays(value) -> str:
+    if isinstance(value, (list, tuple, set)):
+        parts = [str(v).strip() for v in value]
+    else:
+        parts = [p.strip() for p in str(value or "").replace("，", ",").split(",")]
+    try:
+        days = sorted({int(p) for p in parts if p})
+    except ValueError:
+        days = []
+    if not days or any(not 1 <= d <= 7 for d in days):
+        raise ValidationError({"weekdays": [_("请选择每周几（1 为周一，7 为周日）。")]})
+    return ",".join(str(d) for d in days)
+
+
+def occurrences(recurring, first: datetime.date, last: datetime.date) -> list[datetime.datetime]:
+    """The standing order's visits (aware, local time) on the days from `first` to `last` inclusive."""
+    days = set(recurring.weekday_list)
+    first = max(first, recurring.starts_on)
+    if recurring.ends_on is not None:
+        last = min(last, recurring.ends_on)
+    out, day = [], first
+    while day <= last:
+        if day.isoweekday() in days:
+            out.append(timezone.make_aware(datetime.datetime.combine(day, recurring.time)))
+        day += datetime.timedelta(days=1)
+    return out
+
+
+@transaction.atomic
+def create_recurring(*, actor, elder: Elder, provider, item: ServiceItem, weekdays, time, quantity=1, starts_on,
+                     ends_on=None, channel: str = OrderChannel.STAFF, note: str = ""):
+    """A standing order (e.g. every Tuesday 9:00), by whoever may order for the elder. Its first occurrence
+    is priced now with place_order's checks, so that a wrong provider, item or time is refused at once; then
+    the orders of its first week are placed."""
+    from .models import RecurringOrder
+
+    _require_may_order_for(actor, elder)
+    if channel not in (OrderChannel.PORTAL, OrderChannel.PHONE, OrderChannel.STAFF):
+        raise ValidationError({"channel": [_("下单方式取值无效。")]})
+    days = _weekdays(weekdays)
+    at = _clock(time, "time")
+    qty = _quantity(quantity)
+    start = _date(starts_on, "starts_on")
+    end = _date(ends_on, "ends_on") if ends_on not in (None, "") else None
+    today = timezone.localdate()
+    if start < today:
+        raise ValidationError({"starts_on": [_("开始日期不能早于今天。")]})
+    if end is not None and end < start:
+        raise ValidationError({"ends_on": [_("结束日期不能早于开始日期。")]})
+    rule = RecurringOrder(elder=elder, provider=provider, item=item, weekdays=days, time=at, quantity=qty,
+                          starts_on=start, ends_on=end, channel=channel, note=_text(note, 300),
+                          region_code=elder.residence_region_id, placed_by=_user(actor))
+    upcoming = [t for t in occurrences(rule, start, start + datetime.timedelta(days=BOOKING_HORIZON_DAYS - 1))
+                if t > timezone.now()]
+    if not upcoming:
+        raise ValidationError({"weekdays": [_("在开始与结束日期之间没有可预约的服务时间。")]})
+    # Errors of the first occurrence (offer, price, opening, elder's status) surface now.
+    _prepare(actor=actor, elder=elder, provider=provider, item=item, scheduled_start=upcoming[0], quantity=qty,
+             allowance_available=Decimal("0"))
+    rule.save()
+    audit.record(actor=actor, action=AuditAction.CREATE, instance=rule, after=audit.snapshot(rule),
+                 region_code=rule.region_code, detail=f"{item.name} {days} {at:%H:%M}")
+    generate_recurring_orders(until=today + datetime.timedelta(days=RECURRING_AHEAD_DAYS), today=today,
+                              recurring=[rule])
+    return rule
+
+
+@transaction.atomic
+def stop_recurring(*, actor, recurring):
+    """Stop a standing order: no more orders are generated (those already placed stay, to cancel one by one)."""
+    from .models import RecurringOrder
+
+    recurring = RecurringOrder.objects.select_for_update().get(pk=recurring.pk)
+    elder = recurring.elder
+    if not (_is_super(actor) or _is_family(actor, elder.pk) or recurring.placed_by_id == getattr(actor, "pk", None)
+            or _in_region_scope(actor, recurring.region_code)):
+        raise DomainError("forbidden", _("您无权停止该周期服务。"), status=403)
+    if not recurring.active:
+        return recurring
+    before = audit.snapshot(recurring)
+    recurring.active, recurring.stopped_at = False, timezone.now()
+    recurring.save(update_fields=["active", "stopped_at"])
+    audit.record(actor=actor, action=AuditAction.UPDATE, instance=recurring, before=before,
+                 after=audit.snapshot(recurring), region_code=recurring.region_code, detail=_("停止周期服务"))
+    return recurring
+
+
+def _failure(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "；".join(str(m) for messages in exc.message_dict.values() for m in messages)[:500]
+    return str(getattr(exc, "message", exc))[:500]
+
+
+def generate_recurring_orders(*, until: datetime.date, today: datetime.date | None = None,
+                              recurring=None) -> dict:
+    """Place the orders of every active standing order (or of `recurring`) from today up to `until`, each
+    through place_order as the one who set it up, with client_key "recurring:<id>:<date>" so that running it
+    again never duplicates. An occurrence refused (elder died, offer ended …) is skipped and recorded
+    (RecurringSkip), the others go on. Returns counts: placed, existing, skipped."""
+    from .models import RecurringOrder, RecurringSkip
+
+    today = today or timezone.localdate()
+    rules = recurring if recurring is not None else (
+        RecurringOrder.objects.filter(active=True, starts_on__lte=until)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today)).select_related("elder", "provider", "item",
+                                                                               "placed_by").order_by("pk"))
+    counts = {"placed": 0, "existing": 0, "skipped": 0}
+    now = timezone.now()
+    for rule in rules:
+        times = [t for t in occurrences(rule, today, until) if t > now]
+        keys = {f"recurring:{rule.pk}:{timezone.localdate(t).isoformat()}": t for t in times}
+        done = set(Order.objects.filter(client_key__in=list(keys)).values_list("client_key", flat=True))
+        counts["existing"] += len(done)
+        for key, moment in keys.items():
+            if key in done:
+                continue
+            try:
+                with transaction.atomic():
+                    place_order(actor=rule.placed_by, elder=rule.elder, provider=rule.provider, item=rule.item,
+                                scheduled_start=moment, quantity=rule.quantity, channel=OrderChannel.RECURRING,
+                                note=rule.note, client_key=key)
+            except (ValidationError, DomainError) as exc:
+                counts["skipped"] += 1
+                RecurringSkip.objects.update_or_create(recurring=rule, day=timezone.localdate(moment),
+                                                       defaults={"reason": _failure(exc)})
+            else:
+                counts["placed"] += 1
+    return counts

@@ -115,7 +115,7 @@ def test_home_pages_per_role(client, roles):
         "assessor": ["评估中心"],
         "provider": ["颐康"],
         "caregiver": ["颐康"],
-        "family": ["个人服务"],
+        "family": ["居家上门服务"],
     }
     for name, needles in expectations.items():
         client.force_login(roles[name])

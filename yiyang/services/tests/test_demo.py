@@ -34,3 +34,93 @@ def test_demo_catalogue_prices_rule_and_offers():
     before = ServicePrice.objects.count()
     build_demo_city(seed=7, scale=1 / 200, log=lambda *a: None)  # a second run adds nothing
     assert ServicePrice.objects.count() == before
+
+
+def _today_bounds():
+    start = timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time.min))
+    return start, start + datetime.timedelta(days=1)
+
+
+def test_demo_orders_every_state_today_settlement_and_family():
+    from yiyang.services.models import Order, OrderStatus, Settlement, SettlementItem, SettlementStatus
+
+    ctx = build_demo_city(seed=7, scale=1 / 200, log=lambda *a: None)
+    provider = ctx.accounts["provider"].organisation
+    orders = Order.objects.filter(provider=provider)
+    # Every state of the life cycle is in the demo, with who and why for the ones that ended early.
+    assert set(orders.values_list("status", flat=True)) == set(OrderStatus.values)
+    for status in (OrderStatus.DECLINED, OrderStatus.CANCELLED, OrderStatus.NO_SHOW):
+        assert not orders.filter(status=status, end_reason="").exists()
+    assert orders.filter(status=OrderStatus.RATED, rating__gte=4).count() > orders.filter(rating__lte=2).count()
+    # Nothing happened in the future: every check-out is in the past, after its check-in.
+    now = timezone.now()
+    assert not Order.objects.filter(check_out_at__gt=now).exists()
+    assert not Order.objects.filter(created_at__gt=now).exists()
+
+    # The caregiver account's day: at least four visits today, in time order, none overlapping the next.
+    start, end = _today_bounds()
+    visits = list(Order.objects.filter(caregiver__account=ctx.accounts["caregiver"], scheduled_start__gte=start,
+                                       scheduled_start__lt=end).exclude(status="cancelled")
+                  .select_related("item").order_by("scheduled_start"))
+    assert len(visits) >= 4
+    for a, b in zip(visits, visits[1:], strict=False):
+        assert a.scheduled_start + datetime.timedelta(minutes=float(a.item.standard_minutes * a.quantity)) \
+            <= b.scheduled_start
+    assert sum(1 for v in visits if v.scheduled_start > now) >= 1
+
+    # Last full month: prepared, not approved, reconciling to the fen with its items and their orders.
+    this_month = timezone.localdate().replace(day=1)
+    last_month = (this_month - datetime.timedelta(days=1)).replace(day=1)
+    draft = Settlement.objects.get(provider=provider, month=last_month)
+    assert draft.status == SettlementStatus.DRAFT and draft.order_count > 0
+    items = SettlementItem.objects.filter(settlement=draft, held=False)
+    assert items.count() == draft.order_count
+    for part in ("total", "subsidy", "allowance", "copay"):
+        from_items = sum((getattr(i, part) for i in items), Decimal("0"))
+        from_orders = sum((getattr(o, part) for o in Order.objects.filter(settlement_items__in=items)),
+                          Decimal("0"))
+        assert getattr(draft, part) == from_items == from_orders
+    assert draft.total == draft.subsidy + draft.allowance + draft.copay
+    # The months before are approved: their included orders are settled.
+    approved = Settlement.objects.filter(provider=provider, month__lt=last_month)
+    assert approved.exists() and set(approved.values_list("status", flat=True)) == {SettlementStatus.APPROVED}
+    assert set(Order.objects.filter(settlement_items__settlement__in=approved, settlement_items__held=False)
+               .values_list("status", flat=True)) == {OrderStatus.SETTLED}
+    assert not Settlement.objects.filter(month=this_month).exists()
+
+    # The family account's mother: one visit waiting for 确认, one for 评价.
+    mine = Order.objects.filter(elder__family_links__user=ctx.accounts["family"])
+    assert mine.filter(status=OrderStatus.CHECKED_OUT).count() == 1
+    assert mine.filter(status=OrderStatus.CONFIRMED).count() == 1
+    assert mine.filter(status=OrderStatus.RATED).exists()
+
+    # Standing orders placed their visits (channel 周期服务), people with a service allowance drew on it, past
+    # months' samples were called back (the last full month's partly still to call), and this week has shifts,
+    # the caregiver's today covering all her visits.
+    from yiyang.services.models import AllowanceEntry, CaregiverShift, FollowUpCall, RecurringOrder
+
+    assert RecurringOrder.objects.filter(provider=provider).count() >= 3
+    assert orders.filter(channel="recurring").count() > orders.filter(channel="recurring", status="requested").count()
+    funded = Order.objects.filter(allowance__gt=0)
+    # (The small test city may have nobody with an allowance in the provider's streets; the demo's has some.)
+    credited = AllowanceEntry.objects.filter(kind="credit", month=this_month,
+                                             region_code__regex=r"^51190300[123]")
+    assert funded.exists() == credited.exists()
+    for order in funded[:5]:
+        debit = AllowanceEntry.objects.get(order=order, kind="debit")
+        assert debit.amount == -order.allowance
+    calls = FollowUpCall.objects.all()
+    assert calls.filter(month__lt=last_month).exists()
+    assert not calls.filter(month__lt=last_month, called_at__isnull=True).exists()
+    assert calls.filter(month=last_month, called_at__isnull=True).exists()
+    assert calls.filter(outcome="reached", satisfaction__isnull=False).exists()
+    shifts = CaregiverShift.objects.filter(caregiver__account=ctx.accounts["caregiver"], day=timezone.localdate())
+    assert shifts.count() == 1
+    shift = shifts.get()
+    first, last = timezone.localtime(visits[0].scheduled_start), timezone.localtime(visits[-1].scheduled_start)
+    assert shift.start <= first.time() and last.time() < shift.end
+
+    # A second build adds no order.
+    count = Order.objects.count()
+    build_demo_city(seed=7, scale=1 / 200, log=lambda *a: None)
+    assert Order.objects.count() == count

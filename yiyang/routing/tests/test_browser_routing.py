@@ -1,0 +1,54 @@
+"""In chromium: 颐康's dispatcher plans tomorrow, sees both routes drawn on the map and listed, locks the far
+visit to the other caregiver, plans again (the lock holds) and publishes."""
+
+import pytest
+
+from yiyang.browser_testing import sign_in
+from yiyang.core.services import load_regions
+from yiyang.core.tests.factories import PASSWORD
+from yiyang.services.models import Order, OrderStatus
+
+from .factories import carer, day, make_world, visit
+
+pytestmark = [pytest.mark.browser, pytest.mark.flushes, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def world():
+    load_regions(prefix="5119")
+    return make_world()
+
+
+def test_plan_lock_replan_publish(page, world):
+    west = carer(world, "西护理", lon=106.59)
+    carer(world, "东护理", lon=106.70)
+    visit(world, "甲", 106.60, window=60)
+    far = visit(world, "乙", 106.69)
+
+    sign_in(page, "provider", PASSWORD)
+    page.locator("nav.mainnav").get_by_role("link", name="排线调度").click()
+    page.get_by_label("日期", exact=True).fill(day().isoformat())
+    page.get_by_label("排线时间（秒）").fill("2")
+    page.get_by_test_id("plan-button").click()
+    page.get_by_test_id("plan-summary").wait_for()
+    assert "2/2" in page.get_by_test_id("plan-summary").inner_text()
+    # The map: two coloured routes (SVG paths) drawn by ECharts, no tiles.
+    page.locator("#route-map svg path").first.wait_for(state="attached")  # all on one latitude: flat lines
+    assert page.locator("#route-map svg path").count() >= 2
+    assert page.get_by_test_id("route").count() == 2
+
+    stop = page.locator(f'[data-testid="stop"][data-order="{far.pk}"]')
+    stop.locator("select").select_option(str(west.pk))
+    stop.get_by_role("button", name="保存").click()
+    assert "已将 乙 的订单锁定给 西护理" in page.locator(".messages").inner_text()
+    page.get_by_label("排线时间（秒）").fill("2")
+    page.get_by_test_id("plan-button").click()
+    page.get_by_test_id("plan-summary").get_by_text("第 2 版").wait_for()
+    routes = page.get_by_test_id("route")
+    assert routes.count() == 1 and "西护理" in routes.first.inner_text()
+    assert "已锁定" in page.locator(f'[data-testid="stop"][data-order="{far.pk}"]').inner_text()
+
+    page.get_by_test_id("publish-button").click()
+    assert "已发布第 2 版" in page.locator(".messages").inner_text()
+    assert set(Order.objects.filter(status=OrderStatus.ASSIGNED).values_list("caregiver__name", flat=True)) == {
+        "西护理"}

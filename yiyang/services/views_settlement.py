@@ -1,0 +1,177 @@
+"""Pages of the monthly settlement (服务结算): the bureau's month view of providers (statements prepared and
+orders waiting), preparing a statement, the statement with its items and held-back orders, approval and the
+xlsx for payment. A provider reads its own statements. Street and community staff have no settlement scope
+(Settlement.scope_filter), so the pages answer 404 for them. Totals shown are the statement's, and the page
+shows the items' own sums beside them: both to the fen."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from yiyang.core.errors import DomainError, flash
+from yiyang.core.models import Region, Role
+from yiyang.core.permissions import has_role
+from yiyang.core.scope import get_scoped_or_404
+from yiyang.registry.models import Organisation
+
+from . import selectors, services, settlement_file
+from .models import Settlement, SettlementItem, SettlementStatus
+
+ITEMS_PER_PAGE = 50
+HELD_SHOWN = 200
+SETTLEMENT_ROLES = (Role.BUREAU, Role.PROVIDER)
+
+
+def _require(request, *roles) -> None:
+    if not request.user.is_authenticated or not has_role(request.user, *roles):
+        raise Http404
+
+
+def _last_month() -> datetime.date:
+    return (timezone.localdate().replace(day=1) - datetime.timedelta(days=1)).replace(day=1)
+
+
+def _shift_month(month: datetime.date, by: int) -> datetime.date:
+    index = month.year * 12 + month.month - 1 + by
+    return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+def _may_prepare(user) -> bool:
+    return user.is_superuser or user.role == Role.BUREAU
+
+
+def settlement_list(request):
+    _require(request, *SETTLEMENT_ROLES)
+    user = request.user
+    month = _last_month()
+    raw = (request.GET.get("month") or "").strip()
+    if raw:
+        try:
+            month = datetime.date.fromisoformat(raw if len(raw) > 7 else f"{raw}-01").replace(day=1)
+        except ValueError:
+            messages.error(request, _("月份格式应为 YYYY-MM，如 2026-11。"))
+    statements = Settlement.objects.restrict(user).select_related("provider", "jurisdiction")
+    if not _may_prepare(user):  # a provider: its statements, newest first
+        page = Paginator(statements.order_by("-month", "jurisdiction_id"), 24).get_page(request.GET.get("page"))
+        return render(request, "services/settlement/list.html", {"provider_view": True, "page": page,
+                                                                 "statements": list(page)})
+    start, end = services.month_bounds(month)
+    prefix = "" if user.is_superuser else user.scope_code
+    pending = selectors.pending_settlement_totals(prefix, start, end)
+    by_key = {(s.provider_id, s.jurisdiction_id): s for s in statements.filter(month=month)}
+    keys = set(by_key) | {(p["provider_id"], p["county_code"]) for p in pending}
+    providers = Organisation.objects.in_bulk({k[0] for k in keys})
+    counties = dict(Region.objects.filter(code__in={k[1] for k in keys}).values_list("code", "name"))
+    waiting = {(p["provider_id"], p["county_code"]): p for p in pending}
+    rows = []
+    for key in keys:
+        provider = providers.get(key[0])
+        if provider is None:
+            continue
+        statement = by_key.get(key)
+        rows.append({"provider": provider, "county_code": key[1], "county": counties.get(key[1], key[1]),
+                     "statement": statement, "waiting": waiting.get(key),
+                     # An approved statement is final; a draft may be prepared again as the orders are now.
+                     "may_prepare": statement is None or statement.status == SettlementStatus.DRAFT})
+    rows.sort(key=lambda r: (r["county_code"], r["provider"].name, r["provider"].pk))
+    return render(request, "services/settlement/list.html", {
+        "provider_view": False, "month": month, "rows": rows, "previous_month": _shift_month(month, -1),
+        "next_month": _shift_month(month, 1), "this_month": timezone.localdate().replace(day=1)})
+
+
+@require_POST
+def prepare(request):
+    _require(request, Role.BUREAU)
+    raw = (request.POST.get("provider") or "").strip()
+    provider = Organisation.objects.filter(pk=raw).first() if raw.isdigit() else None
+    month_text = request.POST.get("month", "")
+    back = reverse("services:settlements") + (f"?month={month_text}" if month_text else "")
+    if provider is None:
+        raise Http404
+    try:
+        statement = services.prepare_settlement(actor=request.user, provider=provider, month=month_text,
+                                                jurisdiction=request.POST.get("jurisdiction") or None)
+    except (ValidationError, DomainError) as exc:
+        if isinstance(exc, DomainError) and exc.status == 404:
+            raise Http404 from None
+        flash(request, exc)
+        return redirect(back)
+    messages.success(request, _("已生成%(provider)s %(month)s 的结算单：%(n)d 单，%(total)s 元；暂缓 %(held)d 单。") % {
+        "provider": provider.name, "month": statement.month.strftime("%Y-%m"), "n": statement.order_count,
+        "total": statement.total, "held": statement.held_count})
+    return redirect("services:settlement", pk=statement.pk)
+
+
+def _statement(request, pk) -> Settlement:
+    return get_scoped_or_404(Settlement.objects.select_related("provider", "jurisdiction", "approved_by",
+                                                               "exported_by"), request.user, pk=pk)
+
+
+def settlement_detail(request, pk):
+    _require(request, *SETTLEMENT_ROLES)
+    statement = _statement(request, pk)
+    items = SettlementItem.objects.filter(settlement=statement)
+    included = items.filter(held=False)
+    page = Paginator(included.select_related("order__elder", "order__item", "order__caregiver")
+                     .order_by("order__check_out_at", "order_id"), ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    held = list(items.filter(held=True).select_related("order__elder", "order__item")
+                .order_by("order__check_out_at", "order_id")[:HELD_SHOWN])
+    sums = selectors.money_sums(included)
+    parts = ("total", "subsidy", "allowance", "copay")
+    reconciled = sums["count"] == statement.order_count and all(sums[p] == getattr(statement, p) for p in parts)
+    bureau = _may_prepare(request.user)
+    return render(request, "services/settlement/detail.html", {
+        "statement": statement, "page": page, "rows": list(page), "held": held, "sums": sums,
+        "reconciled": reconciled,
+        "may_approve": bureau and statement.status == SettlementStatus.DRAFT,
+        "may_prepare": bureau and statement.status == SettlementStatus.DRAFT,
+        # The xlsx is for payment, by the county's bureau (services.export_settlement): providers read the page.
+        "may_export": bureau and statement.status != SettlementStatus.DRAFT})
+
+
+def _back(request, statement):
+    url = reverse("services:settlement", args=[statement.pk])
+    if request.headers.get("HX-Request"):
+        response = HttpResponse("")
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+@require_POST
+def approve(request, pk):
+    _require(request, Role.BUREAU)
+    statement = _statement(request, pk)
+    try:
+        statement = services.approve_settlement(actor=request.user, settlement=statement)
+    except (ValidationError, DomainError) as exc:
+        flash(request, exc)
+    else:
+        messages.success(request, _("结算单已审核通过：%(n)d 单，合计 %(total)s 元。现在可以导出付款文件。") % {
+            "n": statement.order_count, "total": statement.total})
+    return _back(request, statement)
+
+
+@require_POST
+def export(request, pk):
+    _require(request, Role.BUREAU)
+    statement = _statement(request, pk)
+    try:
+        content = services.export_settlement(actor=request.user, settlement=statement)
+    except (ValidationError, DomainError) as exc:
+        flash(request, exc)
+        return _back(request, statement)
+    response = HttpResponse(content, content_type=settlement_file.CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{settlement_file.file_name(statement)}"'
+    response["Cache-Control"] = "no-store"
+    return response
