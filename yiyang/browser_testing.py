@@ -39,4 +39,5 @@ def sign_in(page, username: str, password: str) -> None:
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("button[type=submit].primary")
-    page.wait_for_url(page.base_url + "/")
+    # Each role lands on its own start page (a caregiver on today's visits); wait until the login page is left.
+    page.wait_for_url(lambda url: not url.split("?")[0].endswith("/login/"))

@@ -580,8 +580,23 @@ def assign_order(*, actor, order: Order, caregiver: Practitioner) -> Order:
             "name": caregiver.name, "skill": skill, "item": order.item.name}]})
     if gone := _elder_gone(order):
         _flag(order, FlagKind.ELDER_INACTIVE, gone)
-    return _move(actor=actor, order=order, to_status=OrderStatus.ASSIGNED, note=caregiver.name,
-                 caregiver=caregiver)
+    # Shifts never block an assignment (an emergency may need someone off duty); the timeline says so.
+    note = caregiver.name
+    if off := _off_shift(caregiver, order):
+        note = f"{caregiver.name}（{off}）"
+    return _move(actor=actor, order=order, to_status=OrderStatus.ASSIGNED, note=note, caregiver=caregiver)
+
+
+def _off_shift(caregiver: Practitioner, order: Order) -> str:
+    """Why the visit lies outside the caregiver's shifts that day ('' when covered or no shift is set)."""
+    start = timezone.localtime(order.scheduled_start)
+    end = start + datetime.timedelta(minutes=float(expected_minutes(order)))
+    shifts = list(CaregiverShift.objects.filter(caregiver=caregiver, day=start.date()))
+    if not shifts or any(s.start <= start.time() and end.date() == start.date() and end.time() <= s.end
+                         for s in shifts):
+        return ""
+    return _("不在当天班次 %(shifts)s 内") % {"shifts": "、".join(
+        f"{s.start:%H:%M}-{s.end:%H:%M}" for s in sorted(shifts, key=lambda s: s.start))}
 
 
 def _coordinates(latitude, longitude) -> tuple[Decimal | None, Decimal | None]:

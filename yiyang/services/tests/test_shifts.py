@@ -123,3 +123,20 @@ def test_shift_api_is_scoped(client, world):
     client.force_login(world["provider"])
     assert client.delete(BASE + f"shifts/{shift_id}").status_code == 204
     assert not CaregiverShift.objects.exists()
+
+
+def test_assigning_outside_the_shift_is_allowed_and_said_in_the_timeline(world):
+    services.set_shift(actor=world["provider"], caregiver=world["carer"], day=tomorrow(), start="13:00",
+                       end="17:00")
+    order = services.place_order(actor=world["bureau"], elder=world["elder"], provider=world["org"],
+                                 item=world["bath"], scheduled_start=tomorrow_at(9), channel="staff",
+                                 allowance_available=0)
+    services.accept_order(actor=world["provider"], order=order)
+    services.assign_order(actor=world["provider"], order=order, caregiver=world["carer"])
+    assert order.events.order_by("pk").last().note == "李护理（不在当天班次 13:00-17:00 内）"
+    other = services.place_order(actor=world["bureau"], elder=world["elder"], provider=world["org"],
+                                 item=world["cleaning"], scheduled_start=tomorrow_at(14), channel="staff",
+                                 allowance_available=0)
+    services.accept_order(actor=world["provider"], order=other)
+    services.assign_order(actor=world["provider"], order=other, caregiver=world["carer"])
+    assert other.events.order_by("pk").last().note == "李护理"  # 14:00–15:00 lies within 13:00–17:00
