@@ -171,9 +171,19 @@ class PractitionerForm(forms.Form):
     skills = forms.CharField(label=_("技能"), max_length=200, required=False,
                              help_text=_("逗号分隔，如 助浴,康复,鼻饲"))
     start_date = forms.DateField(label=_("入职日期"), widget=DATE)
+    end_date = forms.DateField(label=_("离职日期"), widget=DATE, required=False)
+    home_latitude = forms.DecimalField(label=_("住址纬度"), required=False, max_digits=9, decimal_places=6,
+                                       help_text=_("排线时护理员一天的出发和返回地点；不填则从当天服务对象的中心出发"))
+    home_longitude = forms.DecimalField(label=_("住址经度"), required=False, max_digits=9, decimal_places=6)
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, editing: bool = False, **kwargs):
         from .models import Organisation
 
         super().__init__(*args, **kwargs)
         self.fields["organisation"].queryset = Organisation.objects.restrict(user, "change")
+        if editing:
+            # The identity stays as registered; a new number is only given to correct a mistake.
+            self.fields["id_number"].required = False
+            self.fields["id_number"].help_text = _("不修改请留空")
+        else:
+            del self.fields["end_date"]

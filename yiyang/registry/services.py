@@ -60,16 +60,17 @@ class Errors(dict):
             raise ValidationError(dict(self))
 
 
-def parse_coordinates(latitude, longitude, errors: Errors) -> tuple[Decimal | None, Decimal | None]:
+def parse_coordinates(latitude, longitude, errors: Errors, field: str = "latitude"
+                      ) -> tuple[Decimal | None, Decimal | None]:
     if latitude in (None, "") and longitude in (None, ""):
         return None, None
     try:
         lat, lon = Decimal(str(latitude)), Decimal(str(longitude))
     except (InvalidOperation, ValueError):
-        errors.add("latitude", _("经纬度应为数字。"))
+        errors.add(field, _("经纬度应为数字。"))
         return None, None
     if not (LAT_RANGE[0] <= lat <= LAT_RANGE[1] and LON_RANGE[0] <= lon <= LON_RANGE[1]):
-        errors.add("latitude", _("经纬度不在中国境内，请检查是否填反。"))
+        errors.add(field, _("经纬度不在中国境内，请检查是否填反。"))
         return None, None
     return lat.quantize(Decimal("0.000001")), lon.quantize(Decimal("0.000001"))
 
@@ -527,6 +528,10 @@ def save_practitioner(*, actor, practitioner: Practitioner | None = None, id_num
             errors.add("end_date", _("离职日期不能早于入职日期。"))
     if "account" in fields:
         practitioner.account = fields["account"]
+    if "home_latitude" in fields or "home_longitude" in fields:
+        # Where a caregiver's day starts and ends when routes are planned.
+        practitioner.home_latitude, practitioner.home_longitude = parse_coordinates(
+            fields.get("home_latitude"), fields.get("home_longitude"), errors, "home_latitude")
     errors.raise_if_any()
     before = None
     if not created:

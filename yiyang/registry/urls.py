@@ -23,6 +23,7 @@ urlpatterns = [
     path("staff/", views.practitioner_list, name="practitioner_list"),
     path("staff/new/", views.practitioner_create, name="practitioner_create"),
     path("staff/<int:pk>/", views.practitioner_detail, name="practitioner_detail"),
+    path("staff/<int:pk>/edit/", views.practitioner_edit, name="practitioner_edit"),
     # Excel import (templates, upload, preview, confirm, error report, progress).
     path("import/", include("yiyang.registry.import_urls")),
 ]

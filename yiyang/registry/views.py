@@ -388,11 +388,36 @@ def practitioner_create(request):
                   status=422 if form.errors else 200)
 
 
+@role_required(Role.BUREAU, Role.PROVIDER)
+@require_http_methods(["GET", "POST"])
+def practitioner_edit(request, pk):
+    person = get_scoped_or_404(Practitioner.objects.select_related("organisation"), request.user, "change", pk=pk)
+    initial = {f: getattr(person, f) for f in ("name", "phone", "role", "certificate_level", "certificate_number",
+                                               "skills", "start_date", "end_date", "home_latitude",
+                                               "home_longitude")}
+    initial["organisation"] = person.organisation
+    form = PractitionerForm(request.POST or None, user=request.user, editing=True, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        d = dict(form.cleaned_data)
+        try:
+            services.save_practitioner(actor=request.user, practitioner=person, **d)
+        except ValidationError as exc:
+            _copy_errors(form, exc)
+        else:
+            messages.success(request, _("已保存 %(name)s 的档案。") % {"name": person.name})
+            return redirect("registry:practitioner_detail", person.pk)
+    return render(request, "registry/simple_form.html",
+                  {"form": form, "title": _("修改从业人员档案：%(name)s") % {"name": person.name},
+                   "back": "registry:practitioner_list"},
+                  status=422 if form.errors else 200)
+
+
 @role_required(*STAFF_VIEWERS, Role.PROVIDER, Role.CAREGIVER)
 def practitioner_detail(request, pk):
     person = get_scoped_or_404(Practitioner.objects.select_related("organisation"), request.user, "view", pk=pk)
     return render(request, "registry/practitioner_detail.html",
                   {"person": person, "age": person.age_on(timezone.localdate()),
+                   "may_edit": Practitioner.objects.restrict(request.user, "change").filter(pk=person.pk).exists(),
                    "years": (timezone.localdate() - person.start_date).days // 365 if person.start_date else None})
 
 

@@ -6,8 +6,17 @@ the provider, its caregivers, the families and the community workers would have 
 the clock is simulated: the services stamp "now" (and refuse to book a visit in the past or to check in in
 the future), so while the history is written `django.utils.timezone.now` answers the simulated moment of each
 step (never later than the real now; see `_Clock`). Fields whose default captured the real clock (an order's
-`created_at`, its first event, flags, a statement's `created_at`) are moved to their moment afterwards; the
-audit log keeps the real time of the build.
+`created_at`, its first event, flags, allowance debits, shifts, follow-up samples, standing orders, a
+statement's `created_at`) are moved to their moment afterwards; the audit log keeps the real time of the build.
+
+What it makes: the register's caregivers of 颐康 (赵桂兰 is the `caregiver` account) and of 惠康 (玉山镇, the
+second provider, with its own offers and a dispatcher account without password) get phone-app accounts and the
+catalogue's skills; a rota for this week; ~140 regular clients (the poor, the old and those with a service
+allowance more likely), some with a son or daughter on the portal; ~600 orders over the last 90 days and the
+coming week in every state, some from standing orders (周期服务) and some paid from the service allowance; 回访
+calls for past months; each past month's statement approved but the last full month's, left for the bureau.
+赵桂兰 has five visits today (see caregiver_slots), the family account's mother a visit to confirm and one to
+rate, and the provider new orders to accept and assign.
 """
 
 from __future__ import annotations
@@ -674,9 +683,9 @@ def services_orders(ctx, log) -> None:
         for k, elder in enumerate([e for e in elders if e.pk in h.credited][:4]):
             h.plan(elder, h.provider, h.items[["bath-home", "cleaning-hour", "nursing-basic", "companion"][k]],
                    _aware(today - datetime.timedelta(days=3 + k), 10, 0), team, fate="complete", quantity=1)
-        # About 600 orders at the default scale (1/20), fewer for the small cities of the tests.
+        # About 560 orders at the default scale (1/20), fewer for the small cities of the tests.
         volume = min(1.0, max(0.35, (ctx.scale * 20) ** 0.5))
-        h.days(h.provider, team, elders, 5.5 * volume, ITEM_MIX)
+        h.days(h.provider, team, elders, 4.5 * volume, ITEM_MIX)
         second_team = []
         if h.second is not None:
             second_team = h.caregivers(h.second)
@@ -747,18 +756,30 @@ def _second_provider_offers(h: _History) -> None:
                                valid_from=_start())
 
 
+def caregiver_slots(minutes_now: int) -> list[tuple[int, str, float]]:
+    """赵桂兰's visits today as (minute of the day, item code, quantity), in time order: CAREGIVER_DAY, except
+    that when the demo is built late in the day the latest visits already past move after now (75 minutes
+    apart, after those still to come) so that two are still to come; too close to midnight the day stays as
+    planned, all done."""
+    slots = [(hour * 60 + minute, code, qty) for hour, minute, code, qty in CAREGIVER_DAY]
+    upcoming = [s for s in slots if s[0] > minutes_now + 15]
+    need = 2 - len(upcoming)
+    if need <= 0:
+        return slots
+    done = slots[:len(slots) - len(upcoming)]
+    start = max([minutes_now + 30] + [s[0] + 75 for s in upcoming])
+    moved = [((start + 75 * k) // 5 * 5, code, 1) for k, (_m, code, _q) in enumerate(done[-need:])]
+    if moved[-1][0] > 23 * 60 + 30:
+        return slots
+    return sorted(done[:-need] + upcoming + moved)
+
+
 def _caregiver_day(h: _History, team, elders) -> None:
     """赵桂兰's visits today (the earlier ones done when the demo is built later in the day, at least two still
     to come), one visit in progress elsewhere, and new orders for the provider to handle."""
     today, now, rng = h.today, h.now, h.rng
     local = timezone.localtime(now)
-    minutes_now = local.hour * 60 + local.minute
-    slots = [(hour * 60 + minute, code, qty) for hour, minute, code, qty in CAREGIVER_DAY]
-    need = 2 - sum(1 for s in slots if s[0] > minutes_now + 15)
-    if need > 0:  # built late in the day: the last visits move after now, earlier ones stay done
-        later = [min(minutes_now + 30 + 75 * k, 23 * 60 + 50) // 5 * 5 for k in range(need)]
-        moved = [(m, code, 1) for m, (_m, code, _q) in zip(later, slots[-need:], strict=True)]
-        slots = [s for s in slots[:-need] if s[0] + 120 <= later[0]] + moved
+    slots = caregiver_slots(local.hour * 60 + local.minute)
     nearby = [e for e in elders if e.residence_region_id.startswith(("511903001", "511903002"))] or elders
     people = rng.sample(nearby, min(len(slots), len(nearby)))
     for (minute, code, qty), elder in zip(slots, people, strict=False):

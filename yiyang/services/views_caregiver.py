@@ -160,12 +160,21 @@ def _page(request, template: str, context: dict):
 @caregiver_only
 def today(request):
     """Today's visits in time order: when, who, where (map link), what they need, their ability level."""
+    from yiyang.routing.selectors import published_sequence
+
     day = timezone.localdate()
     orders = list(selectors.caregiver_day(request.user, day))
     levels = selectors.ability_levels({o.elder_id for o in orders}, english=_english()) if orders else {}
-    has_profile = bool(orders) or Practitioner.objects.filter(account=request.user).exists()
+    profile = Practitioner.objects.filter(account=request.user).first()
+    # When the dispatcher has published today's routes, the visits come in the route's order with the planned
+    # arrival; visits added since (not in the route) follow in time order.
+    route = published_sequence(profile, day) if profile and orders else {}
+    visits = [_visit(o, levels) for o in orders]
+    for v in visits:
+        v["route_position"], v["planned_arrival"] = route.get(v["order"].pk, (None, None))
+    visits.sort(key=lambda v: (v["route_position"] is None, v["route_position"] or 0, v["start"]))
     return _page(request, "services/caregiver/today.html", {
-        "day": day, "visits": [_visit(o, levels) for o in orders], "has_profile": has_profile})
+        "day": day, "visits": visits, "has_profile": bool(orders) or profile is not None, "routed": bool(route)})
 
 
 def _order(request, pk: int, action: str = "view") -> Order:

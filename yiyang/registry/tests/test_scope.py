@@ -181,3 +181,36 @@ def test_facility_rules(world):
         services.save_organisation(actor=roles["bureau"], name="某公司", kind="provider",
                                    credit_code="91511903MA0000002C", region="511903001")
     assert "credit_code" in exc.value.message_dict
+
+
+def test_practitioner_edit_page_sets_the_route_start_and_stays_in_scope(client, world):
+    from decimal import Decimal
+
+    from yiyang.core.tests.factories import make_org, make_user
+    from yiyang.registry.models import Practitioner
+
+    roles, _ = world
+    person = services.save_practitioner(actor=roles["provider"], organisation=roles["provider"].organisation,
+                                        name="赵桂兰", id_number=_id(21), phone="13700001234", role="caregiver",
+                                        skills="助洁", start_date=datetime.date(2024, 3, 1))
+    url = reverse("registry:practitioner_edit", args=[person.pk])
+    client.force_login(roles["provider"])
+    detail = client.get(reverse("registry:practitioner_detail", args=[person.pk])).content.decode()
+    assert 'data-testid="edit"' in detail
+    form = {"name": "赵桂兰", "id_number": "", "phone": "13700001234", "organisation": person.organisation_id,
+            "role": "caregiver", "certificate_level": "4", "certificate_number": "", "skills": "助洁,助浴",
+            "start_date": "2024-03-01", "end_date": "", "home_latitude": "106.6", "home_longitude": "31.8"}
+    bad = client.post(url, form)  # latitude and longitude swapped
+    assert bad.status_code == 422 and "经纬度不在中国境内" in bad.content.decode()
+    assert Practitioner.objects.get(pk=person.pk).home_latitude is None
+    form.update(home_latitude="31.801234", home_longitude="106.601234")
+    assert client.post(url, form).status_code == 302
+    person.refresh_from_db()
+    assert (person.home_latitude, person.home_longitude) == (Decimal("31.801234"), Decimal("106.601234"))
+    assert person.skill_list == ["助洁", "助浴"] and person.certificate_level == "4"
+    assert person.id_number == _id(21)  # left blank: unchanged
+    # Another provider, and the caregiver themself, may not edit.
+    client.force_login(make_user("other_provider", "provider", organisation=make_org("别家", credit_code="X1")))
+    assert client.get(url).status_code == 404
+    client.force_login(roles["caregiver"])
+    assert client.get(url).status_code == 404  # role_required hides pages a role has no business with

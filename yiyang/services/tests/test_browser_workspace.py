@@ -48,7 +48,7 @@ def test_provider_accepts_and_assigns_inline_then_bureau_approves(page, world):
     page.get_by_test_id("tab-dispatch").click()
     select = page.get_by_test_id(f"caregiver-{order.pk}")
     assert "李护理（具备技能" in select.inner_text()
-    assert page.get_by_test_id("route-optimise").is_disabled()
+    assert page.get_by_test_id("route-optimise").get_attribute("href") == "/routing/"
     page.get_by_test_id(f"assign-{order.pk}").click()
     page.get_by_test_id("row-ok").wait_for()
     assert "已派给 李护理。" in page.get_by_test_id("row-ok").inner_text()

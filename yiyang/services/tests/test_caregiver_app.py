@@ -78,7 +78,7 @@ def test_today_lists_only_my_visits_in_time_order_in_bounded_queries(client, wor
     visit(world, world["zhang"], start=at_today(10), carer="other")  # 周护理's, not mine
     visit(world, world["wang"], start=at_today(9) + datetime.timedelta(days=1))  # tomorrow
     signed_in(client, world["caregiver"])
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(10):
         response = client.get(APP)
     assert response.status_code == 200
     html = response.content.decode()
@@ -94,6 +94,29 @@ def test_today_lists_only_my_visits_in_time_order_in_bounded_queries(client, wor
     # No coordinates: the map link searches for the address.
     assert "geo:0,0?q=%E7%99%BB%E7%A7%91" in html
     assert response["Cache-Control"] == "private, no-cache"
+
+
+def test_today_follows_the_published_route_with_planned_arrivals(client, world):
+    from yiyang.routing.models import PlanStatus, RoutePlan, RouteStop
+
+    first = visit(world, world["wang"], start=at_today(8))
+    second = visit(world, world["zhang"], start=at_today(9), item="cleaning")
+    added = visit(world, world["zhang"], start=at_today(7))  # booked after the route was published
+    plan = RoutePlan.objects.create(provider=world["org"], day=timezone.localdate(), version=1,
+                                    status=PlanStatus.PUBLISHED)
+    # The dispatcher's route goes to 张建国 first (09:00 window opens at 09:00, arrival 09:05), then 王秀英.
+    RouteStop.objects.create(plan=plan, order=second, caregiver=world["carer"], position=1, arrival=at_today(9, 5))
+    RouteStop.objects.create(plan=plan, order=first, caregiver=world["carer"], position=2, arrival=at_today(10, 20))
+    html = signed_in(client, world["caregiver"]).get(APP).content.decode()
+    assert [int(pk) for pk in re.findall(r'data-testid="visit-(\d+)"', html)] == [second.pk, first.pk, added.pk]
+    assert f'data-testid="route-{second.pk}">路线第 1 站 · 预计 09:05 到达<' in html
+    assert f'data-testid="route-{first.pk}">路线第 2 站 · 预计 10:20 到达<' in html
+    assert f'data-testid="route-{added.pk}"' not in html and 'data-testid="routed"' in html
+    # A draft (not published) route changes nothing.
+    plan.status = PlanStatus.DRAFT
+    plan.save()
+    html = client.get(APP).content.decode()
+    assert [int(pk) for pk in re.findall(r'data-testid="visit-(\d+)"', html)] == [added.pk, first.pk, second.pk]
 
 
 def test_today_shows_the_ability_level_when_one_is_published(client, world):
