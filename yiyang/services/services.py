@@ -398,6 +398,32 @@ def _replayed_order(client_key, **request) -> Order | None:
     return existing
 
 
+# Who may say how an order came in: the elder or family order themselves (portal); staff take it by phone or in
+# person. Orders of a standing order are placed by the generator on behalf of whoever set it up.
+_CHANNELS_OF_ROLE = {
+    Role.FAMILY: {OrderChannel.PORTAL, OrderChannel.RECURRING},
+    Role.ELDER: {OrderChannel.PORTAL, OrderChannel.RECURRING},
+    Role.BUREAU: {OrderChannel.PHONE, OrderChannel.STAFF, OrderChannel.RECURRING},
+    Role.STREET: {OrderChannel.PHONE, OrderChannel.STAFF, OrderChannel.RECURRING},
+    Role.COMMUNITY: {OrderChannel.PHONE, OrderChannel.STAFF, OrderChannel.RECURRING},
+}
+
+
+def _require_channel(channel: str, *, allowed) -> None:
+    if channel not in allowed:
+        raise ValidationError({"channel": [_("下单方式取值无效。")]})
+
+
+def _require_channel_fits(actor, channel: str) -> None:
+    """After the authority check: the actor may order for this elder, but not say it came in another way."""
+    if _is_super(actor):
+        return
+    fits = _CHANNELS_OF_ROLE.get(_role(actor), set())
+    if fits and channel not in fits:
+        raise ValidationError({"channel": [_("%(role)s不能以“%(channel)s”方式下单。") % {
+            "role": Role(_role(actor)).label, "channel": OrderChannel(channel).label}]})
+
+
 @transaction.atomic
 def place_order(*, actor, elder: Elder, provider, item: ServiceItem, scheduled_start, quantity=1,
                 channel: str, note: str = "", client_key: str | None = None,
@@ -408,8 +434,7 @@ def place_order(*, actor, elder: Elder, provider, item: ServiceItem, scheduled_s
     By default the allowance comes from the elder's monthly ledger (服务补贴余额) and its debit is written in the
     same transaction, under a lock on the elder's row. An explicit `allowance_available` (callers that state
     a balance themselves) is used as given and not recorded in the ledger."""
-    if channel not in OrderChannel.values:
-        raise ValidationError({"channel": [_("下单方式取值无效。")]})
+    _require_channel(channel, allowed=OrderChannel.values)
     client_key = _text(client_key, 64) or None
     request = {"actor": actor, "elder": elder, "provider": provider, "item": item,
                "start": _parse_start(scheduled_start), "qty": _quantity(quantity), "channel": channel}
@@ -419,6 +444,7 @@ def place_order(*, actor, elder: Elder, provider, item: ServiceItem, scheduled_s
     start, qty, offer, price, rule, quote = _prepare(
         actor=actor, elder=elder, provider=provider, item=item, scheduled_start=scheduled_start,
         quantity=quantity, allowance_available=allowance_available, lock=allowance_available is None)
+    _require_channel_fits(actor, channel)
     try:
         with transaction.atomic():
             order = Order.objects.create(
@@ -1314,8 +1340,8 @@ def create_recurring(*, actor, elder: Elder, provider, item: ServiceItem, weekda
     from .models import RecurringOrder
 
     _require_may_order_for(actor, elder)
-    if channel not in (OrderChannel.PORTAL, OrderChannel.PHONE, OrderChannel.STAFF):
-        raise ValidationError({"channel": [_("下单方式取值无效。")]})
+    _require_channel(channel, allowed=(OrderChannel.PORTAL, OrderChannel.PHONE, OrderChannel.STAFF))
+    _require_channel_fits(actor, channel)
     days = _weekdays(weekdays)
     at = _clock(time, "time")
     qty = _quantity(quantity)

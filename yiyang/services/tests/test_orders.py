@@ -1,6 +1,7 @@
 """Orders through the real services: money splits to the fen, the life cycle, offline replay, flags, scope."""
 
 import datetime
+from functools import partial
 from decimal import Decimal as D
 
 import pytest
@@ -510,3 +511,20 @@ def test_failed_calls_leave_the_order_exactly_as_it_was(world):
         assert field in exc.value.message_dict
     assert state(order) == before
     assert not OrderEvent.objects.filter(client_key="out-x").exists()
+
+
+@pytest.mark.parametrize("role, channel, allowed", [
+    ("family", "portal", True), ("family", "phone", False), ("family", "staff", False),
+    ("community", "phone", True), ("community", "staff", True), ("community", "portal", False),
+])
+def test_the_channel_must_fit_who_places_the_order(world, role, channel, allowed):
+    w = world
+    place = partial(services.place_order, actor=w[role], elder=w["elder"], provider=w["org"], item=w["bath"],
+                    scheduled_start=soon(30), channel=channel)
+    if allowed:
+        assert place().channel == channel
+    else:
+        with pytest.raises(ValidationError) as exc:
+            place()
+        assert "不能以" in exc.value.message_dict["channel"][0]
+        assert not Order.objects.exists() and not AuditEvent.objects.filter(object_type="services.order").exists()
