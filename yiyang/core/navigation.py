@@ -32,6 +32,7 @@ NAV = [
     NavItem(_("护理员手机端"), "services:caregiver_today", frozenset({Role.CAREGIVER})),
     NavItem(_("服务目录"), "services:catalogue", frozenset()),
     NavItem(_("服务结算"), "services:settlements", frozenset({Role.BUREAU, Role.PROVIDER})),
+    NavItem(_("服务回访"), "services:follow_ups", REGION_STAFF),
     NavItem(_("机构"), "registry:organisation_list", REGION_STAFF),
     NavItem(_("设施"), "registry:facility_list", REGION_STAFF),
     NavItem(_("从业人员"), "registry:practitioner_list", frozenset({Role.BUREAU, Role.PROVIDER})),

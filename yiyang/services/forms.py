@@ -34,6 +34,10 @@ class OrderForm(forms.Form):
     channel = forms.ChoiceField(label=_("下单方式"), choices=OrderChannel.choices, required=False)
     note = forms.CharField(label=_("需求说明"), max_length=300, required=False)
     client_key = forms.CharField(max_length=64, required=False, widget=forms.HiddenInput)
+    # 每周重复: the weekdays (ISO 1–7) are read as given and checked by services.create_recurring.
+    repeat = forms.BooleanField(label=_("每周重复"), required=False)
+    ends_on = forms.DateField(label=_("结束日期"), required=False,
+                              error_messages={"invalid": _("日期格式应为 YYYY-MM-DD。")})
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -42,6 +46,15 @@ class OrderForm(forms.Form):
     def clean_channel(self):
         allowed = [value for value, _label in self.fields["channel"].choices]
         return self.cleaned_data.get("channel") or allowed[0]
+
+
+class FollowUpForm(forms.Form):
+    """One call back as recorded by the caller; the rules (satisfaction needed when reached) are the service's."""
+
+    outcome = forms.CharField(label=_("回访结果"), max_length=12, required=False)
+    satisfaction = forms.CharField(label=_("满意度"), max_length=3, required=False)
+    issues = forms.CharField(label=_("反映问题"), max_length=2000, required=False)
+    note = forms.CharField(label=_("备注"), max_length=300, required=False)
 
 
 class OrderFilterForm(forms.Form):

@@ -56,3 +56,14 @@ urlpatterns += [
     path("m/manifest.webmanifest", views_caregiver.manifest, name="caregiver_manifest"),
     path("m/sw.js", views_caregiver.service_worker, name="caregiver_sw"),
 ]
+
+# --- follow-ups and recurring orders (views_followup.py) ---
+from . import views_followup  # noqa: E402
+
+urlpatterns += [
+    path("follow-ups/", views_followup.follow_up_list, name="follow_ups"),
+    path("follow-ups/sample/", views_followup.follow_up_sample, name="follow_up_sample"),
+    path("follow-ups/<int:pk>/", views_followup.follow_up_record, name="follow_up_record"),
+    path("recurring/", views_followup.recurring_list, name="recurring_list"),
+    path("recurring/<int:pk>/stop/", views_followup.recurring_stop, name="recurring_stop"),
+]

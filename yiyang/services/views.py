@@ -28,7 +28,16 @@ from yiyang.registry.models import Elder, Organisation, Practitioner
 
 from . import selectors, services
 from .forms import FAMILY_ROLES, OrderFilterForm, OrderForm
-from .models import TRANSITIONS, Order, OrderFlag, OrderStatus, ServiceCategory, ServiceItem, ServiceUnit
+from .models import (
+    TRANSITIONS,
+    Order,
+    OrderFlag,
+    OrderStatus,
+    RecurringOrder,
+    ServiceCategory,
+    ServiceItem,
+    ServiceUnit,
+)
 
 ORDERING_ROLES = (*REGION_STAFF, *FAMILY_ROLES)
 LIST_ROLES = (*REGION_STAFF, Role.PROVIDER, Role.CAREGIVER, *FAMILY_ROLES)
@@ -75,12 +84,27 @@ class Placement:
     offer: object = None                            # the chosen provider's ProviderOffer
     search: str = ""
     found: list = field(default_factory=list)       # staff: elders matching the search
+    repeat: bool = False                            # 每周重复: a standing order instead of one order
+    weekdays: list = field(default_factory=list)    # as ticked, ISO 1–7 as text; the service checks them
+    ends_on: datetime.date | None = None
+    first: datetime.datetime | None = None          # the standing order's first visit, when it can be told
 
     @property
     def start(self) -> datetime.datetime | None:
         if self.time is None:
             return None
+        if self.repeat and self.first is not None:
+            return self.first
         return timezone.make_aware(datetime.datetime.combine(self.day, self.time))
+
+    @property
+    def weekday_text(self) -> str | None:
+        """"2,4" when the ticked days read as ISO weekdays, else None (the service words the error)."""
+        try:
+            days = sorted({int(d) for d in self.weekdays})
+        except ValueError:
+            return None
+        return ",".join(map(str, days)) if days and all(1 <= d <= 7 for d in days) else None
 
     @property
     def quantity(self):
@@ -111,7 +135,14 @@ def _placement(request, form: OrderForm) -> Placement:
         time=data.get("time") if raw.get("time") else (None if "time" in raw else DEFAULT_TIME),
         quantity_text=(raw.get("quantity", "1") or "").strip()[:12],
         client_key=_key(raw.get("client_key", "")),
+        repeat=bool(data.get("repeat")),
+        ends_on=data.get("ends_on"),
     )
+    if p.repeat:
+        p.weekdays = [d.strip()[:2] for d in raw.getlist("weekdays")][:7]
+        if not p.weekdays and request.method == "GET":
+            p.weekdays = [str(p.day.isoweekday())]  # just switched on: the chosen date's weekday
+        p.first = _first_occurrence(p)
     elder_pk = data.get("elder")
     if user.role in FAMILY_ROLES and not user.is_superuser:
         p.elders = list(Elder.objects.restrict(user).select_related("residence_region").order_by("name", "pk"))
@@ -145,6 +176,26 @@ def _placement(request, form: OrderForm) -> Placement:
     if p.offer is None and len(p.offers) == 1 and provider_pk is None:
         p.offer = p.offers[0]
     return p
+
+
+def _first_occurrence(p: Placement) -> datetime.datetime | None:
+    """The first visit of the standing order being set up (unsaved; the service's own occurrences())."""
+    if p.time is None or p.weekday_text is None:
+        return None
+    draft = RecurringOrder(weekdays=p.weekday_text, time=p.time, starts_on=p.day, ends_on=p.ends_on)
+    now = timezone.now()
+    found = [t for t in services.occurrences(draft, p.day, p.day + datetime.timedelta(days=6)) if t > now]
+    return found[0] if found else None
+
+
+WEEKDAY_NAMES = (gettext_lazy("一"), gettext_lazy("二"), gettext_lazy("三"), gettext_lazy("四"),
+                 gettext_lazy("五"), gettext_lazy("六"), gettext_lazy("日"))
+
+
+def weekdays_label(weekdays: str) -> str:
+    """"2,4" → 每周二、四."""
+    names = [str(WEEKDAY_NAMES[int(d) - 1]) for d in weekdays.split(",") if d.strip().isdigit() and 1 <= int(d) <= 7]
+    return _("每周%(days)s") % {"days": "、".join(names)}
 
 
 def _explain(p: Placement, quote, rule) -> list[str]:
@@ -191,7 +242,10 @@ def _quote_context(request, p: Placement) -> dict:
     rule = selectors.subsidy_rule_in_force(p.elder.residence_region_id, p.day)
     if rule is not None:
         rule.jurisdiction  # noqa: B018  (loaded here, not in the template)
-    return {"quote": quote, "quote_lines": _explain(p, quote, rule), "share": _number(quote.share),
+    lines = _explain(p, quote, rule)
+    if p.repeat:
+        lines.append(_("每次按当次日期计价；服务补贴余额不足时由本人自付。"))
+    return {"quote": quote, "quote_lines": lines, "share": _number(quote.share),
             "quantity": _number(quote.quantity)}
 
 
@@ -203,6 +257,8 @@ def _new_context(request, form, p: Placement, errors=None) -> dict:
         "p": p, "form": form, "errors": errors or {}, "family": family, "values": values,
         "channels": form.fields["channel"].choices,
         "channel": form.cleaned_data.get("channel") or form.fields["channel"].choices[0][0],
+        "weekday_choices": [(str(i), name) for i, name in enumerate(WEEKDAY_NAMES, start=1)],
+        "ends_on_text": form.data.get("ends_on", "")[:10],
         "min_day": timezone.localdate().isoformat(),
         "max_day": (timezone.localdate() + datetime.timedelta(days=services.BOOKING_HORIZON_DAYS)).isoformat(),
         **_quote_context(request, p),
@@ -211,7 +267,12 @@ def _new_context(request, form, p: Placement, errors=None) -> dict:
 
 # Service error keys → the field they are shown next to.
 ERROR_FIELDS = {"elder": "elder", "item": "item", "provider": "provider", "scheduled_start": "when",
-                "date": "when", "time": "when", "quantity": "quantity", "channel": "channel", "note": "note"}
+                "date": "when", "time": "when", "quantity": "quantity", "channel": "channel", "note": "note",
+                # a standing order (create_recurring)
+                "starts_on": "when", "weekdays": "weekdays", "repeat": "weekdays", "ends_on": "ends_on"}
+# A second identical standing order within this time is taken for a double submit (create_recurring has no
+# submission key).
+RECURRING_REPLAY = datetime.timedelta(minutes=1)
 
 
 def _field_errors(exc) -> dict[str, list[str]]:
@@ -237,6 +298,8 @@ def order_new(request):
         return render(request, "services/orders/new.html", _new_context(request, form, p))
     errors: dict[str, list[str]] = {}
     for name, texts in form.errors.items():
+        if name == "ends_on" and not p.repeat:
+            continue
         errors.setdefault(ERROR_FIELDS.get(name, "general"), []).extend(texts)
     item = ServiceItem.objects.filter(code=form.cleaned_data.get("item") or "").first()
     provider = Organisation.objects.filter(pk=form.cleaned_data.get("provider") or 0).first()
@@ -246,7 +309,11 @@ def order_new(request):
         errors.setdefault("item", [_("请选择服务项目。")])
     if provider is None:
         errors.setdefault("provider", [_("请选择服务机构。")])
-    if not errors:
+    if not errors and p.repeat:
+        response, errors = _place_recurring(request, form, p, item, provider)
+        if response is not None:
+            return response
+    elif not errors:
         key = form.cleaned_data.get("client_key") or None
         replay = bool(key) and Order.objects.filter(client_key=key).exists()
         try:
@@ -269,6 +336,38 @@ def order_new(request):
             return redirect("services:order_detail", pk=order.pk)
     messages.error(request, _("未下单：请检查下面标出的内容。"))
     return render(request, "services/orders/new.html", _new_context(request, form, p, errors), status=422)
+
+
+def _place_recurring(request, form, p: Placement, item, provider):
+    """确认 with 每周重复: set up the standing order (its first week is placed by the service). Returns
+    (redirect, {}) or (None, errors by field)."""
+    target = reverse("services:recurring_list")
+    days = p.weekday_text
+    if days is not None and p.time is not None:
+        replay = RecurringOrder.objects.filter(
+            elder=p.elder, item=item, provider=provider, weekdays=days, time=p.time, active=True,
+            created_at__gte=timezone.now() - RECURRING_REPLAY).order_by("-pk").first()
+        if replay is not None:
+            messages.info(request, _("该周期服务刚刚已设置，未重复设置。"))
+            return redirect(f"{target}#recurring-{replay.pk}"), {}
+    try:
+        rule = services.create_recurring(
+            actor=request.user, elder=p.elder, provider=provider, item=item, weekdays=p.weekdays,
+            time=p.time, quantity=p.quantity, starts_on=p.day, ends_on=p.ends_on,
+            channel=form.cleaned_data["channel"], note=form.cleaned_data.get("note", ""))
+    except (ValidationError, DomainError) as exc:
+        return None, _field_errors(exc)
+    placed = Order.objects.filter(client_key__startswith=f"recurring:{rule.pk}:").count()
+    skipped = rule.skips.count()
+    text = _("已设置周期服务：%(elder)s %(item)s，%(days)s %(time)s，自 %(start)s 起%(end)s。已生成首周订单 "
+             "%(n)d 单，等待服务机构接单。") % {
+        "elder": p.elder.name, "item": item.name, "days": weekdays_label(rule.weekdays),
+        "time": rule.time.strftime("%H:%M"), "start": rule.starts_on.isoformat(), "n": placed,
+        "end": _("至 %(end)s") % {"end": rule.ends_on.isoformat()} if rule.ends_on else ""}
+    if skipped:
+        text += " " + _("另有 %(n)d 次未能生成，原因见周期服务页。") % {"n": skipped}
+    messages.success(request, text)
+    return redirect(f"{target}#recurring-{rule.pk}"), {}
 
 
 @role_required(*ORDERING_ROLES)
