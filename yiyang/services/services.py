@@ -981,16 +981,20 @@ def approve_settlement(*, actor, settlement: Settlement) -> Settlement:
     _require_draft(settlement, _("审核"))
     included = settlement.items.filter(held=False)
     orders = Order.objects.filter(pk__in=included.values("order_id"))
-    statuses = set(orders.select_for_update(of=("self",)).values_list("status", flat=True).order_by())
-    for status in statuses:
-        if OrderStatus.SETTLED not in TRANSITIONS[OrderStatus(status)]:
-            raise _mismatch(_("订单状态"))
-    if OrderFlag.objects.filter(order__in=orders, kind__in=HOLD_FLAG_KINDS).exists():
-        raise _mismatch(_("订单异常标记"))
     sums = _sums(settlement.items.all())
     if any(getattr(settlement, field) != value for field, value in sums.items()):
         raise _mismatch(_("明细合计"))
-    from_orders = orders.aggregate(n=Count("pk"), **{f"fen_{part}": _fen_sum(part) for part in MONEY_PARTS})
+    # One pass over the orders for their sums, their statuses and their flags. The rows are not locked here:
+    # the UPDATE below only moves orders still settleable and must move all of them, or everything is undone.
+    flagged = Exists(OrderFlag.objects.filter(order=OuterRef("pk"), kind__in=HOLD_FLAG_KINDS))
+    settleable = [s for s in OrderStatus if OrderStatus.SETTLED in TRANSITIONS[s]]
+    from_orders = orders.aggregate(
+        n=Count("pk"), unsettleable=Count("pk", filter=~Q(status__in=settleable)),
+        flagged=Count("pk", filter=Q(flagged)), **{f"fen_{part}": _fen_sum(part) for part in MONEY_PARTS})
+    if from_orders["unsettleable"]:
+        raise _mismatch(_("订单状态"))
+    if from_orders["flagged"]:
+        raise _mismatch(_("订单异常标记"))
     if from_orders["n"] != sums["order_count"] or any(
             _yuan(from_orders[f"fen_{part}"]) != sums[part] for part in MONEY_PARTS):
         raise _mismatch(_("订单金额"))
@@ -1001,7 +1005,9 @@ def approve_settlement(*, actor, settlement: Settlement) -> Settlement:
         "at": Value(now, output_field=DateTimeField()),
         "by": Cast(Value(getattr(_user(actor), "pk", None)), IntegerField()),
         "note": Value(_text(note, 300))})
-    moved = orders.update(status=OrderStatus.SETTLED, updated_at=now)
+    # Only orders still settleable move, and all of them must: a rating or cancellation that slipped in since
+    # the checks above makes the count differ, and the whole approval (events included) is undone.
+    moved = orders.filter(status__in=settleable).update(status=OrderStatus.SETTLED, updated_at=now)
     if moved != settlement.order_count:
         raise _mismatch(_("订单数"))
     before = audit.snapshot(settlement)

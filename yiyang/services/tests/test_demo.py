@@ -122,6 +122,21 @@ def test_demo_orders_every_state_today_settlement_and_family():
     first, last = timezone.localtime(visits[0].scheduled_start), timezone.localtime(visits[-1].scheduled_start)
     assert shift.start <= first.time() and last.time() < shift.end
 
+    # Plan today for the demo provider: its caregivers start from home (routing demo), every plannable visit
+    # is routed or has a reason, and the caregiver's phone would show the published order.
+    from yiyang.routing import services as routing
+    from yiyang.routing.selectors import published_sequence
+
+    provider = ctx.accounts["provider"].organisation
+    run = routing.plan_day(actor=ctx.accounts["provider"], provider=provider, day=timezone.localdate(),
+                           time_limit_seconds=2, max_iterations=300)
+    assert "centroid_start" not in {n["code"] for n in run.plan.summary.get("notes", [])}
+    stops = list(run.plan.stops.all())
+    assert stops and all(s.position is not None or s.unassigned_reason for s in stops)
+    routing.publish_plan(actor=ctx.accounts["provider"], plan=run.plan)
+    carer = visits[0].caregiver
+    assert set(published_sequence(carer, timezone.localdate())) <= {s.order_id for s in stops}
+
     # A second build adds no order.
     count = Order.objects.count()
     build_demo_city(seed=7, scale=1 / 200, log=lambda *a: None)
