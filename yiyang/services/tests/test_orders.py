@@ -1,8 +1,8 @@
 """Orders through the real services: money splits to the fen, the life cycle, offline replay, flags, scope."""
 
 import datetime
-from functools import partial
 from decimal import Decimal as D
+from functools import partial
 
 import pytest
 from django.core.exceptions import ValidationError
