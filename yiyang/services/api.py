@@ -1035,9 +1035,12 @@ class RecurringIn(Schema):
     ends_on: datetime.date | None = None
     channel: Literal["portal", "phone", "staff"] | None = None
     note: str = Field("", max_length=300)
+    client_key: str | None = Field(None, max_length=64,
+                                   description="Sending the same key again returns the rule it made (200).")
 
 
-@router.post("recurring", response={201: RecurringOut, **ERRORS}, summary="Set up a standing order")
+@router.post("recurring", response={200: RecurringOut, 201: RecurringOut, **ERRORS},
+             summary="Set up a standing order")
 def create_recurring(request, payload: RecurringIn):
     """Checked like an order (its first occurrence is priced now); the orders of its first week are placed at
     once, the later ones by the daily run (manage.py services_daily)."""
@@ -1045,12 +1048,14 @@ def create_recurring(request, payload: RecurringIn):
     elder = _elder(request, payload.elder)
     channel = payload.channel or (OrderChannel.PORTAL if request.user.role in (Role.FAMILY, Role.ELDER)
                                   else OrderChannel.STAFF)
+    replay = bool(payload.client_key) and RecurringOrder.objects.filter(client_key=payload.client_key).exists()
     rule = services.create_recurring(actor=request.user, elder=elder, provider=_provider(payload.provider),
                                      item=_item(payload.item), weekdays=payload.weekdays, time=payload.time,
                                      quantity=payload.quantity, starts_on=payload.starts_on,
-                                     ends_on=payload.ends_on, channel=str(channel), note=payload.note)
+                                     ends_on=payload.ends_on, channel=str(channel), note=payload.note,
+                                     client_key=payload.client_key)
     rule = RecurringOrder.objects.select_related(*RECURRING_RELATED).get(pk=rule.pk)
-    return Status(201, _recurring_out(rule))
+    return Status(200 if replay else 201, _recurring_out(rule))
 
 
 @router.post("recurring/{int:recurring_id}/stop", response={200: RecurringOut, **ERRORS},

@@ -631,6 +631,8 @@ class RecurringOrder(models.Model):
                                   related_name="+")
     active = models.BooleanField(_("有效"), default=True)
     stopped_at = models.DateTimeField(_("停止时间"), null=True, blank=True)
+    # The form's or the client's submission key: a double submit gives back the rule it made.
+    client_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = ScopedQuerySet.as_manager()

@@ -1339,12 +1339,18 @@ def occurrences(recurring, first: datetime.date, last: datetime.date) -> list[da
 
 @transaction.atomic
 def create_recurring(*, actor, elder: Elder, provider, item: ServiceItem, weekdays, time, quantity=1, starts_on,
-                     ends_on=None, channel: str = OrderChannel.STAFF, note: str = ""):
+                     ends_on=None, channel: str = OrderChannel.STAFF, note: str = "", client_key: str | None = None):
     """A standing order (e.g. every Tuesday 9:00), by whoever may order for the elder. Its first occurrence
     is priced now with place_order's checks, so that a wrong provider, item or time is refused at once; then
-    the orders of its first week are placed."""
+    the orders of its first week are placed. The same `client_key` again gives back the rule it made."""
     from .models import RecurringOrder
 
+    client_key = _text(client_key, 64) or None
+    if client_key and (found := RecurringOrder.objects.filter(client_key=client_key).first()) is not None:
+        if found.elder_id != elder.pk or found.placed_by_id != getattr(_user(actor), "pk", None):
+            raise DomainError("client_key_conflict", _("该提交编号已用于另一项周期服务，请刷新页面后重新提交。"),
+                              status=409)
+        return found
     _require_may_order_for(actor, elder)
     _require_channel(channel, allowed=(OrderChannel.PORTAL, OrderChannel.PHONE, OrderChannel.STAFF))
     _require_channel_fits(actor, channel)
@@ -1360,7 +1366,7 @@ def create_recurring(*, actor, elder: Elder, provider, item: ServiceItem, weekda
         raise ValidationError({"ends_on": [_("结束日期不能早于开始日期。")]})
     rule = RecurringOrder(elder=elder, provider=provider, item=item, weekdays=days, time=at, quantity=qty,
                           starts_on=start, ends_on=end, channel=channel, note=_text(note, 300),
-                          region_code=elder.residence_region_id, placed_by=_user(actor))
+                          region_code=elder.residence_region_id, placed_by=_user(actor), client_key=client_key)
     upcoming = [t for t in occurrences(rule, start, start + datetime.timedelta(days=BOOKING_HORIZON_DAYS - 1))
                 if t > timezone.now()]
     if not upcoming:

@@ -270,9 +270,6 @@ ERROR_FIELDS = {"elder": "elder", "item": "item", "provider": "provider", "sched
                 "date": "when", "time": "when", "quantity": "quantity", "channel": "channel", "note": "note",
                 # a standing order (create_recurring)
                 "starts_on": "when", "weekdays": "weekdays", "repeat": "weekdays", "ends_on": "ends_on"}
-# A second identical standing order within this time is taken for a double submit (create_recurring has no
-# submission key).
-RECURRING_REPLAY = datetime.timedelta(minutes=1)
 
 
 def _field_errors(exc) -> dict[str, list[str]]:
@@ -342,19 +339,15 @@ def _place_recurring(request, form, p: Placement, item, provider):
     """确认 with 每周重复: set up the standing order (its first week is placed by the service). Returns
     (redirect, {}) or (None, errors by field)."""
     target = reverse("services:recurring_list")
-    days = p.weekday_text
-    if days is not None and p.time is not None:
-        replay = RecurringOrder.objects.filter(
-            elder=p.elder, item=item, provider=provider, weekdays=days, time=p.time, active=True,
-            created_at__gte=timezone.now() - RECURRING_REPLAY).order_by("-pk").first()
-        if replay is not None:
-            messages.info(request, _("该周期服务刚刚已设置，未重复设置。"))
-            return redirect(f"{target}#recurring-{replay.pk}"), {}
+    key = form.cleaned_data.get("client_key") or None
+    if key and (replay := RecurringOrder.objects.filter(client_key=key).first()) is not None:
+        messages.info(request, _("该周期服务已设置过，未重复设置。"))
+        return redirect(f"{target}#recurring-{replay.pk}"), {}
     try:
         rule = services.create_recurring(
             actor=request.user, elder=p.elder, provider=provider, item=item, weekdays=p.weekdays,
             time=p.time, quantity=p.quantity, starts_on=p.day, ends_on=p.ends_on,
-            channel=form.cleaned_data["channel"], note=form.cleaned_data.get("note", ""))
+            channel=form.cleaned_data["channel"], note=form.cleaned_data.get("note", ""), client_key=key)
     except (ValidationError, DomainError) as exc:
         return None, _field_errors(exc)
     placed = Order.objects.filter(client_key__startswith=f"recurring:{rule.pk}:").count()

@@ -149,7 +149,25 @@ def test_double_submit_makes_one_rule(client, world):
     rule = RecurringOrder.objects.get()
     assert first.url == second.url == f"{PAGE}#recurring-{rule.pk}"
     assert Order.objects.count() == placed
-    assert "该周期服务刚刚已设置，未重复设置。" in page_messages(client.get(second.url))
+    assert "该周期服务已设置过，未重复设置。" in page_messages(client.get(second.url))
+
+
+def test_the_service_gives_back_the_rule_of_a_replayed_key_and_refuses_it_for_another(world):
+    from yiyang.core.errors import DomainError
+
+    rule = services.create_recurring(actor=world["family"], elder=world["elder"], provider=world["org"],
+                                     item=world["bath"], weekdays=[2], time="09:00", starts_on=next_weekday(2),
+                                     channel="portal", client_key="k-1")
+    placed = Order.objects.count()
+    again = services.create_recurring(actor=world["family"], elder=world["elder"], provider=world["org"],
+                                      item=world["bath"], weekdays=[2], time="09:00", starts_on=next_weekday(2),
+                                      channel="portal", client_key="k-1")
+    assert again.pk == rule.pk and RecurringOrder.objects.count() == 1 and Order.objects.count() == placed
+    with pytest.raises(DomainError) as exc:  # the same key from someone else
+        services.create_recurring(actor=world["community"], elder=world["elder"], provider=world["org"],
+                                  item=world["bath"], weekdays=[3], time="10:00", starts_on=next_weekday(3),
+                                  channel="phone", client_key="k-1")
+    assert exc.value.status == 409 and RecurringOrder.objects.count() == 1
 
 
 def test_staff_set_up_a_standing_order_by_phone(client, world):
