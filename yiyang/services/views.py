@@ -195,7 +195,8 @@ WEEKDAY_NAMES = (gettext_lazy("一"), gettext_lazy("二"), gettext_lazy("三"), 
 def weekdays_label(weekdays: str) -> str:
     """"2,4" → 每周二、四."""
     names = [str(WEEKDAY_NAMES[int(d) - 1]) for d in weekdays.split(",") if d.strip().isdigit() and 1 <= int(d) <= 7]
-    return _("每周%(days)s") % {"days": "、".join(names)}
+    # Translators: the separator between weekday names in 每周二、四.
+    return _("每周%(days)s") % {"days": _("、").join(names)}
 
 
 def _explain(p: Placement, quote, rule) -> list[str]:
