@@ -23,7 +23,7 @@ market price); the columns add up (total = subsidy + allowance + copay) as the t
 The database is a dedicated one (`yiyang_bench_orders`, on the server of DATABASE_URL or
 postgres://postgres@127.0.0.1:5432), dropped and created at the start and dropped at the end (unless --keep).
 It never fails on speed. The last line is
-``summary: orders=N elders=M settlement_all=S board=MS orm_loop_extrapolated=S ratio=X``.
+``summary: orders=N elders=M settlement_all=S prepare=S approve=S board=MS orm_loop_extrapolated=S ratio=X``.
 
 Usage: python bench/orders.py [--orders 1000000] [--elders 100000] [--providers 16] [--baseline 3000]
                               [--seed 7] [--keep] [--explain]
@@ -617,7 +617,8 @@ def main() -> int:
         ratio = loop_extrapolated / settlement_all if settlement_all else 0.0
         print(f"ratio: ORM loop extrapolated / set-based settlement = {ratio:.1f}")
         print(f"summary: orders={args.orders} elders={args.elders} settlement_all={settlement_all:.1f}s "
-              f"board={board_ms:.0f}ms orm_loop_extrapolated={loop_extrapolated:.0f}s ratio={ratio:.1f}")
+              f"prepare={prepared:.1f}s approve={approved:.1f}s board={board_ms:.0f}ms "
+              f"orm_loop_extrapolated={loop_extrapolated:.0f}s ratio={ratio:.1f}")
     finally:
         from django.db import connections
 
