@@ -38,7 +38,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yiyang.settings")
 
 from urllib.parse import urlsplit  # noqa: E402
 
-from benchlib.scratch import pg_server_url, reset_postgres, with_database  # noqa: E402
+from benchlib.scratch import pg_server_url, reset_postgres, start_django, with_database  # noqa: E402
 
 BENCH_DB = "yiyang_bench"
 SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏"
@@ -246,19 +246,13 @@ def main() -> int:
     server = pg_server_url()
     sqlite_dir = None
     if not args.sqlite and reset_postgres(server, BENCH_DB, otherwise="; using SQLite instead"):
-        os.environ["DATABASE_URL"] = with_database(server, BENCH_DB)
+        database_url = with_database(server, BENCH_DB)
         where = f"PostgreSQL ({urlsplit(server).hostname}, database {BENCH_DB})"
     else:
         sqlite_dir = tempfile.TemporaryDirectory()
-        os.environ["DATABASE_URL"] = f"sqlite:///{sqlite_dir.name}/bench.sqlite3"
+        database_url = f"sqlite:///{sqlite_dir.name}/bench.sqlite3"
         where = "SQLite (temporary file)"
-    for key, value in {"SECRET_KEY": "bench-secret-key-not-for-production", "YIYANG_HASH_KEY": "bench-hash-key",
-                       "YIYANG_FIELD_KEYS": "u0F5b9xG3bX9mYk7x1o0c2p4sVq8nJt6wLzRr3hKyE0="}.items():
-        os.environ.setdefault(key, value)
-
-    import django
-
-    django.setup()
+    start_django(database_url)
     from django.core.management import call_command
 
     from yiyang.core.models import Role, User

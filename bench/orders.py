@@ -46,7 +46,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yiyang.settings")
 
 from urllib.parse import urlsplit  # noqa: E402
 
-from benchlib.scratch import pg_server_url, reset_postgres, with_database  # noqa: E402
+from benchlib.scratch import pg_server_url, reset_postgres, start_django, with_database  # noqa: E402
 from benchlib.sqlgen import insert_select  # noqa: E402
 
 BENCH_DB = "yiyang_bench_orders"
@@ -519,14 +519,7 @@ def main() -> int:
     if not reset_postgres(server, BENCH_DB, otherwise="; this benchmark needs PostgreSQL"):
         print("summary: skipped (no PostgreSQL)")
         return 0
-    os.environ["DATABASE_URL"] = with_database(server, BENCH_DB)
-    for key, value in {"SECRET_KEY": "bench-secret-key-not-for-production", "YIYANG_HASH_KEY": "bench-hash-key",
-                       "YIYANG_FIELD_KEYS": "u0F5b9xG3bX9mYk7x1o0c2p4sVq8nJt6wLzRr3hKyE0="}.items():
-        os.environ.setdefault(key, value)
-
-    import django
-
-    django.setup()
+    start_django(with_database(server, BENCH_DB))
     from django.core.management import call_command
     from django.db.models import Count
     from django.utils import timezone

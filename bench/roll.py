@@ -43,7 +43,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yiyang.settings")
 
 from urllib.parse import urlsplit  # noqa: E402
 
-from benchlib.scratch import pg_server_url, reset_postgres, with_database  # noqa: E402
+from benchlib.scratch import pg_server_url, reset_postgres, start_django, with_database  # noqa: E402
+from benchlib.sqlgen import insert_select  # noqa: E402
 
 BENCH_DB = "yiyang_bench_roll"
 COUNTY = "511903"
@@ -71,46 +72,6 @@ class Clock:
 
 
 # ------------------------------------------------------------------------------------------- generation
-
-
-def _insert(cursor, model, values: dict[str, tuple[str, list]], source: str, params: list | None = None) -> int:
-    """INSERT INTO model's table (every concrete column but id) SELECT … `source`. `values` gives the SQL (and
-    its parameters) of some columns; every other column gets its field default, or '' / NULL / now, so that
-    the rows have the shape the ORM would give them."""
-    from django.db import models as m
-    from django.utils import timezone
-
-    now = timezone.now()
-    columns, exprs, args = [], [], []
-    for f in model._meta.concrete_fields:
-        if f.column == "id":
-            continue
-        columns.append(f.column)
-        if f.column in values:
-            sql, p = values[f.column]
-            exprs.append(sql)
-            args += p
-            continue
-        if f.null:
-            exprs.append("NULL")
-            continue
-        default = f.get_default() if f.has_default() else None
-        if isinstance(f, m.JSONField):
-            exprs.append("%s::jsonb")
-            args.append(json.dumps(default if default is not None else {}))
-            continue
-        exprs.append("%s")
-        if isinstance(f, m.DateTimeField):
-            args.append(default if isinstance(default, datetime.datetime) else now)
-        elif isinstance(f, (m.IntegerField, m.DecimalField)):
-            args.append(default or 0)
-        elif isinstance(f, m.BooleanField):
-            args.append(bool(default))
-        else:
-            args.append(str(default) if default is not None else "")
-    cursor.execute(f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) SELECT {', '.join(exprs)} {source}",
-                   args + (params or []))
-    return cursor.rowcount
 
 
 def luhn(body: str) -> str:
@@ -155,7 +116,7 @@ def generate(n: int, seed: int, month: datetime.date) -> None:
                     f"(%s::text[])[1 + floor(d.u_given * {len(GIVEN)})::int]")
             place = (f"(%s::text[])[1 + floor(d.u_place * {len(communities)})::int]", [communities])
             shared = pii.encrypt("6214570000000000018")
-            _insert(cursor, Elder, {
+            insert_select(cursor, Elder, {
                 "id_number": ("'bench:' || d.i", []),  # not a real token: the roll never reads it
                 "id_number_hash": ("md5('bench' || d.i)", []),
                 "id_number_masked": ("'511903**********' || lpad(mod(d.i, 100)::text, 2, '0')", []),
@@ -174,7 +135,7 @@ def generate(n: int, seed: int, month: datetime.date) -> None:
             kind = ("CASE WHEN x.r < 0.01 THEN 'destitute' WHEN x.r < 0.04 THEN 'subsistence' "
                     "WHEN x.r < 0.06 THEN 'low_income' ELSE 'near_subsistence' END")
             start = "('2012-01-01'::date + floor(x.r2 * 4700)::int)"
-            cats = _insert(cursor, ElderCategory, {
+            cats = insert_select(cursor, ElderCategory, {
                 "elder_id": ("x.id", []), "kind": (kind, []), "start_date": (start, []),
                 "end_date": (f"CASE WHEN x.r BETWEEN 0.01 AND 0.04 AND x.r3 < 0.05 THEN {start} + 400 END", []),
                 "county_code": ("x.county_code", []), "updated_at": ("%s", [long_ago]),
@@ -187,7 +148,7 @@ def generate(n: int, seed: int, month: datetime.date) -> None:
             level = ("CASE WHEN x.lv < 0.30 THEN 0 WHEN x.lv < 0.58 THEN 1 WHEN x.lv < 0.78 THEN 2 "
                      "WHEN x.lv < 0.91 THEN 3 ELSE 4 END")
             published = "(%s::timestamptz - ((30 + floor(x.pd * 330)) * interval '1 day'))"
-            assessed = _insert(cursor, Assessment, {
+            assessed = insert_select(cursor, Assessment, {
                 "elder_id": ("x.id", []), "county_code": ("x.county_code", []),
                 "region_code": ("x.residence_region_id", []), "reason": ("'first'", []),
                 "status": ("'published'", []), "total": ("0", []), "preliminary_level": (level, []),
@@ -212,7 +173,7 @@ def generate(n: int, seed: int, month: datetime.date) -> None:
                 f"FROM (SELECT id, residence_region_id, county_code, random() AS r, random() AS r2, random() AS r3 "
                 f"FROM {table}) x WHERE r < 0.0045", [year_ago, communities])
             recorded = "(ev.day + interval '3 days' + interval '10 hours')::timestamptz"
-            events = _insert(cursor, ElderStatusEvent, {
+            events = insert_select(cursor, ElderStatusEvent, {
                 "elder_id": ("ev.id", []), "kind": ("ev.kind", []), "effective_date": ("ev.day", []),
                 "recorded_at": (recorded, []), "from_region_id": ("ev.residence_region_id", []),
                 "to_region_id": ("CASE WHEN ev.kind = 'relocate' THEN ev.target END", []),
@@ -441,14 +402,7 @@ def main() -> int:
 
         with psycopg.connect(server.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
             conn.execute(f"ALTER DATABASE {BENCH_DB} SET jit = off")
-    os.environ["DATABASE_URL"] = with_database(server, BENCH_DB)
-    for key, value in {"SECRET_KEY": "bench-secret-key-not-for-production", "YIYANG_HASH_KEY": "bench-hash-key",
-                       "YIYANG_FIELD_KEYS": "u0F5b9xG3bX9mYk7x1o0c2p4sVq8nJt6wLzRr3hKyE0="}.items():
-        os.environ.setdefault(key, value)
-
-    import django
-
-    django.setup()
+    start_django(with_database(server, BENCH_DB))
     from django.core.management import call_command
     from django.utils import timezone
 

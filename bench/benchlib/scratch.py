@@ -30,3 +30,20 @@ def reset_postgres(url: str, name: str, *, drop_only: bool = False, otherwise: s
         if not drop_only:
             conn.execute(f"CREATE DATABASE {name}")
     return True
+
+
+# Throwaway keys: benchmark databases hold generated people only and are dropped afterwards.
+BENCH_ENV = {"SECRET_KEY": "bench-secret-key-not-for-production", "YIYANG_HASH_KEY": "bench-hash-key",
+             "YIYANG_FIELD_KEYS": "u0F5b9xG3bX9mYk7x1o0c2p4sVq8nJt6wLzRr3hKyE0="}
+
+
+def start_django(database_url: str) -> None:
+    """Point Django at the benchmark's own database (with throwaway keys unless set) and set it up."""
+    import os
+
+    os.environ["DATABASE_URL"] = database_url
+    for key, value in BENCH_ENV.items():
+        os.environ.setdefault(key, value)
+    import django
+
+    django.setup()
