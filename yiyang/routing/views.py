@@ -44,25 +44,10 @@ class PlanForm(forms.Form):
 
 
 def _provider(request) -> tuple[Organisation | None, bool]:
-    """(the provider whose day this is, whether the user may act). None when a superuser or bureau has not
-    chosen one yet."""
-    user = request.user
-    if not user.is_authenticated:
-        raise Http404
-    if user.role == Role.PROVIDER and not user.is_superuser:
-        if not user.organisation_id:
-            raise Http404
-        return Organisation.objects.get(pk=user.organisation_id), True
-    if not (user.is_superuser or user.role == Role.BUREAU):
-        raise Http404
-    raw = (request.GET.get("provider") or request.POST.get("provider") or "").strip()
-    if not raw:
-        return None, False
-    if not raw.isdigit():
-        raise Http404
-    if user.is_superuser:
-        return get_object_or_404(Organisation, pk=raw), True
-    return get_scoped_or_404(Organisation.objects, user, "view", pk=raw), False
+    """(the provider whose day this is, whether the user may act): the same rule as the provider workspace."""
+    from yiyang.services.views_workspace import workspace_provider
+
+    return workspace_provider(request)
 
 
 def _day(value) -> datetime.date:

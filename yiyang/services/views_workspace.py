@@ -45,10 +45,11 @@ def _htmx(request) -> bool:
     return bool(request.headers.get("HX-Request"))
 
 
-def _workspace_provider(request) -> tuple[Organisation | None, bool]:
+def workspace_provider(request) -> tuple[Organisation | None, bool]:
     """(the provider whose workspace this is, whether the user may act in it). A provider account works on
     its own organisation; a superuser on any (?provider=); a bureau looks at one of its region, read-only.
     None when a superuser or bureau has not chosen one yet."""
+    _require_workspace_user(request)
     user = request.user
     if user.is_authenticated and user.role == Role.PROVIDER and not user.is_superuser:
         if not user.organisation_id:
@@ -165,7 +166,7 @@ def _provider_picker(request):
 
 def workspace(request):
     _require_workspace_user(request)
-    provider, may_act = _workspace_provider(request)
+    provider, may_act = workspace_provider(request)
     if provider is None:
         return _provider_picker(request)
     tab = request.GET.get("tab") if request.GET.get("tab") in TABS else "incoming"
@@ -329,7 +330,7 @@ def _shift_back(request, provider, week: str = ""):
 def shift_add(request):
     if not has_role(request.user, Role.PROVIDER):
         raise Http404
-    provider, may_act = _workspace_provider(request)
+    provider, may_act = workspace_provider(request)
     if provider is None or not may_act:
         raise Http404
     form = ShiftForm(request.POST, provider=provider)
@@ -354,7 +355,7 @@ def shift_add(request):
 def shift_remove(request, pk):
     if not has_role(request.user, Role.PROVIDER):
         raise Http404
-    provider, may_act = _workspace_provider(request)
+    provider, may_act = workspace_provider(request)
     if provider is None or not may_act:
         raise Http404
     shift = get_object_or_404(CaregiverShift.objects.select_related("caregiver"), pk=pk,

@@ -105,6 +105,10 @@ def test_the_bureau_reads_only_and_others_get_404(client, day_of):
     assert client.get(f"{URL}?provider={w['org'].pk}").status_code == 404
     client.force_login(w["caregiver"])
     assert client.get(URL).status_code == 404
+    client.force_login(w["family"])
+    assert client.get(URL).status_code == 404
+    client.logout()
+    assert client.get(URL).status_code == 404
     stranger = make_user("p2", "provider", organisation=make_org("夕阳红", region="511903001"))
     client.force_login(stranger)
     page = client.get(f"{URL}?date={day().isoformat()}")
