@@ -240,7 +240,16 @@ def _delete_demo_elders():
     # register row): remove them first.
     from yiyang.assessment.models import Assessment, CurrentLevel
     from yiyang.benefits.models import BankResultImport, Roll, RollLine, StreetReview
+    from yiyang.routing.models import RouteLock, RoutePlan
+    from yiyang.services.models import AllowanceEntry, Order, RecurringOrder, Settlement, SettlementItem
 
+    RoutePlan.objects.all().delete()  # stops go with their plans
+    RouteLock.objects.all().delete()
+    SettlementItem.objects.all().delete()
+    Settlement.objects.all().delete()
+    AllowanceEntry.objects.all().delete()
+    RecurringOrder.objects.all().delete()  # skipped days go with them
+    Order.objects.all().delete()  # events, flags and follow-up calls go with their orders
     RollLine.objects.all().delete()  # checks go with their lines
     StreetReview.objects.all().delete()
     BankResultImport.objects.all().delete()

@@ -62,8 +62,7 @@ def test_reasons_come_in_english_for_an_english_caller(client, day_of):
     w = day_of
     response = post(as_user(client, w["provider"]), "plan", body(w), HTTP_ACCEPT_LANGUAGE="en")
     reason = response.json()["unassigned"][0]["reason"]
-    # The English catalogue is the lead's (makemessages at the end); until then the Chinese source shows.
-    assert reason in ("老人住址没有经纬度，无法排线", "The elder's address has no coordinates; cannot be routed")
+    assert reason == "The older person's address has no coordinates, so it cannot be routed"
 
 
 def test_another_provider_and_its_plans_are_404(client, day_of):
