@@ -49,8 +49,12 @@ def items_for(user, current_path: str) -> list[dict]:
         if item.roles and user.role not in item.roles and not user.is_superuser:
             continue
         url = reverse(item.url_name)
-        active = current_path == url if url == "/" else current_path.startswith(url)
-        out.append({"label": item.label, "url": url, "active": active})
+        matches = current_path == url if url == "/" else current_path.startswith(url)
+        out.append({"label": item.label, "url": url, "active": matches})
+    # Only the most specific entry is current (预约服务 /services/orders/new/ inside 服务订单 /services/orders/).
+    longest = max((len(i["url"]) for i in out if i["active"]), default=0)
+    for i in out:
+        i["active"] = i["active"] and len(i["url"]) == longest
     return out
 
 

@@ -163,3 +163,12 @@ def test_organisation_scope(roles):
     assert set(Organisation.objects.restrict(roles["provider"]).values_list("name", flat=True)) == {"颐康"}
     bureau_sees = set(Organisation.objects.restrict(roles["bureau"]).values_list("name", flat=True))
     assert bureau_sees == {"颐康", "评估中心"}
+
+
+def test_only_the_most_specific_menu_entry_is_current(roles):
+    from yiyang.core.navigation import items_for
+
+    current = [i["label"] for i in items_for(roles["family"], "/services/orders/new/") if i["active"]]
+    assert [str(label) for label in current] == ["预约服务"]
+    current = [i["label"] for i in items_for(roles["family"], "/services/orders/12/") if i["active"]]
+    assert [str(label) for label in current] == ["服务订单"]
