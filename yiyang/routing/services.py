@@ -249,7 +249,10 @@ def build_problem(*, provider: Organisation, day: datetime.date, options: dict, 
             check_in = order.check_in_at or order.scheduled_start
             earliest = latest = max(0, _seconds(check_in, midnight))
             locked = caregiver_id(order.caregiver_id) if order.caregiver_id else None
-        previous_id = order.previous_caregiver_id
+        # The preferred caregiver: the one already sent (the elder or family may have been told who comes),
+        # else the one who served the elder last. A preference, not a lock: the plan may still move it.
+        previous_id = (order.caregiver_id if order.status == OrderStatus.ASSIGNED and order.caregiver_id
+                       else order.previous_caregiver_id)
         visits.append(solver.Visit(
             id=visit_id(order.pk), location=location, earliest=earliest, latest=latest, service=service,
             skill=order.item.required_skill.strip() or None, priority=PRIORITY.get(order.item.category, 1),

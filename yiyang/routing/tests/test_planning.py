@@ -131,6 +131,16 @@ def test_continuity_decides_between_two_equally_near_caregivers(world, previous)
     assert run.plan.summary["continuity_kept"] == 1 and run.plan.summary["continuity_candidates"] == 1
 
 
+@pytest.mark.parametrize("sent", ["甲护理", "乙护理"])
+def test_a_visit_already_assigned_prefers_the_caregiver_sent_over_the_one_before(world, sent):
+    people = {name: carer(world, name, lon=106.59) for name in ("甲护理", "乙护理")}
+    order = visit(world, "王秀英", 106.60)
+    _served_before(world, order, people["甲护理" if sent == "乙护理" else "乙护理"])
+    order_services.assign_order(actor=world["provider"], order=order, caregiver=people[sent])
+    run = plan(world)
+    assert routes(run) == {sent: ["王秀英"]}
+
+
 def test_missing_coordinates_and_unscheduled_caregivers_are_explained(world):
     carer(world, "李护理", lon=106.59, skills="助洁")
     carer(world, "休息", lon=106.59, shift=None)
