@@ -31,7 +31,7 @@ pytestmark = pytest.mark.django_db
 def test_demo_benefits():
     """One build of the small city (about 7 s), then every property of it."""
     log = []
-    ctx = build_demo_city(seed=SEED, scale=SCALE, log=log.append)
+    ctx = build_demo_city(seed=SEED, scale=SCALE, log=log.append, upto="yiyang.benefits")
     check_programmes_and_rules()
     check_a_year_of_paid_rolls_and_this_months_draft(log)
     check_failures_recoveries_back_pay_and_reissues()
