@@ -162,7 +162,9 @@ def today(request):
     """Today's visits in time order: when, who, where (map link), what they need, their ability level."""
     from yiyang.routing.selectors import published_sequence
 
-    day = timezone.localdate()
+    # Today, or tomorrow (a route for tomorrow is often published the evening before).
+    tomorrow = request.GET.get("day") == "tomorrow"
+    day = timezone.localdate() + datetime.timedelta(days=1 if tomorrow else 0)
     orders = list(selectors.caregiver_day(request.user, day))
     levels = selectors.ability_levels({o.elder_id for o in orders}, english=_english()) if orders else {}
     profile = Practitioner.objects.filter(account=request.user).first()
@@ -174,7 +176,8 @@ def today(request):
         v["route_position"], v["planned_arrival"] = route.get(v["order"].pk, (None, None))
     visits.sort(key=lambda v: (v["route_position"] is None, v["route_position"] or 0, v["start"]))
     return _page(request, "services/caregiver/today.html", {
-        "day": day, "visits": visits, "has_profile": bool(orders) or profile is not None, "routed": bool(route)})
+        "day": day, "visits": visits, "has_profile": bool(orders) or profile is not None, "routed": bool(route),
+        "tomorrow": tomorrow})
 
 
 def _order(request, pk: int, action: str = "view") -> Order:

@@ -1,5 +1,6 @@
 """In chromium: 颐康's dispatcher plans tomorrow, sees both routes drawn on the map and listed, locks the far
-visit to the other caregiver, plans again (the lock holds) and publishes."""
+visit to the other caregiver, plans again (the lock holds) and publishes; the caregiver's phone shows the
+route."""
 
 import pytest
 
@@ -20,7 +21,7 @@ def world():
 
 
 def test_plan_lock_replan_publish(page, world):
-    west = carer(world, "西护理", lon=106.59)
+    west = carer(world, "西护理", lon=106.59, account="caregiver")
     carer(world, "东护理", lon=106.70)
     visit(world, "甲", 106.60, window=60)
     far = visit(world, "乙", 106.69)
@@ -52,3 +53,12 @@ def test_plan_lock_replan_publish(page, world):
     assert "已发布第 2 版" in page.locator(".messages").inner_text()
     assert set(Order.objects.filter(status=OrderStatus.ASSIGNED).values_list("caregiver__name", flat=True)) == {
         "西护理"}
+
+    # 西护理's phone: tomorrow's visits in the published route's order, with the planned arrivals.
+    page.context.clear_cookies()
+    sign_in(page, "caregiver", PASSWORD)
+    page.get_by_test_id("show-tomorrow").click()
+    page.get_by_test_id("routed").wait_for()
+    cards = page.locator("[data-testid^=visit-]")
+    assert [cards.nth(i).locator("h2").inner_text() for i in range(cards.count())] == ["甲", "乙"]
+    assert page.get_by_test_id(f"route-{far.pk}").inner_text().startswith("路线第 2 站")

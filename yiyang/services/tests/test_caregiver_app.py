@@ -317,3 +317,14 @@ def test_a_caregiver_lands_on_todays_visits_after_signing_in(client):
     client.logout()
     resp = client.post("/login/?next=/services/catalogue/", {"username": user.username, "password": PASSWORD})
     assert resp["Location"] == "/services/catalogue/"
+
+
+def test_tomorrow_lists_tomorrows_visits_only(client, world):
+    today = visit(world, world["wang"], start=at_today(9))
+    later = visit(world, world["zhang"], start=at_today(9) + datetime.timedelta(days=1))
+    signed_in(client, world["caregiver"])
+    html = client.get(APP, {"day": "tomorrow"}).content.decode()
+    assert "明日服务" in html and 'data-testid="show-today"' in html
+    assert [int(pk) for pk in re.findall(r'data-testid="visit-(\d+)"', html)] == [later.pk]
+    html = client.get(APP).content.decode()
+    assert [int(pk) for pk in re.findall(r'data-testid="visit-(\d+)"', html)] == [today.pk]
