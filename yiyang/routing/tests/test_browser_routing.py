@@ -20,7 +20,7 @@ def world():
     return make_world()
 
 
-def test_plan_lock_replan_publish(page, world):
+def test_plan_lock_replan_publish(browser, live_server, page, world):
     west = carer(world, "西护理", lon=106.59, account="caregiver")
     carer(world, "东护理", lon=106.70)
     visit(world, "甲", 106.60, window=60)
@@ -54,11 +54,19 @@ def test_plan_lock_replan_publish(page, world):
     assert set(Order.objects.filter(status=OrderStatus.ASSIGNED).values_list("caregiver__name", flat=True)) == {
         "西护理"}
 
-    # 西护理's phone: tomorrow's visits in the published route's order, with the planned arrivals.
-    page.context.clear_cookies()
-    sign_in(page, "caregiver", PASSWORD)
-    page.get_by_test_id("show-tomorrow").click()
-    page.get_by_test_id("routed").wait_for()
-    cards = page.locator("[data-testid^=visit-]")
-    assert [cards.nth(i).locator("h2").inner_text() for i in range(cards.count())] == ["甲", "乙"]
-    assert page.get_by_test_id(f"route-{far.pk}").inner_text().startswith("路线第 2 站")
+    # 西护理's phone: tomorrow's visits in the published route's order, with the planned arrivals. Its own
+    # context, closed before the test ends: the app's service worker keeps fetching while a context lives.
+    phone = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        mobile = phone.new_page()
+        mobile.set_default_timeout(15000)
+        mobile.base_url = live_server.url
+        sign_in(mobile, "caregiver", PASSWORD)
+        mobile.get_by_test_id("show-tomorrow").click()
+        mobile.get_by_test_id("routed").wait_for()
+        cards = mobile.locator("[data-testid^=visit-]")
+        assert [cards.nth(i).locator("h2").inner_text() for i in range(cards.count())] == ["甲", "乙"]
+        assert mobile.get_by_test_id(f"route-{far.pk}").inner_text().startswith("路线第 2 站")
+        assert mobile.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    finally:
+        phone.close()

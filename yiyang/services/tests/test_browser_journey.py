@@ -96,6 +96,8 @@ def test_family_orders_provider_assigns_caregiver_serves_family_rates_bureau_set
         mobile.get_by_test_id("check-out").click()
         mobile.get_by_test_id("say").filter(has_text="已签退").wait_for()
         mobile.wait_for_function("document.body.dataset.pending === '0'")
+        # The app's service worker caches pages in the background: let it finish before the phone goes away.
+        assert mobile.evaluate("navigator.serviceWorker.ready.then(() => true)")
     finally:
         phone.close()
     order.refresh_from_db()
