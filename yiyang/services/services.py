@@ -971,11 +971,15 @@ def _mismatch(what: str) -> DomainError:
                        status=409)
 
 
+SETTLEABLE = [status for status in OrderStatus if OrderStatus.SETTLED in TRANSITIONS[status]]
+
+
 @transaction.atomic
 def approve_settlement(*, actor, settlement: Settlement) -> Settlement:
     """The bureau approves a draft statement: its totals must equal its items and their orders (to the fen),
-    every included order must still be confirmed or rated and unflagged; then every included order becomes
-    settled (one order event each, written set-based) and the statement is approved."""
+    every included order must still be confirmed or rated and unflagged; then the statement is approved and
+    every included order becomes settled (one order event each, written set-based): at once for up to
+    SETTLE_INLINE_MAX orders, else by the task queue right after (mark_orders_settled)."""
     settlement = Settlement.objects.select_for_update().select_related("jurisdiction").get(pk=settlement.pk)
     _require_bureau(actor, settlement.jurisdiction)
     _require_draft(settlement, _("审核"))
@@ -984,12 +988,11 @@ def approve_settlement(*, actor, settlement: Settlement) -> Settlement:
     sums = _sums(settlement.items.all())
     if any(getattr(settlement, field) != value for field, value in sums.items()):
         raise _mismatch(_("明细合计"))
-    # One pass over the orders for their sums, their statuses and their flags. The rows are not locked here:
-    # the UPDATE below only moves orders still settleable and must move all of them, or everything is undone.
+    # One pass over the orders for their sums, their statuses and their flags. The rows are not locked: from
+    # confirmed or rated an order can only be rated or settled, so nothing that slips in can unsettle it.
     flagged = Exists(OrderFlag.objects.filter(order=OuterRef("pk"), kind__in=HOLD_FLAG_KINDS))
-    settleable = [s for s in OrderStatus if OrderStatus.SETTLED in TRANSITIONS[s]]
     from_orders = orders.aggregate(
-        n=Count("pk"), unsettleable=Count("pk", filter=~Q(status__in=settleable)),
+        n=Count("pk"), unsettleable=Count("pk", filter=~Q(status__in=SETTLEABLE)),
         flagged=Count("pk", filter=Q(flagged)), **{f"fen_{part}": _fen_sum(part) for part in MONEY_PARTS})
     if from_orders["unsettleable"]:
         raise _mismatch(_("订单状态"))
@@ -999,17 +1002,6 @@ def approve_settlement(*, actor, settlement: Settlement) -> Settlement:
             _yuan(from_orders[f"fen_{part}"]) != sums[part] for part in MONEY_PARTS):
         raise _mismatch(_("订单金额"))
     now = timezone.now()
-    note = _("%(month)s 月度结算（结算单 %(pk)s）") % {"month": settlement.month.strftime("%Y-%m"), "pk": settlement.pk}
-    _insert_select(OrderEvent, orders, {
-        "order": F("pk"), "from_status": F("status"), "to_status": Value(OrderStatus.SETTLED.value),
-        "at": Value(now, output_field=DateTimeField()),
-        "by": Cast(Value(getattr(_user(actor), "pk", None)), IntegerField()),
-        "note": Value(_text(note, 300))})
-    # Only orders still settleable move, and all of them must: a rating or cancellation that slipped in since
-    # the checks above makes the count differ, and the whole approval (events included) is undone.
-    moved = orders.filter(status__in=settleable).update(status=OrderStatus.SETTLED, updated_at=now)
-    if moved != settlement.order_count:
-        raise _mismatch(_("订单数"))
     before = audit.snapshot(settlement)
     settlement.status = SettlementStatus.APPROVED
     settlement.approved_at, settlement.approved_by = now, _user(actor)
@@ -1018,7 +1010,56 @@ def approve_settlement(*, actor, settlement: Settlement) -> Settlement:
                  after=audit.snapshot(settlement), region_code=settlement.jurisdiction_id,
                  detail=_("审核通过：%(n)d 单结算，合计 %(total)s 元") % {
                      "n": settlement.order_count, "total": settlement.total})
+    # The statement is approved (payable, exportable) now. Its orders become 已结算 with it when there are few;
+    # a county's month can be hundreds of thousands of order rows to rewrite, which the task queue does in
+    # batches after this commits. Nothing can stop them: a confirmed or rated order can only be rated or settled.
+    actor_pk = getattr(_user(actor), "pk", None)
+    if settlement.order_count <= SETTLE_INLINE_MAX:
+        moved = _mark_settled(settlement, actor_pk=actor_pk, at=now, limit=None)
+        if moved != settlement.order_count:
+            raise _mismatch(_("订单数"))
+    else:
+        from .tasks import mark_orders_settled_task
+
+        transaction.on_commit(lambda: mark_orders_settled_task.enqueue(settlement.pk, actor_pk))
     return settlement
+
+
+SETTLE_INLINE_MAX = 5_000
+SETTLE_BATCH = 20_000
+
+
+def _mark_settled(settlement: Settlement, *, actor_pk, at, limit: int | None) -> int:
+    """One event each and status 已结算 for (up to `limit` of) the statement's included orders not yet settled."""
+    orders = Order.objects.filter(pk__in=settlement.items.filter(held=False).values("order_id"),
+                                  status__in=SETTLEABLE)
+    if limit is not None:
+        ids = list(orders.order_by("pk").values_list("pk", flat=True)[:limit])
+        if not ids:
+            return 0
+        orders = Order.objects.filter(pk__in=ids)
+    note = _("%(month)s 月度结算（结算单 %(pk)s）") % {"month": settlement.month.strftime("%Y-%m"), "pk": settlement.pk}
+    _insert_select(OrderEvent, orders, {
+        "order": F("pk"), "from_status": F("status"), "to_status": Value(OrderStatus.SETTLED.value),
+        "at": Value(at, output_field=DateTimeField()), "by": Cast(Value(actor_pk), IntegerField()),
+        "note": Value(_text(note, 300))})
+    return orders.update(status=OrderStatus.SETTLED, updated_at=at)
+
+
+def mark_orders_settled(*, settlement_id: int, actor_id: int | None = None, batch: int = SETTLE_BATCH) -> int:
+    """The background half of approving a large statement: its included orders become 已结算, `batch` at a
+    time, each batch its own transaction. Running it again (a worker restarted half-way) finishes the rest and
+    moves nothing twice. Returns how many orders moved."""
+    settlement = Settlement.objects.get(pk=settlement_id)
+    if settlement.status == SettlementStatus.DRAFT:
+        return 0
+    moved = 0
+    while True:
+        with transaction.atomic():
+            n = _mark_settled(settlement, actor_pk=actor_id, at=timezone.now(), limit=batch)
+        moved += n
+        if n < batch:
+            return moved
 
 
 @transaction.atomic

@@ -14,3 +14,11 @@ def services_daily_task(days_ahead: int = 7) -> dict:
 
     today = timezone.localdate()
     return generate_recurring_orders(until=today + datetime.timedelta(days=days_ahead), today=today)
+
+
+@task()
+def mark_orders_settled_task(settlement_id: int, actor_id: int | None = None) -> int:
+    """After a large statement is approved: its orders become 已结算, in batches."""
+    from .services import mark_orders_settled
+
+    return mark_orders_settled(settlement_id=settlement_id, actor_id=actor_id)

@@ -25,7 +25,7 @@ from yiyang.core.scope import get_scoped_or_404
 from yiyang.registry.models import Organisation
 
 from . import selectors, services, settlement_file
-from .models import Settlement, SettlementItem, SettlementStatus
+from .models import OrderStatus, Settlement, SettlementItem, SettlementStatus
 
 ITEMS_PER_PAGE = 50
 HELD_SHOWN = 200
@@ -130,9 +130,14 @@ def settlement_detail(request, pk):
     parts = ("total", "subsidy", "allowance", "copay")
     reconciled = sums["count"] == statement.order_count and all(sums[p] == getattr(statement, p) for p in parts)
     bureau = _may_prepare(request.user)
+    # A large approved statement's orders are marked 已结算 by the task queue after approval: say how far.
+    settling = None
+    if statement.status != SettlementStatus.DRAFT:
+        done = included.filter(order__status=OrderStatus.SETTLED).count()
+        settling = None if done >= statement.order_count else done
     return render(request, "services/settlement/detail.html", {
         "statement": statement, "page": page, "rows": list(page), "held": held, "sums": sums,
-        "reconciled": reconciled,
+        "reconciled": reconciled, "settling": settling,
         "may_approve": bureau and statement.status == SettlementStatus.DRAFT,
         "may_prepare": bureau and statement.status == SettlementStatus.DRAFT,
         # The xlsx is for payment, by the county's bureau (services.export_settlement): providers read the page.

@@ -218,6 +218,38 @@ def test_bad_months_and_jurisdictions_are_refused(world, kwargs, field):
 # ---------------------------------------------------------------------------------------------------- approve
 
 
+def test_a_large_statement_is_approved_at_once_and_its_orders_settled_by_the_queue_in_batches(
+        world, month, monkeypatch, django_capture_on_commit_callbacks):
+    from django_tasks_db.models import DBTaskResult
+
+    monkeypatch.setattr(services, "SETTLE_INLINE_MAX", 2)  # the three included orders count as "large"
+    s = prepare(world)
+    included = {o.pk: o.status for o in month["included"]}
+    with django_capture_on_commit_callbacks(execute=True):
+        s = services.approve_settlement(actor=world["bureau"], settlement=s)
+    assert s.status == SettlementStatus.APPROVED and totals(Settlement.objects.get(pk=s.pk)) == HAND
+    # Approved and payable, the orders not rewritten yet: the task is queued with the statement and approver.
+    assert dict(Order.objects.filter(pk__in=included).values_list("pk", "status")) == included
+    task = DBTaskResult.objects.get()
+    assert task.task_path.endswith("mark_orders_settled_task") and task.args_kwargs["args"] == [
+        s.pk, world["bureau"].pk]
+    from django.test import Client
+
+    page = Client()
+    page.force_login(world["bureau"])
+    html = page.get(f"/services/settlements/{s.pk}/").content.decode()
+    assert 'data-testid="settling">订单状态正在后台更新为已结算：0 / 3 单' in html
+    # The worker's run, two orders a batch; a second run (a restarted worker) moves nothing.
+    assert services.mark_orders_settled(settlement_id=s.pk, actor_id=world["bureau"].pk, batch=2) == 3
+    assert services.mark_orders_settled(settlement_id=s.pk, actor_id=world["bureau"].pk, batch=2) == 0
+    assert set(Order.objects.filter(pk__in=included).values_list("status", flat=True)) == {OrderStatus.SETTLED}
+    events = OrderEvent.objects.filter(to_status=OrderStatus.SETTLED)
+    assert sorted(events.values_list("order_id", "from_status", "by")) == sorted(
+        (pk, status, world["bureau"].pk) for pk, status in included.items())
+    assert Order.objects.get(pk=month["held"].pk).status == OrderStatus.CONFIRMED
+    assert 'data-testid="settling"' not in page.get(f"/services/settlements/{s.pk}/").content.decode()
+
+
 def test_approval_settles_exactly_the_included_orders(world, month):
     s = prepare(world)
     untouched = {o.pk: o.status for o in (month["held"], month["unconfirmed"], month["this_month"],
