@@ -24,9 +24,19 @@ def browser():
         browser.close()
 
 
+def new_context(browser, **options):
+    """A browser context on the server's clock (tests freeze it, conftest.py), in Chinese unless told otherwise."""
+    from django.utils import timezone
+
+    context = browser.new_context(**{"locale": "zh-CN", **options})
+    # What a page stamps (a caregiver's tap time) then agrees with the server's idea of now.
+    context.clock.install(time=timezone.now())
+    return context
+
+
 @pytest.fixture
 def page(browser, live_server):
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    context = new_context(browser, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15000)
     page.base_url = live_server.url

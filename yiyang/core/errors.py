@@ -1,4 +1,27 @@
+from enum import StrEnum
+
 from django.utils.translation import gettext_lazy as _
+
+
+class ErrorCode(StrEnum):
+    """The stable `code` of every refusal, for machines (the API's error format; docs/architecture.md).
+
+    Codes name the kind of refusal, not the place it came from. A new kind of refusal gets a member here;
+    a domain-specific code (`roll_locked`, `open_checks`) is kept only when a client must tell it apart.
+    """
+
+    VALIDATION = "validation_error"      # 422: a field is wrong; `errors` says which
+    FORBIDDEN = "forbidden"              # 403: the role or scope does not allow the step
+    NOT_FOUND = "not_found"              # 404: missing, or outside the caller's scope
+    INVALID_STATE = "invalid_state"      # 409: the object is not in a state that allows the step
+    CONFLICT = "conflict"                # 409: it collides with something that exists (a duplicate)
+    CLIENT_KEY_CONFLICT = "client_key_conflict"  # 409: a submission key reused for something else
+    UNAUTHENTICATED = "unauthenticated"  # 401
+    THROTTLED = "throttled"              # 429
+    MALFORMED_REQUEST = "malformed_request"  # 400
+    METHOD_NOT_ALLOWED = "method_not_allowed"  # 405
+    REQUEST_TOO_LARGE = "request_too_large"    # 413
+    SERVER_ERROR = "server_error"        # 500: never expected; the message says nothing of the cause
 
 
 class DomainError(Exception):

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from yiyang.benefits import rules, services
 from yiyang.benefits.models import RuleVersion
@@ -82,30 +83,43 @@ def test_adopting_a_version_closes_the_previous_one_and_is_audited():
     first = f.rule(prog, f.LONGEVITY)
     bands = [dict(b) for b in f.LONGEVITY["bands"]]
     bands[1]["amount"] = "150"
+    this_month = timezone.localdate().replace(day=1)
+    next_month, month_after = rules.add_months(this_month, 1), rules.add_months(this_month, 2)
     new = services.adopt_rule(actor=roles["bureau"], programme=prog, jurisdiction=region,
-                              params={**f.LONGEVITY, "bands": bands}, valid_from="2026-12", note="90–99 岁提至 150 元")
+                              params={**f.LONGEVITY, "bands": bands}, valid_from=f"{next_month:%Y-%m}",
+                              note="90–99 岁提至 150 元")
     first.refresh_from_db()
-    assert (new.version, new.valid_from, new.status) == (2, datetime.date(2026, 12, 1), "adopted")
-    assert first.valid_until == datetime.date(2026, 11, 1)
+    assert (new.version, new.valid_from, new.status) == (2, next_month, "adopted")
+    assert first.valid_until == this_month
     assert AuditEvent.objects.filter(object_type="benefits.ruleversion", object_id=str(new.pk)).exists()
-    # December has not come: a corrected version for December replaces version 2, which is kept as withdrawn.
+    # Next month has not come: a corrected version for it replaces version 2, which is kept as withdrawn.
     third = services.adopt_rule(actor=roles["bureau"], programme=prog, jurisdiction=region, params=f.LONGEVITY,
-                                valid_from="2026-12", note="again")
+                                valid_from=f"{next_month:%Y-%m}", note="again")
     new.refresh_from_db()
     assert (third.version, new.status) == (3, "withdrawn")
     # A version may not start in a month that has already begun when a later one exists.
     with pytest.raises(ValidationError) as info:
         services.adopt_rule(actor=roles["bureau"], programme=prog, jurisdiction=region, params=f.LONGEVITY,
-                            valid_from="2026-11", note="back in time")
+                            valid_from=f"{this_month:%Y-%m}", note="back in time")
     assert "新版本须晚于它" in info.value.message_dict["valid_from"][0]
     with pytest.raises(ValidationError) as info:
         services.adopt_rule(actor=roles["bureau"], programme=prog, jurisdiction=region, params=f.LONGEVITY,
-                            valid_from="2027-01", note="")
+                            valid_from=f"{month_after:%Y-%m}", note="")
     assert info.value.message_dict == {"note": ["请填写修订说明。"]}
     with pytest.raises(services.DomainError):
         services.adopt_rule(actor=roles["street"], programme=prog, jurisdiction=region, params=f.LONGEVITY,
-                            valid_from="2027-01", note="x")
+                            valid_from=f"{month_after:%Y-%m}", note="x")
     assert RuleVersion.objects.filter(programme=prog).count() == 3
+
+
+def test_the_test_clock_is_frozen_and_ticks_from_one_instant(frozen_clock):
+    # conftest.TEST_NOW: every test starts there, whatever the machine's date.
+    from conftest import TEST_NOW
+
+    assert abs((timezone.now() - TEST_NOW).total_seconds()) < 60
+    frozen_clock.move_to(TEST_NOW + datetime.timedelta(days=400))
+    assert timezone.localdate() == (TEST_NOW + datetime.timedelta(days=400)).astimezone(
+        timezone.get_current_timezone()).date()
 
 
 def test_bands_must_leave_no_gap_and_start_at_the_floor():

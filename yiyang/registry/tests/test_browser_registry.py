@@ -1,6 +1,7 @@
 import datetime
 
 import pytest
+from django.utils import timezone
 
 from yiyang.browser_testing import sign_in
 from yiyang.core.services import load_regions
@@ -34,10 +35,11 @@ def test_community_worker_finds_an_elder_by_pinyin_initials_and_registers_a_deat
     results.first.get_by_role("link", name="何淑珍").click()
     page.wait_for_url("**/registry/elders/*/")
     page.select_option("#status-action select[name=kind]", "death")
-    page.fill("#status-action input[name=effective_date]", "2026-11-20")
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    page.fill("#status-action input[name=effective_date]", yesterday.isoformat())
     page.get_by_test_id("record-status").click()
     page.wait_for_load_state()
-    assert page.get_by_text("已登记：死亡（2026-11-20）。").is_visible()
+    assert page.get_by_text(f"已登记：死亡（{yesterday}）。").is_visible()
     assert Elder.objects.get(name="何淑珍").status == "deceased"
     # The timeline shows the event; the person leaves the default (active) list.
     assert "死亡" in page.locator(".timeline").inner_text()

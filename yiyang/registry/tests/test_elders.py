@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from yiyang.core.models import AuditEvent
 from yiyang.core.tests.factories import demo_roles
@@ -232,7 +233,8 @@ def test_register_death_through_the_page(client, roles):
     assert bad.status_code == 422
     elder.refresh_from_db()
     assert elder.status == "active"
-    ok = client.post(url, {"kind": "death", "effective_date": "2026-11-20"})
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    ok = client.post(url, {"kind": "death", "effective_date": yesterday.isoformat()})
     assert ok.status_code == 302
     elder.refresh_from_db()
     assert elder.status == "deceased"

@@ -1,9 +1,11 @@
 """Browser test (DESIGN.md §7): a community worker imports the community's elder list from Excel. The file is
 processed as a background job; the page polls its progress (htmx) and reloads into the preview by itself."""
 
+import datetime
 import os
 
 import pytest
+from django.utils import timezone
 
 from yiyang.browser_testing import sign_in
 from yiyang.core.services import load_regions
@@ -84,7 +86,8 @@ def test_community_worker_fixes_a_broken_file_imports_it_finds_an_elder_and_regi
     page.locator("#elder-results tbody tr").first.get_by_role("link", name="蒲国华").click()
     page.wait_for_url("**/registry/elders/*/")
     page.select_option("#status-action select[name=kind]", "death")
-    page.fill("#status-action input[name=effective_date]", "2026-11-20")
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    page.fill("#status-action input[name=effective_date]", yesterday.isoformat())
     page.get_by_test_id("record-status").click()
-    page.get_by_text("已登记：死亡（2026-11-20）。").wait_for()
+    page.get_by_text(f"已登记：死亡（{yesterday}）。").wait_for()
     assert Elder.objects.get(name="蒲国华").status == "deceased"

@@ -4,7 +4,7 @@ route."""
 
 import pytest
 
-from yiyang.browser_testing import sign_in
+from yiyang.browser_testing import new_context, sign_in
 from yiyang.core.services import load_regions
 from yiyang.core.tests.factories import PASSWORD
 from yiyang.services.models import Order, OrderStatus
@@ -56,7 +56,7 @@ def test_plan_lock_replan_publish(browser, live_server, page, world):
 
     # 西护理's phone: tomorrow's visits in the published route's order, with the planned arrivals. Its own
     # context, closed before the test ends: the app's service worker keeps fetching while a context lives.
-    phone = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True)
+    phone = new_context(browser, viewport={"width": 390, "height": 844}, is_mobile=True)
     try:
         mobile = phone.new_page()
         mobile.set_default_timeout(15000)

@@ -10,7 +10,7 @@ from decimal import Decimal as D
 import pytest
 from PIL import Image
 
-from yiyang.browser_testing import sign_in
+from yiyang.browser_testing import new_context, sign_in
 from yiyang.core.services import load_regions
 from yiyang.core.tests.factories import PASSWORD, demo_roles
 from yiyang.registry.tests.factories import make_elder
@@ -42,7 +42,7 @@ def world():
 
 @pytest.fixture
 def phone(browser, live_server):
-    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True,
+    context = new_context(browser, viewport={"width": 390, "height": 844}, is_mobile=True,
                                   has_touch=True, geolocation=PHONE, permissions=["geolocation"])
     page = context.new_page()
     page.set_default_timeout(10000)
@@ -154,7 +154,7 @@ def test_check_in_offline_then_sync_once_and_check_out(phone, world):
 
 def test_check_in_without_location_permission_says_so(browser, live_server, world):
     order = world["order"]
-    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True,
+    context = new_context(browser, viewport={"width": 390, "height": 844}, is_mobile=True,
                                   has_touch=True)  # location not allowed
     try:
         page = context.new_page()
