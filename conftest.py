@@ -46,4 +46,4 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-pytest_plugins = ["yiyang.browser_testing"]
+pytest_plugins = ["yiyang.browser_testing", "yiyang.core.tests.scope_matrix"]

@@ -6,14 +6,13 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 
 from .models import Role
+from .policy import has_role
 
 # Who may see a full ID number (always logged). Community workers and organisations see masked numbers.
 FULL_ID_ROLES = {Role.BUREAU, Role.STREET}
 REGION_STAFF = {Role.BUREAU, Role.STREET, Role.COMMUNITY}
 
-
-def has_role(user, *roles) -> bool:
-    return user.is_authenticated and (user.is_superuser or user.role in roles)
+__all__ = ["FULL_ID_ROLES", "REGION_STAFF", "has_role", "may_view_full_id", "role_required"]
 
 
 def may_view_full_id(user) -> bool:

@@ -18,6 +18,7 @@ page must not show the button in that state either.
 
 from dataclasses import dataclass
 
+from django.http import Http404
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -89,3 +90,18 @@ def require_bureau_of(actor, region_code: str, message=None) -> None:
     """Only the civil-affairs bureau whose jurisdiction holds `region_code`."""
     require_within(actor, region_code, roles=(Role.BUREAU,),
                    message=message or _("只有本辖区民政部门可以执行此操作。"))
+
+
+def require_roles(actor, *roles, on_object: bool = False) -> None:
+    """The role gate of a page or API route, before any object is looked at.
+
+    Collection routes (`GET /elders`, `POST /orders`) answer a role that may not use them with 403: that says
+    nothing about any object. Object routes (`/elders/{id}/…`, `on_object=True`) answer 404, exactly like an
+    object outside the caller's scope, so an id never tells whether it exists. Which *step* a role may take on
+    an object it can see is the app's policy function, checked by the service.
+    """
+    if has_role(actor, *roles):
+        return
+    if on_object:
+        raise Http404
+    raise DomainError(ErrorCode.FORBIDDEN, _("您的角色无权执行此操作。"), status=403)

@@ -9,19 +9,14 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
-from yiyang.core.errors import DomainError
-from yiyang.core.permissions import REGION_STAFF, has_role
+from yiyang.core.permissions import REGION_STAFF
+from yiyang.core.policy import require_roles
 from yiyang.core.scope import get_scoped_or_404
 
 from . import selectors, services
 from .models import Elder, Facility, Organisation, Practitioner
 
 router = Router(tags=["registry"])
-
-
-def _require(request, *roles):
-    if not has_role(request.user, *roles):
-        raise DomainError("forbidden", _("您的角色无权执行此操作。"), status=403)
 
 
 class CategoryOut(Schema):
@@ -99,7 +94,7 @@ class ElderFilterIn(Schema):
 def list_elders(request, filters: Query[ElderFilterIn]):
     """Filters as on the list page: region (any level, code prefix), age band (60-69 … 100+, 80+), sex (M/F),
     category, living situation, status (active/all/…); `q` searches name, pinyin initials, phone or exact ID."""
-    _require(request, *REGION_STAFF)
+    require_roles(request.user, *REGION_STAFF)
     qs = selectors.elders_for(user=request.user, filters=selectors.ElderFilters(**filters.dict()))
     qs = qs.prefetch_related("categories").defer("id_number", "bank_account")
     today = timezone.localdate()
@@ -161,7 +156,7 @@ class ElderPatch(Schema):
 
 @router.post("elders", response={201: ElderDetailOut, 403: dict, 422: dict}, summary="Register an elder")
 def create_elder(request, payload: ElderIn):
-    _require(request, *REGION_STAFF)
+    require_roles(request.user, *REGION_STAFF)
     data = payload.dict()
     categories = data.pop("categories")
     contacts = data.pop("contacts")
@@ -172,7 +167,7 @@ def create_elder(request, payload: ElderIn):
 
 @router.patch("elders/{elder_id}", response={200: ElderDetailOut, 404: dict, 422: dict}, summary="Change an elder")
 def update_elder(request, elder_id: int, payload: ElderPatch):
-    _require(request, *REGION_STAFF)
+    require_roles(request.user, *REGION_STAFF, on_object=True)
     elder = get_scoped_or_404(Elder.objects, request.user, "change", pk=elder_id)
     changes = payload.dict(exclude_unset=True)
     services.update_elder(actor=request.user, elder=elder, **changes)
@@ -197,7 +192,7 @@ class StatusEventOut(Schema):
 @router.post("elders/{elder_id}/status-events", response={201: StatusEventOut, 404: dict, 422: dict},
              summary="Record a death, move, suspension or return")
 def create_status_event(request, elder_id: int, payload: StatusEventIn):
-    _require(request, *REGION_STAFF)
+    require_roles(request.user, *REGION_STAFF, on_object=True)
     elder = get_scoped_or_404(Elder.objects, request.user, "change", pk=elder_id)
     event = services.record_status_event(actor=request.user, elder=elder, kind=payload.kind,
                                          effective_date=payload.effective_date, to_region=payload.to_region or None,
@@ -241,13 +236,13 @@ def get_organisation(request, org_id: int):
 
 @router.post("organisations", response={201: OrganisationOut, 403: dict, 422: dict})
 def create_organisation(request, payload: OrganisationIn):
-    _require(request, "bureau")
+    require_roles(request.user, "bureau")
     return Status(201, services.save_organisation(actor=request.user, **payload.dict()))
 
 
 @router.put("organisations/{org_id}", response={200: OrganisationOut, 404: dict, 422: dict})
 def update_organisation(request, org_id: int, payload: OrganisationIn):
-    _require(request, "bureau")
+    require_roles(request.user, "bureau", on_object=True)
     org = get_scoped_or_404(Organisation.objects, request.user, "change", pk=org_id)
     return services.save_organisation(actor=request.user, organisation=org, **payload.dict())
 
@@ -307,13 +302,13 @@ def get_facility(request, facility_id: int):
 
 @router.post("facilities", response={201: FacilityOut, 403: dict, 422: dict})
 def create_facility(request, payload: FacilityIn):
-    _require(request, "bureau")
+    require_roles(request.user, "bureau")
     return Status(201, services.save_facility(actor=request.user, **_facility_fields(request, payload)))
 
 
 @router.put("facilities/{facility_id}", response={200: FacilityOut, 404: dict, 422: dict})
 def update_facility(request, facility_id: int, payload: FacilityIn):
-    _require(request, "bureau")
+    require_roles(request.user, "bureau", on_object=True)
     facility = get_scoped_or_404(Facility.objects, request.user, "change", pk=facility_id)
     return services.save_facility(actor=request.user, facility=facility, **_facility_fields(request, payload))
 
@@ -358,7 +353,7 @@ def get_staff(request, staff_id: int):
 
 @router.post("staff", response={201: PractitionerOut, 403: dict, 422: dict})
 def create_staff(request, payload: PractitionerIn):
-    _require(request, "bureau", "provider")
+    require_roles(request.user, "bureau", "provider")
     data = payload.dict()
     org = Organisation.objects.restrict(request.user, "change").filter(pk=data["organisation"]).first()
     if org is None:

@@ -295,10 +295,13 @@ def test_family_sets_up_and_stops_a_standing_order_in_the_browser(page, browser_
     page.wait_for_url("**/services/orders/new/")
     page.select_option("#id_item", label="上门助浴（普惠价 40.00 元/次）")
     page.get_by_test_id("quote-copay").wait_for()
-    page.fill("#id_date", start.isoformat())
-    page.locator("#id_date").dispatch_event("change")
+    # The form is drawn again for the new date: wait for it before ticking 每周重复, or the tick is lost.
+    with page.expect_response(lambda r: "/services/orders/new/" in r.url):
+        page.fill("#id_date", start.isoformat())
+        page.locator("#id_date").dispatch_event("change")
     page.wait_for_function(f"document.querySelector('#id_date').value === '{start.isoformat()}'")
-    page.locator("#id_repeat").check()
+    with page.expect_response(lambda r: "/services/orders/new/" in r.url):
+        page.locator("#id_repeat").check()
     page.get_by_test_id("weekdays").wait_for()
     assert page.locator("input[name=weekdays][value='2']").is_checked()  # the chosen date's weekday
     page.locator("input[name=weekdays][value='4']").check()
