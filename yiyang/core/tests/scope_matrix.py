@@ -248,8 +248,11 @@ class ScopeMatrix:
             self._client(client, world, role)
             resp = client.post(url, post) if post is not None else client.get(url)
             if role not in roles:
-                if resp.status_code not in (403, 404):
-                    wrong.append((role, "list open to a role without one", resp.status_code))
+                # A role without the list is refused, or (APIs that filter rather than refuse) sees nothing.
+                if resp.status_code == 200 and read(resp, objects):
+                    wrong.append((role, "a role without the list sees", sorted(read(resp, objects))))
+                elif resp.status_code not in (200, 403, 404):
+                    wrong.append((role, "status", resp.status_code))
                 continue
             if resp.status_code != 200:
                 wrong.append((role, "status", resp.status_code))
