@@ -51,3 +51,14 @@ def sign_in(page, username: str, password: str) -> None:
     page.click("button[type=submit].primary")
     # Each role lands on its own start page (a caregiver on today's visits); wait until the login page is left.
     page.wait_for_url(lambda url: not url.split("?")[0].endswith("/login/"))
+
+
+def nav_to(page, label: str) -> None:
+    """Follow a main-menu entry, opening its group's drop-down first when it sits in one."""
+    nav = page.locator("nav.mainnav")
+    link = nav.get_by_role("link", name=label, exact=True)
+    if not link.is_visible():
+        # A closed group's links are hidden from roles: find the group by the link's text.
+        group = nav.locator("details").filter(has=page.locator(f"a:text-is('{label}')"))
+        group.locator("summary").click()
+    link.click()

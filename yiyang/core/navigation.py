@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .models import Role
 
@@ -13,49 +14,85 @@ class NavItem:
     label: str
     url_name: str
     roles: frozenset  # empty = every signed-in user
+    group: str = ""   # a key of GROUPS; "" = a top-level link of its own (首页)
     superuser_only: bool = False
 
+
+# The menu is grouped by domain, in this order, so that it stays one row with 25 entries and more: each group
+# is a drop-down, and a group holding a single entry for the user is that entry's link.
+GROUPS = {
+    "registry": pgettext_lazy("menu group", "名册"),
+    "assessment": pgettext_lazy("menu group", "评估"),
+    "benefits": pgettext_lazy("menu group", "补贴"),
+    "services": pgettext_lazy("menu group", "服务"),
+    "care": pgettext_lazy("menu group", "关爱"),
+    "institutions": pgettext_lazy("menu group", "机构"),
+    "supervision": pgettext_lazy("menu group", "监管"),
+    "data": pgettext_lazy("menu group", "数据"),
+    "system": pgettext_lazy("menu group", "系统"),
+}
 
 STAFF = frozenset({Role.BUREAU, Role.STREET, Role.COMMUNITY, Role.ASSESSOR, Role.PROVIDER})
 REGION_STAFF = frozenset({Role.BUREAU, Role.STREET, Role.COMMUNITY})
 
 NAV = [
     NavItem(_("首页"), "core:home", frozenset()),
-    NavItem(_("老年人"), "registry:elder_list", REGION_STAFF),
-    NavItem(_("能力评估"), "assessment:list", REGION_STAFF),
-    NavItem(_("评估任务"), "assessment:mine", frozenset({Role.ASSESSOR})),
-    NavItem(_("补贴发放"), "benefits:rolls", REGION_STAFF),
-    NavItem(_("服务订单"), "services:order_list", REGION_STAFF | {Role.PROVIDER, Role.FAMILY, Role.ELDER}),
-    NavItem(_("预约服务"), "services:order_new", frozenset({Role.FAMILY, Role.ELDER})),
-    NavItem(_("服务工作台"), "services:workspace", frozenset({Role.PROVIDER})),
-    NavItem(_("排线调度"), "routing:plan", frozenset({Role.PROVIDER})),
-    NavItem(_("护理员手机端"), "services:caregiver_today", frozenset({Role.CAREGIVER})),
-    NavItem(_("服务目录"), "services:catalogue", frozenset()),
-    NavItem(_("服务结算"), "services:settlements", frozenset({Role.BUREAU, Role.PROVIDER})),
-    NavItem(_("服务回访"), "services:follow_ups", REGION_STAFF),
-    NavItem(_("机构"), "registry:organisation_list", REGION_STAFF),
-    NavItem(_("设施"), "registry:facility_list", REGION_STAFF),
-    NavItem(_("从业人员"), "registry:practitioner_list", frozenset({Role.BUREAU, Role.PROVIDER})),
-    NavItem(_("数据导入"), "registry:import_home", REGION_STAFF | {Role.PROVIDER}),
-    NavItem(_("账号管理"), "core:account_list", frozenset({Role.BUREAU})),
-    NavItem(_("审计日志"), "core:audit_list", frozenset({Role.BUREAU})),
-    NavItem(_("接口文档"), "api:openapi-view", STAFF),
+    NavItem(_("老年人"), "registry:elder_list", REGION_STAFF, "registry"),
+    NavItem(_("机构名录"), "registry:organisation_list", REGION_STAFF, "registry"),
+    NavItem(_("设施"), "registry:facility_list", REGION_STAFF, "registry"),
+    NavItem(_("从业人员"), "registry:practitioner_list", frozenset({Role.BUREAU, Role.PROVIDER}), "registry"),
+    NavItem(_("数据导入"), "registry:import_home", REGION_STAFF | {Role.PROVIDER}, "registry"),
+    NavItem(_("能力评估"), "assessment:list", REGION_STAFF, "assessment"),
+    NavItem(_("评估任务"), "assessment:mine", frozenset({Role.ASSESSOR}), "assessment"),
+    NavItem(_("补贴发放"), "benefits:rolls", REGION_STAFF, "benefits"),
+    NavItem(_("服务订单"), "services:order_list", REGION_STAFF | {Role.PROVIDER, Role.FAMILY, Role.ELDER},
+            "services"),
+    NavItem(_("预约服务"), "services:order_new", frozenset({Role.FAMILY, Role.ELDER}), "services"),
+    NavItem(_("服务工作台"), "services:workspace", frozenset({Role.PROVIDER}), "services"),
+    NavItem(_("排线调度"), "routing:plan", frozenset({Role.PROVIDER}), "services"),
+    NavItem(_("护理员手机端"), "services:caregiver_today", frozenset({Role.CAREGIVER}), "services"),
+    NavItem(_("服务目录"), "services:catalogue", frozenset(), "services"),
+    NavItem(_("服务结算"), "services:settlements", frozenset({Role.BUREAU, Role.PROVIDER}), "services"),
+    NavItem(_("服务回访"), "services:follow_ups", REGION_STAFF, "services"),
+    NavItem(_("账号管理"), "core:account_list", frozenset({Role.BUREAU}), "system"),
+    NavItem(_("审计日志"), "core:audit_list", frozenset({Role.BUREAU}), "system"),
+    NavItem(_("接口文档"), "api:openapi-view", STAFF, "system"),
 ]
 
 
+def _visible(item: NavItem, user) -> bool:
+    if item.superuser_only:
+        return user.is_superuser
+    return not item.roles or user.role in item.roles or user.is_superuser
+
+
 def items_for(user, current_path: str) -> list[dict]:
-    out = []
+    """The user's menu: top-level links and groups, each {"label", "url", "active", "items"}, in GROUPS order."""
+    links = []
     for item in NAV:
-        if item.roles and user.role not in item.roles and not user.is_superuser:
+        if not _visible(item, user):
             continue
         url = reverse(item.url_name)
         matches = current_path == url if url == "/" else current_path.startswith(url)
-        out.append({"label": item.label, "url": url, "active": matches})
+        links.append({"label": item.label, "url": url, "active": matches, "group": item.group})
     # Only the most specific entry is current (预约服务 /services/orders/new/ inside 服务订单 /services/orders/).
-    longest = max((len(i["url"]) for i in out if i["active"]), default=0)
-    for i in out:
+    longest = max((len(i["url"]) for i in links if i["active"]), default=0)
+    for i in links:
         i["active"] = i["active"] and len(i["url"]) == longest
-    return out
+    menu = [dict(link, items=[]) for link in links if not link["group"]]
+    for key, label in GROUPS.items():
+        members = [link for link in links if link["group"] == key]
+        if len(members) == 1:
+            menu.append(dict(members[0], items=[]))
+        elif members:
+            menu.append({"label": label, "url": "", "active": any(m["active"] for m in members),
+                         "items": members, "key": key})
+    return menu
+
+
+def flatten(menu: list[dict]) -> list[dict]:
+    """Every link of a menu from items_for(), groups opened up, in order."""
+    return [link for entry in menu for link in (entry["items"] or [entry])]
 
 
 # Where a role lands after signing in when no page was asked for (a caregiver on a phone wants today's visits,

@@ -11,7 +11,7 @@ from django.utils import timezone
 from yiyang.benefits import rules
 from yiyang.benefits.models import Roll, RollLine, RuleVersion
 from yiyang.benefits.tests import factories as f
-from yiyang.browser_testing import sign_in
+from yiyang.browser_testing import nav_to, sign_in
 from yiyang.core.services import load_regions
 from yiyang.core.tests.factories import PASSWORD, demo_roles
 
@@ -40,7 +40,7 @@ def test_raise_a_band_simulate_adopt_generate_and_approve(page, roles):
 
     # 1. The bureau opens the rule of 高龄津贴 and raises the 90–99 band to 150 yuan.
     sign_in(page, "bureau", PASSWORD)
-    page.locator("nav.mainnav").get_by_role("link", name="补贴发放").click()
+    nav_to(page, "补贴发放")
     page.get_by_role("link", name="补贴项目与规则").click()
     assert "90–99 岁档：100.00 元/月" in page.get_by_test_id("rule-longevity").inner_text()
     page.get_by_test_id("edit-longevity").click()

@@ -166,9 +166,9 @@ def test_organisation_scope(roles):
 
 
 def test_only_the_most_specific_menu_entry_is_current(roles):
-    from yiyang.core.navigation import items_for
+    from yiyang.core.navigation import flatten, items_for
 
-    current = [i["label"] for i in items_for(roles["family"], "/services/orders/new/") if i["active"]]
+    current = [i["label"] for i in flatten(items_for(roles["family"], "/services/orders/new/")) if i["active"]]
     assert [str(label) for label in current] == ["预约服务"]
-    current = [i["label"] for i in items_for(roles["family"], "/services/orders/12/") if i["active"]]
+    current = [i["label"] for i in flatten(items_for(roles["family"], "/services/orders/12/")) if i["active"]]
     assert [str(label) for label in current] == ["服务订单"]

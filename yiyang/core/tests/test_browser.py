@@ -1,6 +1,6 @@
 import pytest
 
-from yiyang.browser_testing import sign_in
+from yiyang.browser_testing import nav_to, new_context, sign_in
 from yiyang.core.models import AuditEvent, User
 from yiyang.core.services import load_regions
 from yiyang.core.tests.factories import PASSWORD, demo_roles
@@ -14,25 +14,54 @@ def roles():
     return demo_roles()
 
 
-def test_bureau_signs_in_switches_language_and_sees_navigation(page, roles):
+def test_bureau_signs_in_switches_language_and_finds_entries_in_grouped_navigation(page, roles):
     sign_in(page, "bureau", PASSWORD)
     nav = page.locator("nav.mainnav")
-    assert nav.get_by_role("link", name="账号管理").is_visible()
-    assert nav.get_by_role("link", name="审计日志").is_visible()
+    groups = [t.strip() for t in nav.locator("summary").all_inner_texts()]
+    assert groups == ["名册", "服务", "系统"]  # in domain order, one row
+    # A group holding one entry for this user is that entry's link.
+    assert nav.get_by_role("link", name="能力评估").is_visible()
+    assert nav.get_by_role("link", name="补贴发放").is_visible()
+    box = nav.bounding_box()
+    assert box["height"] < 60, "the menu wraps"
+    account = nav.get_by_role("link", name="账号管理")
+    assert not account.is_visible()  # inside the closed 系统 group
+    nav.locator("summary", has_text="系统").click()
+    assert account.is_visible() and nav.get_by_role("link", name="审计日志").is_visible()
+    nav.locator("summary", has_text="服务").click()  # one group open at a time
+    assert not account.is_visible() and nav.get_by_role("link", name="服务结算").is_visible()
+    page.keyboard.press("Escape")
+    assert not nav.get_by_role("link", name="服务结算").is_visible()
     assert "恩阳区" in page.locator("[data-testid=scope]").inner_text()
     page.get_by_role("button", name="English").click()
     page.wait_for_load_state()
-    assert nav.get_by_role("link", name="Accounts").is_visible()
-    assert nav.get_by_role("link", name="Audit log").is_visible()
+    nav_to(page, "Accounts")
+    page.wait_for_url("**/accounts/")
+    assert "System" in nav.locator("summary").all_inner_texts()
     assert page.locator("html").get_attribute("lang") == "en"
     page.get_by_role("button", name="简体中文").click()
     page.wait_for_load_state()
-    assert nav.get_by_role("link", name="账号管理").is_visible()
+    assert nav.locator("summary.current").inner_text().strip() == "系统"  # the group of the current page
+
+
+def test_on_a_phone_the_menu_opens_with_every_group_expanded(browser, live_server, roles):
+    context = new_context(browser, viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        phone = context.new_page()
+        phone.base_url = live_server.url
+        sign_in(phone, "bureau", PASSWORD)
+        nav = phone.locator("nav.mainnav")
+        assert not nav.is_visible()
+        phone.get_by_text("菜单").click()
+        assert nav.get_by_role("link", name="老年人").is_visible()
+        assert nav.get_by_role("link", name="审计日志").is_visible()
+    finally:
+        context.close()
 
 
 def test_bureau_creates_a_street_account_with_the_region_picker(page, roles):
     sign_in(page, "bureau", PASSWORD)
-    page.get_by_role("link", name="账号管理").click()
+    nav_to(page, "账号管理")
     page.get_by_role("link", name="新建账号").click()
     page.fill("#id_username", "dengke2")
     page.fill("#id_display_name", "登科街道 周敏")
@@ -51,7 +80,7 @@ def test_bureau_creates_a_street_account_with_the_region_picker(page, roles):
     assert User.objects.get(username="dengke2").region_id == "511903001"
     assert AuditEvent.objects.filter(action="create", object_repr__contains="登科街道 周敏").exists()
     # The audit page shows the creation.
-    page.get_by_role("link", name="审计日志").click()
+    nav_to(page, "审计日志")
     assert page.locator("#audit-rows").get_by_text("登科街道 周敏").first.is_visible()
 
 

@@ -15,19 +15,22 @@ def entries():
             continue
         msgid = "".join(re.findall(r'"(.*)"', re.search(r"^msgid ((?:\".*\"\n?)+)", block, re.M).group(1)))
         msgstr = "".join(re.findall(r'"(.*)"', re.search(r"^msgstr ((?:\".*\"\n?)+)", block, re.M).group(1)))
-        yield msgid.replace('\\"', '"'), msgstr.replace('\\"', '"'), "#, fuzzy" in block
+        context = re.search(r'^msgctxt "(.*)"', block, re.M)
+        yield (msgid.replace('\\"', '"'), msgstr.replace('\\"', '"'), "#, fuzzy" in block,
+               context.group(1) if context else None)
 
 
 def test_every_string_has_an_english_translation():
     rows = list(entries())
     assert len(rows) > 150
-    untranslated = [m for m, s, fuzzy in rows if not s or fuzzy]
+    untranslated = [m for m, s, fuzzy, _ in rows if not s or fuzzy]
     assert untranslated == []
 
 
 def test_compiled_catalogue_is_up_to_date():
     with translation.override("en"):
-        stale = [m for m, s, _ in entries() if "%(" not in m and translation.gettext(m) != s]
+        stale = [m for m, s, _, ctx in entries() if "%(" not in m
+                 and (translation.pgettext(ctx, m) if ctx else translation.gettext(m)) != s]
     assert stale == []
 
 

@@ -3,7 +3,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from yiyang.browser_testing import sign_in
+from yiyang.browser_testing import nav_to, sign_in
 from yiyang.core.services import load_regions
 from yiyang.core.tests.factories import PASSWORD, demo_roles
 from yiyang.registry.models import Elder
@@ -23,7 +23,7 @@ def test_community_worker_finds_an_elder_by_pinyin_initials_and_registers_a_deat
     make_elder(roles["community"], name="蒲国华", seq=2, male=True)
     make_elder(roles["bureau"], name="文治街道的人", seq=3, residence="511903002001")
     sign_in(page, "community", PASSWORD)
-    page.locator("nav.mainnav").get_by_role("link", name="老年人").click()
+    nav_to(page, "老年人")
     # Typing before htmx has bound its listeners would send no search: wait for the page to have loaded.
     page.wait_for_url("**/registry/elders/**")
     page.wait_for_load_state("load")

@@ -4,7 +4,7 @@ route."""
 
 import pytest
 
-from yiyang.browser_testing import new_context, sign_in
+from yiyang.browser_testing import nav_to, new_context, sign_in
 from yiyang.core.services import load_regions
 from yiyang.core.tests.factories import PASSWORD
 from yiyang.services.models import Order, OrderStatus
@@ -27,7 +27,7 @@ def test_plan_lock_replan_publish(browser, live_server, page, world):
     far = visit(world, "乙", 106.69)
 
     sign_in(page, "provider", PASSWORD)
-    page.locator("nav.mainnav").get_by_role("link", name="排线调度").click()
+    nav_to(page, "排线调度")
     page.get_by_label("日期", exact=True).fill(day().isoformat())
     page.get_by_label("排线时间（秒）").fill("2")
     page.get_by_test_id("plan-button").click()

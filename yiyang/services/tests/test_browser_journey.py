@@ -9,7 +9,7 @@ from decimal import Decimal as D
 import pytest
 from django.utils import timezone
 
-from yiyang.browser_testing import new_context, sign_in
+from yiyang.browser_testing import nav_to, new_context, sign_in
 from yiyang.core.services import load_regions
 from yiyang.core.tests.factories import PASSWORD, demo_roles
 from yiyang.registry import services as registry
@@ -67,7 +67,7 @@ def test_family_orders_provider_assigns_caregiver_serves_family_rates_bureau_set
 
     # 2. The provider accepts it and sends 李护理, who has the 助浴 skill.
     as_user(page, "provider")
-    page.locator("nav.mainnav").get_by_role("link", name="服务工作台").click()
+    nav_to(page, "服务工作台")
     page.get_by_test_id(f"accept-{order.pk}").click()
     page.get_by_test_id("row-ok").wait_for()
     page.get_by_test_id("tab-dispatch").click()
@@ -125,7 +125,7 @@ def test_family_orders_provider_assigns_caregiver_serves_family_rates_bureau_set
                                              check_in_at=order.check_in_at + shift,
                                              check_out_at=order.check_out_at + shift)
     as_user(page, "bureau")
-    page.locator("nav.mainnav").get_by_role("link", name="服务结算").click()
+    nav_to(page, "服务结算")
     page.get_by_test_id(f"prepare-{world['org'].pk}").click()
     page.wait_for_url("**/services/settlements/*/")
     figures = {k: page.get_by_test_id(k).inner_text() for k in ("order-count", "total", "subsidy", "copay")}

@@ -6,7 +6,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from yiyang.browser_testing import sign_in
+from yiyang.browser_testing import nav_to, sign_in
 from yiyang.core.services import load_regions
 from yiyang.core.tests.factories import PASSWORD, demo_roles
 from yiyang.registry.tests.factories import make_elder
@@ -36,7 +36,7 @@ def test_provider_accepts_and_assigns_inline_then_bureau_approves(page, world):
     order = services.place_order(actor=w["community"], elder=w["elder"], provider=w["org"], item=w["bath"],
                                  scheduled_start=soon(30), channel="phone", allowance_available="0")
     sign_in(page, "provider", PASSWORD)
-    page.locator("nav.mainnav").get_by_role("link", name="服务工作台").click()
+    nav_to(page, "服务工作台")
     row = page.get_by_test_id(f"incoming-{order.pk}")
     assert "王秀英" in row.inner_text()
     url = page.url
@@ -70,7 +70,7 @@ def test_provider_accepts_and_assigns_inline_then_bureau_approves(page, world):
     Order.objects.filter(pk=order.pk).update(scheduled_start=out - datetime.timedelta(minutes=60),
                                              check_in_at=out - datetime.timedelta(minutes=60), check_out_at=out)
     switch_user(page, "bureau")
-    page.locator("nav.mainnav").get_by_role("link", name="服务结算").click()
+    nav_to(page, "服务结算")
     page.get_by_test_id(f"prepare-{w['org'].pk}").click()
     page.wait_for_url("**/services/settlements/*/")
     assert page.get_by_test_id("total").inner_text() == "33.33"  # 80+: 颐康's price under the 普惠 ceiling

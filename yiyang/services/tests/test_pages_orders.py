@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from yiyang.core.models import Role
+from yiyang.core.navigation import flatten
 from yiyang.core.tests.factories import demo_roles, make_org, make_user
 from yiyang.registry import services as registry
 from yiyang.registry.tests.factories import make_elder
@@ -499,14 +500,14 @@ def test_family_home_panel_shows_what_needs_them(client, world):
     assert [o.pk for o in panel["waiting"]] == [done.pk] and panel["waiting"][0].family_step == "confirm"
     assert [o.pk for o in panel["upcoming"]] == [upcoming.pk]
     assert "待确认" in page
-    nav = [i["label"] for i in resp.context["nav_items"]]
+    nav = [i["label"] for i in flatten(resp.context["nav_items"])]
     assert "服务订单" in nav and "预约服务" in nav
 
 
 def test_staff_have_no_family_panel_but_the_orders_entry(client, world):
     resp = client_for(client, world["community"]).get("/")
     assert all(p["template"] != "services/orders/_home_panel.html" for p in resp.context["panels"])
-    nav = [i["label"] for i in resp.context["nav_items"]]
+    nav = [i["label"] for i in flatten(resp.context["nav_items"])]
     assert "服务订单" in nav and "预约服务" not in nav
 
 
