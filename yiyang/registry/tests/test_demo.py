@@ -257,3 +257,19 @@ def _delete_demo_elders():
     CurrentLevel.objects.all().delete()
     Assessment.objects.all().delete()
     Elder.objects.all().delete()
+
+
+def test_the_log_says_the_demo_loader_wrote_the_demo_not_the_director(city, client):
+    from yiyang.core.demo import DEMO_SOURCE
+    from yiyang.core.models import AuditEvent
+
+    director = city.accounts["bureau"]
+    written = AuditEvent.objects.exclude(action__in=["login", "logout"])
+    assert written.exists()
+    assert not written.filter(actor=director).exists()
+    assert set(written.values_list("actor_username", flat=True)) <= {DEMO_SOURCE, ""}
+    # Writes made under an account's authority say whose it was.
+    assert written.filter(actor_username=DEMO_SOURCE, detail__startswith=f"[{DEMO_SOURCE} · bureau]").exists()
+    client.force_login(director)
+    recent = client.get("/").context["recent_events"]
+    assert recent and all(e.actor_id is None and e.actor_username == DEMO_SOURCE for e in recent)
