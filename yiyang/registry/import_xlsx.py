@@ -29,6 +29,8 @@ from django.utils.translation import gettext as _
 from openpyxl.styles.numbers import is_date_format
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
+from yiyang.core.pii import is_ascii_digits
+
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 # Uncompressed size of all parts together: a 200,000-row sheet with inline strings is ~200 MB of XML.
@@ -448,7 +450,7 @@ def _read_robust(sheet, inner, patterns, strings, date_styles, epoch, max_rows, 
     for row_match in patterns.row.finditer(inner):
         row_attrs = row_match.group(1)
         r = _attributes(row_attrs).get("r") if row_attrs else None
-        row_number = int(r) if r and r.isdigit() else row_number + 1
+        row_number = int(r) if is_ascii_digits(r) else row_number + 1
         content = row_match.group(2)
         if not content:
             continue
@@ -513,7 +515,8 @@ def _typed(raw: str, attrs: dict, strings, date_styles, epoch):
             return _unescape(raw)
     number = _number(raw)
     style = attrs.get("s")
-    if style and date_styles and isinstance(number, int | float) and style.isdigit() and int(style) in date_styles:
+    if (style and date_styles and isinstance(number, int | float) and is_ascii_digits(style)
+            and int(style) in date_styles):
         try:
             return from_excel(number, epoch)
         except (ValueError, OverflowError):

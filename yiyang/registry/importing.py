@@ -173,7 +173,8 @@ def digits_cell(value, what: str) -> str:
             raise CellProblem(_("%(what)s被 Excel 存成了数字（科学计数法），末尾几位已经丢失。请把该列设为“文本”格式后"
                                 "重新填写。") % {"what": what})
         return str(int(value))
-    text = narrow(text_of(value))
+    # Full-width forms only (not NFKC, which would turn ² and ① into 2 and 1): pii refuses other digits.
+    text = pii.to_halfwidth(text_of(value))
     return text.lstrip("'‘’`")
 
 
@@ -506,7 +507,7 @@ class RegionResolver:
     def _resolve(self, raw: str) -> tuple[Region | None, str]:
         text = narrow(raw).strip().strip("/\\")
         compact = re.sub(r"\s+", "", text)
-        if compact.isdigit():
+        if pii.is_ascii_digits(compact):
             return self._by_code(compact)
         parts = [p for p in _PATH_SPLIT.split(text) if p]
         if not parts:
@@ -1469,7 +1470,7 @@ class OrganisationKindImport(_SimpleKind):
             row.add("kind", _("此项为必填项。"))
         code = ""
         if self.text(row, "credit_code"):
-            code = _cell(row, "credit_code", pii.validate_credit_code, narrow(self.text(row, "credit_code"))) or ""
+            code = _cell(row, "credit_code", pii.validate_credit_code, self.text(row, "credit_code")) or ""
         region = _region_in_scope(self, row, "region", ctx)
         phone = _phone(row, "phone", self.value(row, "phone"))
         if row.errors:

@@ -101,10 +101,10 @@ def search_q(text: str) -> Q:
     """Name (Chinese), pinyin initials or full pinyin, phone, or an exact ID number (through its keyed hash)."""
     text = text.strip()
     normalised = pii.normalize_id_number(text)
-    if len(normalised) == 18 and normalised[:17].isdigit():
+    if len(normalised) == 18 and pii.is_ascii_digits(normalised[:17]):
         return Q(id_number_hash=pii.id_number_hash(normalised))
     digits = pii.normalize_phone(text)
-    if digits.replace("-", "").isdigit() and len(digits) >= 4:
+    if pii.is_ascii_digits(digits.replace("-", "")) and len(digits) >= 4:
         return Q(phone__contains=digits)
     lower = text.lower()
     if lower.isascii() and lower.isalpha():

@@ -42,22 +42,37 @@ def name_pinyin(name: str) -> tuple[str, str]:
 
 
 class Errors(dict):
-    """Collects per-field messages so that a form or an import row reports everything at once."""
+    """Collects per-field messages so that a form or an import row reports everything at once.
 
-    def add(self, field: str, message) -> None:
+    The messages are plain text (field → [message]); the stable codes of the validators (id_characters,
+    phone...) are kept beside them, for the API's error format."""
+
+    def __init__(self):
+        super().__init__()
+        self.codes: dict[str, list] = {}
+
+    def add(self, field: str, message, code: str | None = None) -> None:
         self.setdefault(field, []).append(str(message))
+        self.codes.setdefault(field, []).append(code)
 
     def check(self, field: str, func, *args, **kwargs):
         try:
             return func(*args, **kwargs)
         except ValidationError as exc:
-            for m in exc.messages:
-                self.add(field, m)
+            found = exc.error_list if hasattr(exc, "error_list") else [e for es in exc.error_dict.values() for e in es]
+            for error in found:
+                for message in error:  # a single error iterates as its one formatted message
+                    self.add(field, message, error.code)
             return None
 
     def raise_if_any(self) -> None:
         if self:
-            raise ValidationError(dict(self))
+            out = {}
+            for field, messages in self.items():
+                codes = self.codes.get(field, [])
+                out[field] = [ValidationError(m, code=codes[i] if i < len(codes) else None)
+                              for i, m in enumerate(messages)]
+            raise ValidationError(out)
 
 
 def parse_coordinates(latitude, longitude, errors: Errors, field: str = "latitude"
@@ -130,10 +145,7 @@ def validate_elder_fields(*, actor, data: dict, errors: Errors, instance: Elder 
             errors.add("living_situation", _("居住状况取值无效。"))
         clean["living_situation"] = data["living_situation"]
     if data.get("bank_account"):
-        account = "".join(ch for ch in str(data["bank_account"]) if not ch.isspace())
-        if not account.isdigit() or not 12 <= len(account) <= 30:
-            errors.add("bank_account", _("银行账号应为12–30位数字。"))
-        clean["bank_account"] = account
+        clean["bank_account"] = errors.check("bank_account", pii.validate_bank_account, data["bank_account"]) or ""
     for field in ("address", "bank_name", "bank_account_holder", "notes"):
         if field in data:
             clean[field] = (data.get(field) or "").strip()
