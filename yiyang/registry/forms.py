@@ -92,7 +92,9 @@ class ElderForm(forms.Form):
 
 
 class StatusEventForm(forms.Form):
-    kind = forms.ChoiceField(label=_("事件"), choices=StatusEventKind.choices)
+    # Nothing is chosen until the person chooses: a default (it was 死亡) is one click from a wrong death record.
+    kind = forms.ChoiceField(label=_("事件"), choices=_blank(StatusEventKind.choices, "---------"),
+                             error_messages={"required": _("请选择要登记的事件。")})
     effective_date = forms.DateField(label=_("生效日期"), widget=DATE)
     to_region = RegionField(label=_("新居住地"), required=False, help_text=_("迁居、迁入时填写。"))
     note = TextField(label=_("说明"), max_length=300, required=False)
