@@ -56,7 +56,7 @@ def _shown(ch: str) -> str:
     if unicodedata.category(ch)[0] in "CZ" and ch != " ":
         name = unicodedata.name(ch, "")
         return f"{code} {name}".strip()
-    return f"“{ch}”（{code}）"
+    return str(_("“%(char)s”（%(code)s）")) % {"char": ch, "code": code}
 
 
 def _refuse(message, code: str, ch: str, position: int):
