@@ -794,9 +794,9 @@ def _phone(row: Row, key: str, value) -> str:
 class ElderKind(Kind):
     key = ImportKind.ELDERS
     max_lengths = {"name": 64, "address": 200, "bank_name": 64, "bank_account_holder": 64, "contact_name": 64}
-    text_rules = {"name": validators.clean_person_name, "address": validators.clean_text,
-                  "bank_name": validators.clean_organisation_name, "bank_account_holder": validators.clean_person_name,
-                  "notes": validators.clean_multiline_text, "contact_name": validators.clean_person_name}
+    # Name, address, bank and notes are checked by the register's own validate_elder_fields; the contact's name
+    # is the import's own column.
+    text_rules = {"contact_name": validators.clean_person_name}
     label = gettext_lazy("老年人")
     sheet_name = "老年人"
     columns = ELDER_COLUMNS
@@ -1923,7 +1923,7 @@ def analyse(kind: Kind, ctx: Context, data: bytes, progress=None) -> Analysis:
                 row.add(key, _("内容过长：最多 %(n)d 个字。") % {"n": limit})
         for key, rule in kind.text_rules.items():
             text = kind.text(row, key)
-            if text and key not in row.errors:  # the register's own validation may have said it already
+            if text and key not in row.errors:
                 try:
                     rule(text)
                 except ValidationError as exc:
