@@ -150,7 +150,7 @@ def _date(value) -> datetime.date | None:
     if isinstance(value, datetime.date):
         return value
     text = str(value).strip().replace("/", "-").replace(".", "-")
-    if len(text) == 8 and text.isdigit():
+    if len(text) == 8 and pii.is_ascii_digits(text):
         text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
     return datetime.date.fromisoformat(text)
 

@@ -16,6 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from yiyang.assessment.models import Assessment
+from yiyang.core import pii
 from yiyang.core.models import Region
 from yiyang.registry.models import Elder, ElderCategory, ElderStatusEvent
 
@@ -476,7 +477,7 @@ def _bulk_checks(roll: Roll, kind: str, lines: list[tuple[int, str]], detail: st
 
 def valid_bank_account(account: str) -> bool:
     """Digits only, 12–30 long; UnionPay card numbers (16–19 digits starting 62) must pass the Luhn check."""
-    if not account.isdigit() or not 12 <= len(account) <= 30:
+    if not pii.is_ascii_digits(account) or not 12 <= len(account) <= 30:
         return False
     if account.startswith("62") and 16 <= len(account) <= 19:
         total = 0

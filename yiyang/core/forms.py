@@ -1,7 +1,67 @@
 from django import forms
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext_lazy as _
 
+from . import validators
 from .models import Region, Role
+
+ISO_DATE = "%Y-%m-%d"
+
+
+class DateInput(forms.DateInput):
+    """<input type="date">, whose value must be ISO (YYYY-MM-DD) in every language: with the locale's format
+    (2026/12/02 in Chinese) the browser shows an empty field."""
+
+    input_type = "date"
+
+    def __init__(self, attrs=None, format=None):
+        super().__init__(attrs, format=format or ISO_DATE)
+
+
+class TimeInput(forms.TimeInput):
+    """<input type="time">: HH:MM in every language."""
+
+    input_type = "time"
+
+    def __init__(self, attrs=None, format=None):
+        super().__init__(attrs, format=format or "%H:%M")
+
+
+class RuleTextField(forms.CharField):
+    """A CharField whose text follows one of core.validators' rules, cleaned (normalised) the same way as the
+    services clean it, with the rule's own message (which also covers NUL: Django's separate NUL check would
+    say it twice)."""
+
+    rule = staticmethod(validators.clean_text)
+
+    def __init__(self, *, rule=None, **kwargs):
+        super().__init__(**kwargs)
+        if rule is not None:
+            self.rule = rule
+        self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value in self.empty_values:
+            return value
+        return self.rule(value)
+
+
+class PersonNameField(RuleTextField):
+    rule = staticmethod(validators.clean_person_name)
+
+
+class OrganisationNameField(RuleTextField):
+    rule = staticmethod(validators.clean_organisation_name)
+
+
+class TextField(RuleTextField):
+    """Free text; `multiline=True` allows newlines and renders a textarea."""
+
+    def __init__(self, *, multiline: bool = False, **kwargs):
+        if multiline:
+            kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 2}))
+        super().__init__(rule=validators.clean_multiline_text if multiline else validators.clean_text, **kwargs)
 
 
 class LoginForm(forms.Form):
@@ -58,7 +118,7 @@ class RegionField(forms.CharField):
 
 class AccountForm(forms.Form):
     username = forms.CharField(label=_("用户名"), max_length=150)
-    display_name = forms.CharField(label=_("姓名"), max_length=64, required=False)
+    display_name = PersonNameField(label=_("姓名"), max_length=64, required=False)
     role = forms.ChoiceField(label=_("角色"), choices=[("", "---------")] + list(Role.choices))
     region = RegionField(label=_("负责区域"), required=False,
                          help_text=_("民政局选区县（或市），街道账号选街道，社区账号选社区。"))
@@ -83,8 +143,8 @@ class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(label=_("操作"), required=False)
     object_type = forms.CharField(label=_("对象类型"), required=False)
     object_id = forms.CharField(label=_("对象编号"), required=False)
-    date_from = forms.DateField(label=_("起始日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("截止日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(label=_("起始日期"), required=False, widget=DateInput())
+    date_to = forms.DateField(label=_("截止日期"), required=False, widget=DateInput())
 
     def __init__(self, *args, **kwargs):
         from .models import AuditAction

@@ -1,3 +1,5 @@
+import string
+
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
@@ -9,7 +11,7 @@ class CharacterClassValidator:
         classes = [
             any(c.islower() for c in password),
             any(c.isupper() for c in password),
-            any(c.isdigit() for c in password),
+            any(c in string.digits for c in password),
             any(not c.isalnum() for c in password),
         ]
         has_letter = classes[0] or classes[1]

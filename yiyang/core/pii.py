@@ -1,7 +1,11 @@
-"""Personal identifiers: 身份证号 (GB 11643-1999) and phone numbers; encryption, keyed hashes, masking.
+"""Personal identifiers: 身份证号 (GB 11643-1999), phone and bank account numbers; encryption, keyed hashes, masking.
 
 Every later model that holds an ID number uses these helpers (see `fields.EncryptedTextField` and
-`models.IdentityMixin`), so validation messages, storage and masking are the same everywhere.
+`models.IdentityMixin`), so validation messages, storage and masking are the same everywhere. One normalising
+and validating function per kind of number (`parse_id_number`, `validate_phone`, `validate_bank_account`):
+full-width digits become ASCII, and ASCII digits are the only digits accepted. `str.isdigit` is not a test
+for that: it is also true of ١٢٣ (Arabic-Indic), १२३ (Devanagari) and ²³ (superscripts), which hash differently
+(the same person registered twice) or crash `int()`; use `is_ascii_digits`.
 """
 
 import csv
@@ -9,6 +13,7 @@ import datetime
 import hashlib
 import hmac
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -21,8 +26,9 @@ from django.utils.translation import gettext_lazy as _
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"
-# Full-width digits, letters and spaces are common in data typed on Chinese input methods.
-_FULLWIDTH = str.maketrans({chr(0xFF10 + i): str(i) for i in range(10)} | {"Ｘ": "X", "ｘ": "X", "\u3000": " "})
+# Full-width forms of ASCII (digits, letters, ＋－（）) and the ideographic space are common in data typed on
+# Chinese input methods: they become ASCII. No other script's digits are translated: they are refused.
+_FULLWIDTH = str.maketrans({chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | {"\u3000": " "})
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
@@ -48,8 +54,30 @@ class IdentityInfo:
     region_current: bool  # False when the code is not in the 2023 list (e.g. an abolished county)
 
 
+def is_ascii_digits(text: str) -> bool:
+    """True for a non-empty string of 0–9 only (str.isdigit alone accepts the digits of every script)."""
+    return bool(text) and text.isascii() and text.isdigit()  # ascii-digits-only: the one allowed use
+
+
+def to_halfwidth(value: str) -> str:
+    """Full-width ASCII forms (１２３, Ｘ, －, （）) and the ideographic space → ASCII; nothing else changes."""
+    return (value or "").translate(_FULLWIDTH)
+
+
+def _foreign_digit(text: str) -> ValidationError | None:
+    """The reason a number holds a digit that is not 0–9 (١, ४, ², ①...), naming it and its position."""
+    for position, ch in enumerate(text, start=1):
+        # ascii-digits-only: looking for the digits of other scripts, on purpose.
+        if not ch.isascii() and (unicodedata.numeric(ch, None) is not None or unicodedata.category(ch) == "Nd"):
+            return ValidationError(
+                _("“%(char)s”（第 %(pos)d 位）不是标准数字：号码只能使用半角数字 0–9。"),
+                code="non_ascii_digit", params={"char": ch, "pos": position},
+            )
+    return None
+
+
 def normalize_id_number(value: str) -> str:
-    return (value or "").translate(_FULLWIDTH).strip().replace(" ", "").upper()
+    return to_halfwidth(value).strip().replace(" ", "").upper()
 
 
 def id_check_char(first17: str) -> str:
@@ -67,8 +95,14 @@ def parse_id_number(value: str, *, today: datetime.date | None = None) -> Identi
         raise ValidationError(
             _("身份证号应为18位，当前为%(n)d位。"), code="id_length", params={"n": len(number)}
         )
-    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
-        raise ValidationError(_("身份证号前17位须为数字，最后一位为数字或X。"), code="id_characters")
+    if not is_ascii_digits(number[:17]) or not (is_ascii_digits(number[17]) or number[17] == "X"):
+        foreign = _foreign_digit(number)
+        if foreign is not None:
+            raise ValidationError(
+                _("身份证号中的“%(char)s”（第 %(pos)d 位）不是标准数字：只能使用半角数字 0–9 和 X。"),
+                code="id_characters", params=foreign.params,
+            )
+        raise ValidationError(_("身份证号前17位须为数字（0–9），最后一位为数字或X。"), code="id_characters")
     try:
         birth = datetime.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
@@ -113,12 +147,13 @@ def mask_id_number(number: str) -> str:
     return number[:4] + "*" * (len(number) - 8) + number[-4:]
 
 
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}(-\d{1,6})?$")
+# [0-9], not \d: in Python \d matches the digits of every script.
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
+_LANDLINE = re.compile(r"^0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?$")
 
 
 def normalize_phone(value: str) -> str:
-    phone = (value or "").translate(_FULLWIDTH).strip()
+    phone = to_halfwidth(value).strip()
     phone = re.sub(r"[\s()（）]", "", phone).replace("－", "-").replace("—", "-")
     if phone.startswith("+86"):
         phone = phone[3:]
@@ -134,6 +169,12 @@ def validate_phone(value: str) -> str:
         return phone
     if _LANDLINE.match(phone):
         return phone
+    foreign = _foreign_digit(phone)
+    if foreign is not None:
+        raise ValidationError(
+            _("电话号码中的“%(char)s”（第 %(pos)d 位）不是标准数字：只能使用半角数字 0–9。"),
+            code="phone", params=foreign.params,
+        )
     raise ValidationError(
         _("电话号码 %(value)s 无效：手机号为11位（1开头），固话为区号加7–8位号码。"),
         code="phone",
@@ -144,9 +185,28 @@ def validate_phone(value: str) -> str:
 def mask_phone(phone: str) -> str:
     if not phone:
         return ""
-    if len(phone) == 11 and phone.isdigit():
+    if len(phone) == 11 and is_ascii_digits(phone):
         return phone[:3] + "****" + phone[-4:]
     return phone[:-4].rstrip("-")[:4] + "****" + phone[-4:]
+
+
+def normalize_bank_account(value) -> str:
+    """Full-width digits → ASCII; spaces (as printed on cards, 6228 4800 ...) dropped."""
+    return "".join(to_halfwidth(str(value or "")).split())
+
+
+def validate_bank_account(value) -> str:
+    """Return the normalised account number (12–30 ASCII digits), or raise ValidationError(code=bank_account)."""
+    account = normalize_bank_account(value)
+    if is_ascii_digits(account) and 12 <= len(account) <= 30:
+        return account
+    foreign = _foreign_digit(account)
+    if foreign is not None:
+        raise ValidationError(
+            _("银行账号中的“%(char)s”（第 %(pos)d 位）不是标准数字：只能使用半角数字 0–9。"),
+            code="bank_account", params=foreign.params,
+        )
+    raise ValidationError(_("银行账号应为12–30位数字。"), code="bank_account")
 
 
 def mask_account(number: str) -> str:
@@ -198,7 +258,7 @@ def credit_code_check_char(first17: str) -> str:
 
 
 def validate_credit_code(value: str) -> str:
-    code = (value or "").translate(_FULLWIDTH).strip().replace(" ", "").upper()
+    code = to_halfwidth(value).strip().replace(" ", "").upper()
     if len(code) != 18 or any(c not in CREDIT_CODE_CHARS for c in code):
         raise ValidationError(
             _("统一社会信用代码应为18位数字或大写字母（不含I、O、Z、S、V）。"), code="credit_code_format"

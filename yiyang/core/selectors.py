@@ -6,6 +6,7 @@ from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 
 from .models import ApiToken, AuditEvent, Region, User
+from .pii import is_ascii_digits
 
 
 def region_children(*, parent_code: str | None) -> list[Region]:
@@ -27,7 +28,7 @@ def search_regions(*, query: str, within: str = "", limit: int = 20) -> list[Reg
         qs = qs.filter(code__startswith=within)
     lower = q.lower()
     if lower.isascii():
-        if lower.isdigit():
+        if is_ascii_digits(lower):
             match = Q(code__startswith=lower)
             rank = Value(0, output_field=IntegerField())
         else:
@@ -63,7 +64,7 @@ def find_region_by_path(*, path: str, within: str = "") -> Region | None:
     path = (path or "").strip().strip("/")
     if not path:
         return None
-    if path.isdigit():
+    if is_ascii_digits(path):
         return Region.objects.filter(code=path).first()
     names = [p.strip() for p in path.replace("\\", "/").split("/") if p.strip()]
     candidates = Region.objects.filter(name=names[-1])

@@ -304,7 +304,7 @@ _ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 
 
 def _org_value(ch: str) -> int:
-    return int(ch) if ch.isdigit() else ord(ch) - 55
+    return int(ch) if pii.is_ascii_digits(ch) else ord(ch) - 55
 
 
 def organisation_code(rng: random.Random, head: str = "MA") -> str:

@@ -3,7 +3,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from yiyang.assessment.selectors import level_filter_choices
-from yiyang.core.forms import RegionField
+from yiyang.core.forms import DateInput, OrganisationNameField, PersonNameField, RegionField, TextField
 
 from .models import (
     CategoryKind,
@@ -19,7 +19,7 @@ from .models import (
 )
 from .selectors import AGE_BANDS, ELDER_SORTS
 
-DATE = forms.DateInput(attrs={"type": "date"})
+DATE = DateInput()
 
 
 ALL = _("全部")
@@ -61,21 +61,21 @@ class ElderFilterForm(forms.Form):
 
 
 class ElderForm(forms.Form):
-    name = forms.CharField(label=_("姓名"), max_length=64)
+    name = PersonNameField(label=_("姓名"), max_length=64)
     id_number = forms.CharField(label=_("身份证号"), max_length=24,
                                 help_text=_("出生日期和性别由身份证号自动得出。"))
     phone = forms.CharField(label=_("联系电话"), max_length=20, required=False)
     residence_region = RegionField(label=_("居住地（社区/村）"))
     hukou_region = RegionField(label=_("户籍地"), help_text=_("与居住地相同时可不改。"), required=False)
-    address = forms.CharField(label=_("居住地址"), max_length=200, required=False)
+    address = TextField(label=_("居住地址"), max_length=200, required=False)
     living_situation = forms.ChoiceField(label=_("居住状况"), required=False,
                                          choices=_blank(LivingSituation.choices, "---------"))
     latitude = forms.DecimalField(label=_("纬度"), required=False, max_digits=9, decimal_places=6)
     longitude = forms.DecimalField(label=_("经度"), required=False, max_digits=9, decimal_places=6)
-    bank_name = forms.CharField(label=_("开户银行"), max_length=64, required=False)
+    bank_name = OrganisationNameField(label=_("开户银行"), max_length=64, required=False)
     bank_account = forms.CharField(label=_("银行账号"), max_length=40, required=False)
-    bank_account_holder = forms.CharField(label=_("账户名"), max_length=64, required=False)
-    notes = forms.CharField(label=_("备注"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    bank_account_holder = PersonNameField(label=_("账户名"), max_length=64, required=False)
+    notes = TextField(label=_("备注"), required=False, multiline=True)
 
     def __init__(self, *args, user, editing=False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -92,43 +92,45 @@ class ElderForm(forms.Form):
 
 
 class StatusEventForm(forms.Form):
-    kind = forms.ChoiceField(label=_("事件"), choices=StatusEventKind.choices)
+    # Nothing is chosen until the person chooses: a default (it was 死亡) is one click from a wrong death record.
+    kind = forms.ChoiceField(label=_("事件"), choices=_blank(StatusEventKind.choices, "---------"),
+                             error_messages={"required": _("请选择要登记的事件。")})
     effective_date = forms.DateField(label=_("生效日期"), widget=DATE)
     to_region = RegionField(label=_("新居住地"), required=False, help_text=_("迁居、迁入时填写。"))
-    note = forms.CharField(label=_("说明"), max_length=300, required=False)
+    note = TextField(label=_("说明"), max_length=300, required=False)
 
 
 class CategoryForm(forms.Form):
     kind = forms.ChoiceField(label=_("类别"), choices=CategoryKind.choices)
-    grade = forms.CharField(label=_("等级"), max_length=16, required=False)
+    grade = TextField(label=_("等级"), max_length=16, required=False)
     start_date = forms.DateField(label=_("起始日期"), widget=DATE)
     end_date = forms.DateField(label=_("终止日期"), widget=DATE, required=False)
 
 
 class ContactForm(forms.Form):
-    name = forms.CharField(label=_("姓名"), max_length=64)
+    name = PersonNameField(label=_("姓名"), max_length=64)
     relationship = forms.ChoiceField(label=_("关系"), choices=Relationship.choices)
     phone = forms.CharField(label=_("电话"), max_length=20)
     is_guardian = forms.BooleanField(label=_("监护人"), required=False)
 
 
 class ExportForm(forms.Form):
-    purpose = forms.CharField(label=_("导出用途"), max_length=200,
+    purpose = TextField(label=_("导出用途"), max_length=200,
                               help_text=_("必填，将记入审计日志，如“2026年11月高龄津贴核对”。"))
 
 
 class OrganisationForm(forms.Form):
-    name = forms.CharField(label=_("名称"), max_length=128)
+    name = OrganisationNameField(label=_("名称"), max_length=128)
     kind = forms.ChoiceField(label=_("类型"), choices=OrganisationKind.choices)
     credit_code = forms.CharField(label=_("统一社会信用代码"), max_length=24, required=False)
     region = RegionField(label=_("所在区域"))
-    address = forms.CharField(label=_("地址"), max_length=200, required=False)
+    address = TextField(label=_("地址"), max_length=200, required=False)
     phone = forms.CharField(label=_("联系电话"), max_length=20, required=False)
-    legal_representative = forms.CharField(label=_("法定代表人"), max_length=64, required=False)
-    contact_person = forms.CharField(label=_("联系人"), max_length=64, required=False)
+    legal_representative = PersonNameField(label=_("法定代表人"), max_length=64, required=False)
+    contact_person = PersonNameField(label=_("联系人"), max_length=64, required=False)
     licence_kind = forms.ChoiceField(label=_("证照类型"), required=False,
                                      choices=_blank(LicenceKind.choices, "---------"))
-    licence_number = forms.CharField(label=_("证照编号"), max_length=64, required=False)
+    licence_number = TextField(label=_("证照编号"), max_length=64, required=False)
     licence_expires_on = forms.DateField(label=_("证照有效期至"), widget=DATE, required=False)
 
     def __init__(self, *args, user, **kwargs):
@@ -138,17 +140,17 @@ class OrganisationForm(forms.Form):
 
 
 class FacilityForm(forms.Form):
-    name = forms.CharField(label=_("名称"), max_length=128)
+    name = OrganisationNameField(label=_("名称"), max_length=128)
     kind = forms.ChoiceField(label=_("设施类型"), choices=FacilityKind.choices)
     operator = forms.ModelChoiceField(label=_("运营机构"), queryset=None, required=False)
     region = RegionField(label=_("所在区域"))
-    address = forms.CharField(label=_("地址"), max_length=200, required=False)
+    address = TextField(label=_("地址"), max_length=200, required=False)
     latitude = forms.DecimalField(label=_("纬度"), required=False, max_digits=9, decimal_places=6)
     longitude = forms.DecimalField(label=_("经度"), required=False, max_digits=9, decimal_places=6)
     floor_area = forms.DecimalField(label=_("建筑面积（㎡）"), required=False, max_digits=10, decimal_places=2)
     beds_total = forms.IntegerField(label=_("床位数"), min_value=0, initial=0)
     beds_nursing = forms.IntegerField(label=_("护理型床位数"), min_value=0, initial=0)
-    opening_hours = forms.CharField(label=_("开放时间"), max_length=100, required=False)
+    opening_hours = TextField(label=_("开放时间"), max_length=100, required=False)
     is_inclusive = forms.BooleanField(label=_("普惠"), required=False)
 
     def __init__(self, *args, user, **kwargs):
@@ -161,14 +163,14 @@ class FacilityForm(forms.Form):
 
 
 class PractitionerForm(forms.Form):
-    name = forms.CharField(label=_("姓名"), max_length=64)
+    name = PersonNameField(label=_("姓名"), max_length=64)
     id_number = forms.CharField(label=_("身份证号"), max_length=24)
     phone = forms.CharField(label=_("手机号"), max_length=20)
     organisation = forms.ModelChoiceField(label=_("所属机构"), queryset=None)
     role = forms.ChoiceField(label=_("岗位"), choices=PractitionerRole.choices)
     certificate_level = forms.ChoiceField(label=_("职业技能等级"), choices=CertificateLevel.choices, required=False)
-    certificate_number = forms.CharField(label=_("证书编号"), max_length=64, required=False)
-    skills = forms.CharField(label=_("技能"), max_length=200, required=False,
+    certificate_number = TextField(label=_("证书编号"), max_length=64, required=False)
+    skills = TextField(label=_("技能"), max_length=200, required=False,
                              help_text=_("逗号分隔，如 助浴,康复,鼻饲"))
     start_date = forms.DateField(label=_("入职日期"), widget=DATE)
     end_date = forms.DateField(label=_("离职日期"), widget=DATE, required=False)

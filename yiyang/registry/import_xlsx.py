@@ -29,9 +29,12 @@ from django.utils.translation import gettext as _
 from openpyxl.styles.numbers import is_date_format
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
+from yiyang.core.pii import is_ascii_digits
+
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
-# Uncompressed size of all parts together: a 200,000-row sheet with inline strings is ~200 MB of XML.
+# Uncompressed size of all parts together: a 200,000-row sheet with inline strings is ~200 MB of XML. The parts'
+# declared sizes are a true bound: zipfile stops a part at its declared size (and then fails its CRC check).
 MAX_UNCOMPRESSED = 800 * 1024 * 1024
 # Built-in number formats that are dates: 14–22 everywhere, 27–36 and 50–58 in Chinese/Japanese/Korean
 # locales (e.g. 31 = yyyy"年"m"月"d"日"), 45–47 times.
@@ -85,8 +88,10 @@ def human_size(n: int) -> str:
     return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{max(1, n // 1024)} KB"
 
 
-def sniff(data: bytes, *, max_bytes: int) -> None:
-    """Reject what is not an xlsx workbook before parsing anything, with a message that says what it is."""
+def sniff(data: bytes, *, max_bytes: int, max_uncompressed: int = MAX_UNCOMPRESSED) -> int:
+    """Reject what is not an xlsx workbook before parsing anything, with a message that says what it is.
+
+    Returns the workbook's uncompressed size (what reading it costs: 100 KB of zip may inflate to 100 MB)."""
     if not data:
         raise WorkbookError("empty", _("文件是空的（0 字节）。请选择填写好的 Excel 文件。"))
     if len(data) > max_bytes:
@@ -104,7 +109,9 @@ def sniff(data: bytes, *, max_bytes: int) -> None:
             raise WorkbookError("csv", _("这是 CSV 或文本文件，只是扩展名改成了 .xlsx。请在 Excel 中打开后"
                                          "“另存为 Excel 工作簿（*.xlsx）”，或直接下载导入模板填写。"))
         raise WorkbookError("not_xlsx", _("无法识别的文件格式：不是 Excel 工作簿（.xlsx）。"))
-    _Workbook(data).sheets()  # a readable zip holding a workbook with at least one worksheet
+    book = _Workbook(data, max_uncompressed=max_uncompressed)
+    book.sheets()  # a readable zip holding a workbook with at least one worksheet
+    return book.uncompressed
 
 
 def _looks_like_text(chunk: bytes) -> bool:
@@ -237,7 +244,7 @@ def _number(text: str):
 
 
 class _Workbook:
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes, *, max_uncompressed: int = MAX_UNCOMPRESSED):
         try:
             self.archive = zipfile.ZipFile(BytesIO(data))
         except (zipfile.BadZipFile, ValueError) as exc:
@@ -249,9 +256,10 @@ class _Workbook:
                 raise WorkbookError("docx", _("这是 Word 文档，不是 Excel 工作簿。"))
             raise WorkbookError("not_xlsx", _("这是压缩文件，但不是 Excel 工作簿（.xlsx）。"))
         total = sum(info.file_size for info in self.archive.infolist())
-        if total > MAX_UNCOMPRESSED:
+        if total > max_uncompressed:
             raise WorkbookError("too_large", _("文件解压后超过 %(limit)s，无法导入。请拆分后再导入。")
-                                % {"limit": human_size(MAX_UNCOMPRESSED)})
+                                % {"limit": human_size(max_uncompressed)})
+        self.uncompressed = total
         self.names = names
 
     def _workbook_part(self, names: set[str]) -> str | None:
@@ -448,7 +456,7 @@ def _read_robust(sheet, inner, patterns, strings, date_styles, epoch, max_rows, 
     for row_match in patterns.row.finditer(inner):
         row_attrs = row_match.group(1)
         r = _attributes(row_attrs).get("r") if row_attrs else None
-        row_number = int(r) if r and r.isdigit() else row_number + 1
+        row_number = int(r) if is_ascii_digits(r) else row_number + 1
         content = row_match.group(2)
         if not content:
             continue
@@ -513,7 +521,8 @@ def _typed(raw: str, attrs: dict, strings, date_styles, epoch):
             return _unescape(raw)
     number = _number(raw)
     style = attrs.get("s")
-    if style and date_styles and isinstance(number, int | float) and style.isdigit() and int(style) in date_styles:
+    if (style and date_styles and isinstance(number, int | float) and is_ascii_digits(style)
+            and int(style) in date_styles):
         try:
             return from_excel(number, epoch)
         except (ValueError, OverflowError):

@@ -12,6 +12,7 @@ from yiyang.core import pii
 from yiyang.core.fields import EncryptedTextField
 from yiyang.core.models import ORGANISATION_ROLES, PersonIdentity, Region, Role
 from yiyang.core.scope import ScopedQuerySet, region_q
+from yiyang.core.validators import multiline_text, organisation_name, person_name, single_line_text
 
 
 class Sex(models.TextChoices):
@@ -31,14 +32,14 @@ class OrganisationKind(models.TextChoices):
 class Organisation(models.Model):
     """An organisation: provider company, social organisation, public institution, assessment agency, kitchen."""
 
-    name = models.CharField(_("名称"), max_length=128)
+    name = models.CharField(_("名称"), max_length=128, validators=[organisation_name])
     kind = models.CharField(_("类型"), max_length=16, choices=OrganisationKind.choices)
     credit_code = models.CharField(_("统一社会信用代码"), max_length=18, blank=True)
     region = models.ForeignKey(Region, verbose_name=_("所在区域"), on_delete=models.PROTECT, related_name="+")
-    address = models.CharField(_("地址"), max_length=200, blank=True)
+    address = models.CharField(_("地址"), max_length=200, blank=True, validators=[single_line_text])
     phone = models.CharField(_("联系电话"), max_length=20, blank=True)
-    legal_representative = models.CharField(_("法定代表人"), max_length=64, blank=True)
-    contact_person = models.CharField(_("联系人"), max_length=64, blank=True)
+    legal_representative = models.CharField(_("法定代表人"), max_length=64, blank=True, validators=[person_name])
+    contact_person = models.CharField(_("联系人"), max_length=64, blank=True, validators=[person_name])
     is_active = models.BooleanField(_("在营"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -84,7 +85,7 @@ class LicenceKind(models.TextChoices):
 class OrganisationLicence(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="licences")
     kind = models.CharField(_("证照类型"), max_length=16, choices=LicenceKind.choices)
-    number = models.CharField(_("证照编号"), max_length=64)
+    number = models.CharField(_("证照编号"), max_length=64, validators=[single_line_text])
     issued_on = models.DateField(_("发证日期"), null=True, blank=True)
     expires_on = models.DateField(_("有效期至"), null=True, blank=True)
 
@@ -112,18 +113,18 @@ class FacilityKind(models.TextChoices):
 
 
 class Facility(models.Model):
-    name = models.CharField(_("名称"), max_length=128)
+    name = models.CharField(_("名称"), max_length=128, validators=[organisation_name])
     kind = models.CharField(_("设施类型"), max_length=20, choices=FacilityKind.choices)
     operator = models.ForeignKey(Organisation, verbose_name=_("运营机构"), null=True, blank=True,
                                  on_delete=models.PROTECT, related_name="facilities")
     region = models.ForeignKey(Region, verbose_name=_("所在区域"), on_delete=models.PROTECT, related_name="+")
-    address = models.CharField(_("地址"), max_length=200, blank=True)
+    address = models.CharField(_("地址"), max_length=200, blank=True, validators=[single_line_text])
     latitude = models.DecimalField(_("纬度"), max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(_("经度"), max_digits=9, decimal_places=6, null=True, blank=True)
     floor_area = models.DecimalField(_("建筑面积（㎡）"), max_digits=10, decimal_places=2, null=True, blank=True)
     beds_total = models.PositiveIntegerField(_("床位数"), default=0)
     beds_nursing = models.PositiveIntegerField(_("护理型床位数"), default=0)
-    opening_hours = models.CharField(_("开放时间"), max_length=100, blank=True)
+    opening_hours = models.CharField(_("开放时间"), max_length=100, blank=True, validators=[single_line_text])
     is_inclusive = models.BooleanField(_("普惠"), default=False)
     is_active = models.BooleanField(_("在营"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -171,7 +172,7 @@ class ElderStatus(models.TextChoices):
 class Elder(PersonIdentity):
     """老年人: one person, one record; the ID number is the identity (unique by its keyed hash)."""
 
-    name = models.CharField(_("姓名"), max_length=64)
+    name = models.CharField(_("姓名"), max_length=64, validators=[person_name])
     name_pinyin = models.CharField(_("姓名拼音"), max_length=128, db_index=True, editable=False)
     name_initials = models.CharField(_("拼音首字母"), max_length=32, db_index=True, editable=False)
     phone = models.CharField(_("联系电话"), max_length=20, blank=True, db_index=True)
@@ -181,16 +182,16 @@ class Elder(PersonIdentity):
     # County of residence, on every person-level row (DESIGN.md §5: distribution by county code).
     # Indexed through the (county_code, status, birth_date) index below.
     county_code = models.CharField(_("区县代码"), max_length=6, editable=False)
-    address = models.CharField(_("居住地址"), max_length=200, blank=True)
+    address = models.CharField(_("居住地址"), max_length=200, blank=True, validators=[single_line_text])
     latitude = models.DecimalField(_("纬度"), max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(_("经度"), max_digits=9, decimal_places=6, null=True, blank=True)
     living_situation = models.CharField(_("居住状况"), max_length=16, choices=LivingSituation.choices, blank=True)
     status = models.CharField(_("状态"), max_length=12, choices=ElderStatus.choices, default=ElderStatus.ACTIVE)
     status_date = models.DateField(_("状态日期"), null=True, blank=True)
-    bank_name = models.CharField(_("开户银行"), max_length=64, blank=True)
+    bank_name = models.CharField(_("开户银行"), max_length=64, blank=True, validators=[organisation_name])
     bank_account = EncryptedTextField(_("银行账号"), blank=True, default="")
-    bank_account_holder = models.CharField(_("账户名"), max_length=64, blank=True)
-    notes = models.TextField(_("备注"), blank=True)
+    bank_account_holder = models.CharField(_("账户名"), max_length=64, blank=True, validators=[person_name])
+    notes = models.TextField(_("备注"), blank=True, validators=[multiline_text])
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -258,11 +259,12 @@ class ElderCategory(models.Model):
 
     elder = models.ForeignKey(Elder, on_delete=models.CASCADE, related_name="categories")
     kind = models.CharField(_("类别"), max_length=20, choices=CategoryKind.choices)
-    grade = models.CharField(_("等级"), max_length=16, blank=True, help_text=_("重残等级，如 一级、二级"))
+    grade = models.CharField(_("等级"), max_length=16, blank=True, help_text=_("重残等级，如 一级、二级"),
+                             validators=[single_line_text])
     start_date = models.DateField(_("起始日期"))
     end_date = models.DateField(_("终止日期"), null=True, blank=True)
     county_code = models.CharField(max_length=6, db_index=True, editable=False)
-    note = models.CharField(_("说明"), max_length=200, blank=True)
+    note = models.CharField(_("说明"), max_length=200, blank=True, validators=[single_line_text])
     # Benefits look for categories changed after a month's roll to find back pay and recoveries.
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
@@ -302,11 +304,11 @@ class Contact(models.Model):
     """A contact or guardian (监护人) of an elder."""
 
     elder = models.ForeignKey(Elder, on_delete=models.CASCADE, related_name="contacts")
-    name = models.CharField(_("姓名"), max_length=64)
+    name = models.CharField(_("姓名"), max_length=64, validators=[person_name])
     relationship = models.CharField(_("关系"), max_length=16, choices=Relationship.choices)
     phone = models.CharField(_("电话"), max_length=20)
     is_guardian = models.BooleanField(_("监护人"), default=False)
-    address = models.CharField(_("地址"), max_length=200, blank=True)
+    address = models.CharField(_("地址"), max_length=200, blank=True, validators=[single_line_text])
 
     class Meta:
         verbose_name = _("联系人")
@@ -362,7 +364,7 @@ class ElderStatusEvent(models.Model):
     to_region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                   verbose_name=_("新居住地"))
     county_code = models.CharField(max_length=6, db_index=True, editable=False)
-    note = models.CharField(_("说明"), max_length=300, blank=True)
+    note = models.CharField(_("说明"), max_length=300, blank=True, validators=[single_line_text])
 
     class Meta:
         verbose_name = _("状态变更")
@@ -399,14 +401,14 @@ class Practitioner(PersonIdentity):
 
     organisation = models.ForeignKey(Organisation, verbose_name=_("所属机构"), on_delete=models.PROTECT,
                                      related_name="practitioners")
-    name = models.CharField(_("姓名"), max_length=64)
+    name = models.CharField(_("姓名"), max_length=64, validators=[person_name])
     phone = models.CharField(_("手机号"), max_length=20)
     role = models.CharField(_("岗位"), max_length=16, choices=PractitionerRole.choices)
     certificate_level = models.CharField(_("职业技能等级"), max_length=2, choices=CertificateLevel.choices,
                                          blank=True)
-    certificate_number = models.CharField(_("证书编号"), max_length=64, blank=True)
+    certificate_number = models.CharField(_("证书编号"), max_length=64, blank=True, validators=[single_line_text])
     skills = models.CharField(_("技能"), max_length=200, blank=True,
-                              help_text=_("逗号分隔，如 助浴,康复,鼻饲"))
+                              help_text=_("逗号分隔，如 助浴,康复,鼻饲"), validators=[single_line_text])
     home_latitude = models.DecimalField(_("住址纬度"), max_digits=9, decimal_places=6, null=True, blank=True,
                                         help_text=_("排线时护理员一天路线的起点和终点"))
     home_longitude = models.DecimalField(_("住址经度"), max_digits=9, decimal_places=6, null=True, blank=True,

@@ -3,10 +3,11 @@
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from yiyang.core import pii
+from yiyang.core.models import Role
 
 from .models import (
     CategoryKind,
@@ -94,17 +95,34 @@ def elders_for(*, user, filters: ElderFilters | None = None, action: str = "view
         from yiyang.assessment.selectors import filter_elders_by_level
 
         qs = filter_elders_by_level(qs, f.level, today)
-    return qs.order_by(*ELDER_SORTS.get(f.sort, ELDER_SORTS["region"]))
+    order = ELDER_SORTS.get(f.sort, ELDER_SORTS["region"])
+    if f.sort in ("region", "-region") and residents_first(user):
+        # A bureau also sees those registered (户籍) here who live elsewhere; by region code alone another
+        # county's codes (511902… before 511903…) put them on the first page. Its own residents come first.
+        qs = qs.alias(lives_elsewhere=Case(When(residence_region__code__startswith=user.scope_code, then=Value(0)),
+                                           default=Value(1), output_field=IntegerField()))
+        order = ("lives_elsewhere", *order)
+    return qs.order_by(*order)
+
+
+def residents_first(user) -> bool:
+    """Whether the user's elder list holds people living outside their jurisdiction (a bureau's 户籍 elders),
+    listed after the residents."""
+    return user.role == Role.BUREAU and bool(user.scope_code)
+
+
+def lives_elsewhere(user, elder: Elder) -> bool:
+    return residents_first(user) and not elder.residence_region_id.startswith(user.scope_code)
 
 
 def search_q(text: str) -> Q:
     """Name (Chinese), pinyin initials or full pinyin, phone, or an exact ID number (through its keyed hash)."""
     text = text.strip()
     normalised = pii.normalize_id_number(text)
-    if len(normalised) == 18 and normalised[:17].isdigit():
+    if len(normalised) == 18 and pii.is_ascii_digits(normalised[:17]):
         return Q(id_number_hash=pii.id_number_hash(normalised))
     digits = pii.normalize_phone(text)
-    if digits.replace("-", "").isdigit() and len(digits) >= 4:
+    if pii.is_ascii_digits(digits.replace("-", "")) and len(digits) >= 4:
         return Q(phone__contains=digits)
     lower = text.lower()
     if lower.isascii() and lower.isalpha():

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from pypinyin import Style, lazy_pinyin
 
-from yiyang.core import audit, pii
+from yiyang.core import audit, pii, validators
 from yiyang.core.models import AuditAction, Region
 
 from .models import (
@@ -42,22 +42,45 @@ def name_pinyin(name: str) -> tuple[str, str]:
 
 
 class Errors(dict):
-    """Collects per-field messages so that a form or an import row reports everything at once."""
+    """Collects per-field messages so that a form or an import row reports everything at once.
 
-    def add(self, field: str, message) -> None:
+    The messages are plain text (field → [message]); the stable codes of the validators (id_characters,
+    phone...) are kept beside them, for the API's error format."""
+
+    def __init__(self):
+        super().__init__()
+        self.codes: dict[str, list] = {}
+
+    def add(self, field: str, message, code: str | None = None) -> None:
         self.setdefault(field, []).append(str(message))
+        self.codes.setdefault(field, []).append(code)
 
     def check(self, field: str, func, *args, **kwargs):
         try:
             return func(*args, **kwargs)
         except ValidationError as exc:
-            for m in exc.messages:
-                self.add(field, m)
+            found = exc.error_list if hasattr(exc, "error_list") else [e for es in exc.error_dict.values() for e in es]
+            for error in found:
+                for message in error:  # a single error iterates as its one formatted message
+                    self.add(field, message, error.code)
             return None
+
+    def text(self, field: str, value, rule=validators.clean_text, *, required: str = "") -> str:
+        """`value` cleaned by one of core.validators' rules (a person's name, an organisation's name, free text),
+        or "" with the rule's reason recorded; `required` is the message for an empty value."""
+        text = self.check(field, rule, value)
+        if text == "" and required:
+            self.add(field, required, "required")
+        return text or ""
 
     def raise_if_any(self) -> None:
         if self:
-            raise ValidationError(dict(self))
+            out = {}
+            for field, messages in self.items():
+                codes = self.codes.get(field, [])
+                out[field] = [ValidationError(m, code=codes[i] if i < len(codes) else None)
+                              for i, m in enumerate(messages)]
+            raise ValidationError(out)
 
 
 def parse_coordinates(latitude, longitude, errors: Errors, field: str = "latitude"
@@ -97,6 +120,12 @@ def _in_actor_scope(actor, region: Region, field: str, errors: Errors) -> None:
         errors.add(field, _("所选区域不在您的辖区内。"))
 
 
+ELDER_TEXT_RULES = {
+    "address": validators.clean_text,
+    "bank_name": validators.clean_organisation_name,
+    "bank_account_holder": validators.clean_person_name,
+    "notes": validators.clean_multiline_text,
+}
 ELDER_FIELDS = ("name", "phone", "hukou_region", "residence_region", "address", "latitude", "longitude",
                 "living_situation", "bank_name", "bank_account", "bank_account_holder", "notes")
 
@@ -105,10 +134,8 @@ def validate_elder_fields(*, actor, data: dict, errors: Errors, instance: Elder 
     """Check and normalise elder fields (shared by the form, the API and the Excel import)."""
     clean = {}
     if "name" in data or instance is None:
-        name = (data.get("name") or "").strip()
-        if not name:
-            errors.add("name", _("请填写姓名。"))
-        elif len(name) > 64:
+        name = errors.text("name", data.get("name"), validators.clean_person_name, required=_("请填写姓名。"))
+        if len(name) > 64:
             errors.add("name", _("姓名过长。"))
         clean["name"] = name
     if data.get("phone"):
@@ -130,13 +157,10 @@ def validate_elder_fields(*, actor, data: dict, errors: Errors, instance: Elder 
             errors.add("living_situation", _("居住状况取值无效。"))
         clean["living_situation"] = data["living_situation"]
     if data.get("bank_account"):
-        account = "".join(ch for ch in str(data["bank_account"]) if not ch.isspace())
-        if not account.isdigit() or not 12 <= len(account) <= 30:
-            errors.add("bank_account", _("银行账号应为12–30位数字。"))
-        clean["bank_account"] = account
-    for field in ("address", "bank_name", "bank_account_holder", "notes"):
+        clean["bank_account"] = errors.check("bank_account", pii.validate_bank_account, data["bank_account"]) or ""
+    for field, rule in ELDER_TEXT_RULES.items():
         if field in data:
-            clean[field] = (data.get(field) or "").strip()
+            clean[field] = errors.text(field, data.get(field), rule)
     return clean
 
 
@@ -210,6 +234,8 @@ def add_category(*, actor, elder: Elder, kind: str, start_date, end_date=None, g
     errors = Errors()
     if kind not in CategoryKind.values:
         errors.add("kind", _("人员类别取值无效。"))
+    grade = errors.text("grade", grade)
+    note = errors.text("note", note)
     start = _parse_date(start_date, "start_date", errors)
     end = _parse_date(end_date, "end_date", errors, required=False)
     if start and end and end < start:
@@ -252,13 +278,13 @@ def end_category(*, actor, category: ElderCategory, end_date) -> ElderCategory:
 def add_contact(*, actor, elder: Elder, name: str, relationship: str, phone: str, is_guardian: bool = False,
                 address: str = "", _audit: bool = True) -> Contact:
     errors = Errors()
-    if not (name or "").strip():
-        errors.add("name", _("请填写联系人姓名。"))
+    name = errors.text("name", name, validators.clean_person_name, required=_("请填写联系人姓名。"))
     if relationship not in Relationship.values:
         errors.add("relationship", _("关系取值无效。"))
     phone = errors.check("phone", pii.validate_phone, phone)
+    address = errors.text("address", address)
     errors.raise_if_any()
-    contact = Contact.objects.create(elder=elder, name=name.strip(), relationship=relationship, phone=phone,
+    contact = Contact.objects.create(elder=elder, name=name, relationship=relationship, phone=phone,
                                      is_guardian=is_guardian, address=address)
     if _audit:
         audit.record(actor=actor, action=AuditAction.CREATE, instance=contact, after=audit.snapshot(contact),
@@ -299,6 +325,7 @@ def record_status_event(*, actor, elder: Elder, kind: str, effective_date, to_re
         errors.add("kind", _("当前状态为“%(status)s”，不能登记“%(event)s”。") % {
             "status": elder.get_status_display(), "event": StatusEventKind(kind).label})
     day = _parse_date(effective_date, "effective_date", errors)
+    note = errors.text("note", note)
     today = timezone.localdate()
     if day and day > today:
         errors.add("effective_date", _("生效日期不能晚于今天。"))
@@ -341,9 +368,8 @@ def reveal_elder_id_number(*, actor, elder: Elder) -> str:
 def _validate_organisation(*, actor, data: dict, errors: Errors, instance=None) -> dict:
     clean = {}
     if "name" in data or instance is None:
-        clean["name"] = (data.get("name") or "").strip()
-        if not clean["name"]:
-            errors.add("name", _("请填写名称。"))
+        clean["name"] = errors.text("name", data.get("name"), validators.clean_organisation_name,
+                                    required=_("请填写名称。"))
     if "kind" in data or instance is None:
         from .models import OrganisationKind
 
@@ -366,9 +392,10 @@ def _validate_organisation(*, actor, data: dict, errors: Errors, instance=None) 
         clean["region"] = region
     if data.get("phone"):
         clean["phone"] = errors.check("phone", pii.validate_phone, data["phone"]) or ""
-    for field in ("address", "legal_representative", "contact_person"):
+    for field, rule in (("address", validators.clean_text), ("legal_representative", validators.clean_person_name),
+                        ("contact_person", validators.clean_person_name)):
         if field in data:
-            clean[field] = (data.get(field) or "").strip()
+            clean[field] = errors.text(field, data.get(field), rule)
     if "is_active" in data:
         clean["is_active"] = bool(data["is_active"])
     return clean
@@ -401,14 +428,13 @@ def add_licence(*, actor, organisation: Organisation, kind: str, number: str, is
     errors = Errors()
     if kind not in LicenceKind.values:
         errors.add("kind", _("证照类型取值无效。"))
-    if not (number or "").strip():
-        errors.add("number", _("请填写证照编号。"))
+    number = errors.text("number", number, required=_("请填写证照编号。"))
     issued = _parse_date(issued_on, "issued_on", errors, required=False)
     expires = _parse_date(expires_on, "expires_on", errors, required=False)
     if issued and expires and expires < issued:
         errors.add("expires_on", _("有效期不能早于发证日期。"))
     errors.raise_if_any()
-    licence = OrganisationLicence.objects.create(organisation=organisation, kind=kind, number=number.strip(),
+    licence = OrganisationLicence.objects.create(organisation=organisation, kind=kind, number=number,
                                                  issued_on=issued, expires_on=expires)
     audit.record(actor=actor, action=AuditAction.CREATE, instance=licence, after=audit.snapshot(licence),
                  region_code=organisation.region_id)
@@ -427,9 +453,8 @@ def save_facility(*, actor, facility: Facility | None = None, **fields) -> Facil
     clean = {}
     created = facility is None
     if "name" in fields or created:
-        clean["name"] = (fields.get("name") or "").strip()
-        if not clean["name"]:
-            errors.add("name", _("请填写名称。"))
+        clean["name"] = errors.text("name", fields.get("name"), validators.clean_organisation_name,
+                                    required=_("请填写名称。"))
     if "kind" in fields or created:
         if fields.get("kind") not in FacilityKind.values:
             errors.add("kind", _("设施类型取值无效。"))
@@ -467,7 +492,7 @@ def save_facility(*, actor, facility: Facility | None = None, **fields) -> Facil
         errors.add("beds_nursing", _("护理型床位数不能超过总床位数。"))
     for field in ("address", "opening_hours"):
         if field in fields:
-            clean[field] = (fields.get(field) or "").strip()
+            clean[field] = errors.text(field, fields.get(field))
     for field in ("is_inclusive", "is_active"):
         if field in fields:
             clean[field] = bool(fields[field])
@@ -504,9 +529,8 @@ def save_practitioner(*, actor, practitioner: Practitioner | None = None, id_num
             organisation_id=practitioner.organisation_id, id_number_hash=practitioner.id_number_hash).exists():
         errors.add("id_number", _("该人员已在本机构登记。"))
     if "name" in fields or created:
-        practitioner.name = (fields.get("name") or "").strip()
-        if not practitioner.name:
-            errors.add("name", _("请填写姓名。"))
+        practitioner.name = errors.text("name", fields.get("name"), validators.clean_person_name,
+                                        required=_("请填写姓名。"))
     if "phone" in fields or created:
         practitioner.phone = errors.check("phone", pii.validate_phone, fields.get("phone") or "") or ""
     if "role" in fields or created:
@@ -519,7 +543,7 @@ def save_practitioner(*, actor, practitioner: Practitioner | None = None, id_num
         practitioner.certificate_level = fields["certificate_level"] or ""
     for field in ("certificate_number", "skills"):
         if field in fields:
-            setattr(practitioner, field, (fields.get(field) or "").strip())
+            setattr(practitioner, field, errors.text(field, fields.get(field)))
     if "start_date" in fields or created:
         practitioner.start_date = _parse_date(fields.get("start_date"), "start_date", errors)
     if "end_date" in fields:

@@ -95,8 +95,9 @@ def elder_list(request):
     today = timezone.localdate()
     context = {
         "form": form, "page": page, "per_page": per_page, "page_sizes": PAGE_SIZES,
-        "rows": [{"elder": e, "age": e.age_on(today), "categories": labels.get(e.pk, []), "level": levels.get(e.pk)}
-                 for e in rows],
+        "rows": [{"elder": e, "age": e.age_on(today), "categories": labels.get(e.pk, []), "level": levels.get(e.pk),
+                  "elsewhere": selectors.lives_elsewhere(request.user, e)} for e in rows],
+        "residents_first": filters.sort in ("region", "-region") and selectors.residents_first(request.user),
         "export_form": ExportForm(), "query": request.GET.urlencode(), "sort": filters.sort,
         "base_query": _without(request.GET, "sort", "page"),
     }

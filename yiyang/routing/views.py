@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from yiyang.core.errors import DomainError, flash
 from yiyang.core.models import Role
+from yiyang.core.pii import is_ascii_digits
 from yiyang.core.scope import get_scoped_or_404
 from yiyang.registry.models import Organisation, OrganisationKind, Practitioner
 from yiyang.services import selectors as service_selectors
@@ -123,7 +124,8 @@ def lock(request):
     raw = (request.POST.get("caregiver") or "").strip()
     try:
         if raw:
-            caregiver = Practitioner.objects.filter(organisation_id=provider.pk, pk=raw if raw.isdigit() else 0).first()
+            caregiver = Practitioner.objects.filter(organisation_id=provider.pk,
+                                                    pk=raw if is_ascii_digits(raw) else 0).first()
             if caregiver is None:
                 raise ValidationError({"caregiver": [_("未知的护理员。")]})
             services.lock_visit(actor=request.user, order=order, caregiver=caregiver)

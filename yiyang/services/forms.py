@@ -4,6 +4,7 @@ ceilings, the elder's status, the life cycle) is checked by services.py and show
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from yiyang.core.forms import DateInput
 from yiyang.core.models import Role
 
 from .models import OrderChannel, OrderStatus
@@ -60,9 +61,8 @@ class FollowUpForm(forms.Form):
 class OrderFilterForm(forms.Form):
     status = forms.ChoiceField(label=_("状态"), required=False,
                                choices=[("", _("全部")), *OrderStatus.choices])
-    date_from = forms.DateField(label=_("预约日期从"), required=False,
-                                widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("至"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(label=_("预约日期从"), required=False, widget=DateInput())
+    date_to = forms.DateField(label=_("至"), required=False, widget=DateInput())
     item = forms.ChoiceField(label=_("服务项目"), required=False)
     provider = forms.ChoiceField(label=_("服务机构"), required=False)
     flagged = forms.BooleanField(label=_("仅看有异常的订单"), required=False)

@@ -11,6 +11,7 @@ import datetime
 from django.db.models import Q
 
 from yiyang.core.models import CODE_LENGTH
+from yiyang.core.pii import is_ascii_digits
 
 from . import pricing
 from .models import ProviderOffer, ServiceItem, ServicePrice, SubsidyRule
@@ -314,7 +315,7 @@ def elders_to_order_for(user, text: str, *, limit: int = 10):
     if not text:
         return Elder.objects.none()
     q = search_q(text)
-    if len(text) == 4 and text[:3].isdigit():
+    if len(text) == 4 and is_ascii_digits(text[:3]):
         q |= Q(id_number_masked__endswith=text.upper())
     return (Elder.objects.restrict(user).filter(q, status=ElderStatus.ACTIVE).select_related("residence_region")
             .order_by("name_pinyin", "pk")[:limit])

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from yiyang.core.errors import DomainError, messages_of
 from yiyang.core.models import Role
 from yiyang.core.permissions import REGION_STAFF, has_role, role_required
+from yiyang.core.pii import is_ascii_digits
 from yiyang.core.scope import get_scoped_or_404
 from yiyang.registry.models import Elder, Organisation, Practitioner
 
@@ -194,7 +195,8 @@ WEEKDAY_NAMES = (gettext_lazy("一"), gettext_lazy("二"), gettext_lazy("三"), 
 
 def weekdays_label(weekdays: str) -> str:
     """"2,4" → 每周二、四."""
-    names = [str(WEEKDAY_NAMES[int(d) - 1]) for d in weekdays.split(",") if d.strip().isdigit() and 1 <= int(d) <= 7]
+    names = [str(WEEKDAY_NAMES[int(d) - 1]) for d in weekdays.split(",")
+             if is_ascii_digits(d.strip()) and 1 <= int(d) <= 7]
     # Translators: the separator between weekday names in 每周二、四.
     return _("每周%(days)s") % {"days": _("、").join(names)}
 

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 from yiyang.core.errors import DomainError, flash
 from yiyang.core.models import Region, Role
 from yiyang.core.permissions import has_role
+from yiyang.core.pii import is_ascii_digits
 from yiyang.core.scope import get_scoped_or_404
 from yiyang.registry.models import Organisation
 
@@ -93,7 +94,7 @@ def settlement_list(request):
 def prepare(request):
     _require(request, Role.BUREAU)
     raw = (request.POST.get("provider") or "").strip()
-    provider = Organisation.objects.filter(pk=raw).first() if raw.isdigit() else None
+    provider = Organisation.objects.filter(pk=raw).first() if is_ascii_digits(raw) else None
     month_text = request.POST.get("month", "")
     back = reverse("services:settlements") + (f"?month={month_text}" if month_text else "")
     if provider is None:

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_POST
 from yiyang.core.errors import DomainError, flash, messages_of
 from yiyang.core.models import Region, RegionLevel, Role
 from yiyang.core.permissions import has_role
+from yiyang.core.pii import is_ascii_digits
 from yiyang.core.scope import get_scoped_or_404
 from yiyang.registry.models import FamilyLink, Organisation, Practitioner
 
@@ -58,7 +59,7 @@ def workspace_provider(request) -> tuple[Organisation | None, bool]:
     raw = (request.GET.get("provider") or request.POST.get("provider") or "").strip()
     if not raw:
         return None, False
-    if not raw.isdigit():
+    if not is_ascii_digits(raw):
         raise Http404
     if user.is_superuser:
         return get_object_or_404(Organisation, pk=raw), True
@@ -267,7 +268,7 @@ def assign(request, pk):
     template = "services/workspace/_dispatch_row.html"
     raw = (request.POST.get("caregiver") or "").strip()
     caregiver = (Practitioner.objects.filter(pk=raw, organisation_id=order.provider_id).first()
-                 if raw.isdigit() else None)
+                 if is_ascii_digits(raw) else None)
     try:
         if caregiver is None:
             raise ValidationError({"caregiver": [_("请选择本机构的护理员。")]})

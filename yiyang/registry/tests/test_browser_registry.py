@@ -55,3 +55,39 @@ def test_registering_with_a_wrong_id_shows_the_reason_inline(page, roles):
     page.locator("#id_id_number").dispatch_event("change")
     page.locator("#id-check .error").wait_for()
     assert "校验码错误" in page.locator("#id-check").inner_text()
+
+
+def test_english_elder_page_shows_every_value_in_full_at_1280_px(browser, live_server, roles):
+    """In English the labels are longer; the ID number, birth date and addresses must still show in full."""
+    from yiyang.browser_testing import new_context
+
+    elder = make_elder(roles["community"], name="王秀英", seq=4, birth=datetime.date(1938, 12, 2),
+                       phone="0827-5551234", address="登科街道文化路 128 号 3 栋 2 单元 501 室（东门进）",
+                       hukou="511903002001", bank_name="中国农业银行巴中恩阳支行", bank_account="6228480012345678901")
+    context = new_context(browser, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    page.base_url = live_server.url
+    try:
+        sign_in(page, "community", PASSWORD)
+        page.goto(f"{live_server.url}/registry/elders/{elder.pk}/")
+        page.get_by_role("button", name="English").click()
+        page.wait_for_load_state()
+        assert page.locator("html").get_attribute("lang") == "en"
+        facts = page.locator("dl.facts").first
+        for text in (elder.id_number_masked, "1938-12-02", "登科街道文化路 128 号 3 栋 2 单元 501 室（东门进）",
+                     "四川省/巴中市/恩阳区/登科街道/登科寺社区"):
+            dd = facts.locator("dd", has_text=text).first
+            assert dd.is_visible(), text
+            # Nothing is clipped or pushed out of its card: the value fits inside the box it is drawn in.
+            fits = dd.evaluate("""el => {
+                const card = el.closest('.card').getBoundingClientRect();
+                const r = el.getBoundingClientRect();
+                const inner = [...el.querySelectorAll('*')].every(
+                    c => c.scrollWidth <= c.clientWidth + 1 || c.clientWidth === 0);
+                return el.scrollWidth <= el.clientWidth + 1 && inner && r.left >= card.left
+                    && r.right <= card.right + 0.5;
+            }""")
+            assert fits, text
+    finally:
+        context.close()
