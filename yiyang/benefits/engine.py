@@ -20,7 +20,7 @@ from yiyang.core.models import Region
 from yiyang.registry.models import Elder, ElderCategory, ElderStatusEvent
 
 from . import rules
-from .models import BenefitSettings, Roll, RollCheck, RollLine, RuleVersion
+from .models import APPROVED_ROLL_STATUSES, BenefitSettings, Roll, RollCheck, RollLine, RuleVersion
 
 ELDER = Elder._meta.db_table
 CATEGORY = ElderCategory._meta.db_table
@@ -254,7 +254,7 @@ def entitlement(*, params: rules.RuleParams, rule_id: int | None, month: datetim
 # match, and inserts the missing ones with ON CONFLICT DO NOTHING. A rerun after a crash (or a second process
 # arriving while the first works) therefore ends with exactly the lines one clean run would have produced.
 
-CLOSED_ROLL_STATUSES = ("approved", "exported", "closed")
+CLOSED_ROLL_STATUSES = APPROVED_ROLL_STATUSES
 
 
 class _Temp:

@@ -142,6 +142,8 @@ class RollStatus(models.TextChoices):
 
 # Lines may still be (re)generated, checked and withheld while the roll is in one of these.
 OPEN_ROLL_STATUSES = ("generating", "draft", "in_review")
+# Approved and locked: what the lines say has been decided (paid, or to be paid, or credited).
+APPROVED_ROLL_STATUSES = ("approved", "exported", "closed")
 
 
 class Roll(models.Model):

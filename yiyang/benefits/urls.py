@@ -21,6 +21,7 @@ urlpatterns = [
     path("rolls/<int:pk>/sign/", views.sign, name="sign"),
     path("rolls/<int:pk>/approve/", views.approve, name="approve"),
     path("rolls/<int:pk>/export/", views.export, name="export"),
+    path("rolls/<int:pk>/lines/export/", views.export_lines, name="export_lines"),
     path("rolls/<int:pk>/import/", views.import_results, name="import"),
     path("rolls/<int:pk>/lines/<int:line_pk>/recovered/", views.mark_recovered, name="recovered"),
 ]
