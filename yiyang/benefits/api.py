@@ -36,6 +36,7 @@ from yiyang.core.scope import get_scoped_or_404
 
 from . import bankfile, policy, rules, selectors, services
 from .models import (
+    APPROVED_ROLL_STATUSES,
     BankResultImport,
     CheckKind,
     CheckResolution,
@@ -233,6 +234,10 @@ class RollOut(RollSummaryOut):
     lines_by_kind: list[CountOut] = Field(..., description="Lines visible to the caller, by kind.")
     street_reviews: list[StreetReviewOut]
     result_imports: list[ImportOut]
+    credited_to_allowance: str | None = Field(
+        ..., description="A programme paid as a service voucher (`pays_to_bank` false) has no bank file: once the "
+                         "roll is approved, this amount (within the caller's region) was credited to the elders' "
+                         "service allowances. Null for bank-paid programmes and before approval.")
 
 
 def _summary(roll: Roll) -> dict:
@@ -276,6 +281,10 @@ def _detail(request, roll: Roll, *, queued: bool = False) -> dict:
     out["result_imports"] = [_import_out(i) for i in roll.result_imports.select_related("imported_by")
                              .order_by("imported_at")]
     out["queued"] = queued
+    credited = None
+    if not roll.programme.pays_to_bank and roll.status in APPROVED_ROLL_STATUSES:
+        credited = money(selectors.credited_to_allowance(user, roll)["amount"])
+    out["credited_to_allowance"] = credited
     return out
 
 

@@ -355,7 +355,7 @@ def adjustment_lines(roll: Roll, *, for_month: datetime.date, rule: RuleVersion 
             should = Query("SELECT elder_id, amount, age, level, category, band, county_code, region_code, "
                            f"rule_id FROM {LINE} WHERE 1 = 0", [])
         issued_where = ("r.jurisdiction_id = %s AND l.programme_id = %s AND l.for_month = %s AND l.roll_id <> %s "
-                        "AND l.status IN ('pending', 'withheld', 'paid', 'recovered', 'failed')")
+                        "AND l.status IN ('pending', 'withheld', 'paid', 'recovered', 'failed', 'credited')")
         issued_params = [roll.jurisdiction_id, roll.programme_id, for_month, roll.pk]
         if candidates is not None:
             issued_where += f" AND l.elder_id IN ({candidates.sql})"

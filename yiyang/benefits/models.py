@@ -213,6 +213,8 @@ class LineStatus(models.TextChoices):
     PAID = "paid", _("已发放")
     FAILED = "failed", _("发放失败")
     RECOVERED = "recovered", _("已追回")
+    # A service voucher (服务补贴) line of an approved roll: the money went to the elder's service allowance.
+    CREDITED = "credited", _("已计入服务余额")
 
 
 class RollLine(models.Model):

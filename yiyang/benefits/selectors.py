@@ -138,6 +138,13 @@ def roll_figures(user, rolls) -> dict[int, dict]:
     return out
 
 
+def credited_to_allowance(user, roll: Roll) -> dict:
+    """What an approved service-voucher roll credited to the service allowances, within the user's scope."""
+    row = (RollLine.objects.restrict(user).filter(roll=roll, status=LineStatus.CREDITED).order_by()
+           .aggregate(n=Count("id"), total=Sum("amount")))
+    return {"lines": row["n"], "amount": money(row["total"])}
+
+
 def home_jurisdiction(user) -> Region | None:
     """The jurisdiction whose rules and rolls the user works with: a bureau's own region, the county of a
     street or community worker. None for anyone else (superusers act for no jurisdiction of their own)."""

@@ -393,6 +393,11 @@ def approve_roll(*, actor, roll: Roll) -> Roll:
         policy.may_approve_roll(actor, roll, settings=settings).require()
         roll.status, roll.approved_at, roll.approved_by = RollStatus.APPROVED, timezone.now(), _user(actor)
         roll.save(update_fields=["status", "approved_at", "approved_by"])
+        if not roll.programme.pays_to_bank:
+            # A service voucher: its money is credited to the elders' service allowances now (the receivers of
+            # roll_approved, in this transaction), not paid to a bank. Recoveries stay to be recovered.
+            RollLine.objects.filter(roll=roll, status=LineStatus.PENDING, amount__gt=0).update(
+                status=LineStatus.CREDITED, paid_on=timezone.localdate(), updated_at=timezone.now())
         roll_approved.send(sender=Roll, roll=roll, actor=actor)
         audit.record(actor=actor, action=AuditAction.UPDATE, instance=roll, region_code=roll.jurisdiction_id,
                      detail=_("审批通过：%(n)d 人次，%(total)s 元") % {"n": roll.line_count,

@@ -473,6 +473,8 @@ def _roll_context(request, roll: Roll, **extra) -> dict:
         "sign_remaining": policy.may_sign_off_remaining_streets(user, roll),
         "export_lines": policy.may_export_roll_lines(user, roll),
     })
+    if not roll.programme.pays_to_bank:
+        context["credited"] = selectors.credited_to_allowance(user, roll)
     context.update({
         "reviews": reviews, "reviews_signed": sum(1 for r in reviews if r.reviewed_at),
         "imports": list(roll.result_imports.select_related("imported_by").order_by("-imported_at")),
@@ -630,8 +632,9 @@ def approve(request, pk):
     except (ValidationError, DomainError) as exc:
         _fail(request, exc)
     else:
-        messages.success(request, _("名册已审批：%(n)d 人次，%(total)s 元。现在可以下载银行代发文件。") % {
-            "n": roll.line_count, "total": roll.total_amount})
+        done = (_("名册已审批：%(n)d 人次，%(total)s 元。现在可以下载银行代发文件。") if roll.programme.pays_to_bank
+                else _("名册已审批：%(n)d 人次，%(total)s 元，已计入老年人的服务补贴余额。"))
+        messages.success(request, done % {"n": roll.line_count, "total": roll.total_amount})
     return _back(roll)
 
 
