@@ -429,7 +429,8 @@ def run_checks(roll: Roll, *, params: rules.RuleParams | None, pays_to_bank: boo
                       detail="e.county_code")
         _check_insert(cursor, roll, "suspended", f"{positive} AND e.status = 'suspended'", [],
                       detail="COALESCE(CAST(e.status_date AS TEXT), '')")
-        # Same name, sex and birth date on two lines of this roll: one person registered twice?
+        # Same name, sex and birth date on two lines of this roll: one person registered twice? (Two people
+        # sharing one bank account are a check of their own kind, below.)
         # One grouping pass finds the name × birth date × sex shared by several people on the roll.
         _check_insert(cursor, roll, "duplicate", "1 = 1", [], detail="'person'",
                       join=(f"JOIN (SELECT e3.name AS dn, e3.birth_date AS db, e3.sex AS ds FROM {LINE} l3 "
@@ -465,7 +466,7 @@ def run_checks(roll: Roll, *, params: rules.RuleParams | None, pays_to_bank: boo
             shared = [(line_id, region_code) for holders in by_account.values()
                       if len({elder for _, elder, _ in holders}) > 1 for line_id, _, region_code in holders]
             _bulk_checks(roll, "bank_invalid", invalid, "")
-            _bulk_checks(roll, "duplicate", shared, "account")
+            _bulk_checks(roll, "shared_account", shared, "")
 
 
 def _bulk_checks(roll: Roll, kind: str, lines: list[tuple[int, str]], detail: str) -> None:
