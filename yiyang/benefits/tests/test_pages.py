@@ -5,6 +5,7 @@ elder page's section and the home panel; scope (404) and bounded query counts. R
 import csv
 import datetime
 import io
+import re
 from decimal import Decimal
 
 import openpyxl
@@ -418,3 +419,26 @@ def test_bureau_changes_the_settings_and_bad_values_are_refused(client, world):
     assert "1 日死亡的当月不发" in client.get(reverse("benefits:programmes")).content.decode()
     client.force_login(world["street"])
     assert client.get(url).status_code == 404  # role_required answers 404 to other roles
+
+
+def _segment(body: str, testid: str, end: str) -> str:
+    return body.split(f'data-testid="{testid}"')[1].split(end)[0]
+
+
+def test_each_user_sees_the_totals_of_their_own_scope(client, world):
+    """登科街道 has 赵德明 (100) and 钱秀兰 (50), both of 登科寺社区; 文治街道 has 孙桂芳 (50): the county 200."""
+    roll = _generate(world)
+    expected = {"bureau": ("3", "200.00", "1"), "street": ("2", "150.00", "1"), "community": ("2", "150.00", "1"),
+                "other_street": ("1", "50.00", "0")}
+    for who, (n, total, checks) in expected.items():
+        client.force_login(world[who])
+        panel = _segment(client.get(reverse("core:home")).content.decode(), "benefits-summary", "</section>")
+        home = _segment(panel, f"home-roll-{roll.pk}", "</li>")
+        assert f"{n} 人次 · {total} 元" in home, (who, home)
+        rows = _segment(client.get(reverse("benefits:rolls")).content.decode(), f"roll-row-{roll.pk}", "</tr>")
+        assert f'<td class="num">{n}</td>' in rows and f'<td class="num">{total}</td>' in rows, (who, rows)
+        page = client.get(reverse("benefits:roll", args=[roll.pk])).content.decode()
+        assert f'data-testid="line-count">{n}<' in page and f'data-testid="total-amount">{total}<' in page, who
+        assert re.search(f'data-testid="open-checks"( class="overdue")?>{checks}<', page), who
+        # Workers below the bureau are told whose figures they see, and the roll's own total apart.
+        assert ("本辖区" in panel) == (who != "bureau") and ('data-testid="roll-whole"' in page) == (who != "bureau")
