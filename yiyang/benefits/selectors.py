@@ -164,10 +164,13 @@ def check_counts(roll: Roll) -> dict[str, int]:
     return dict(RollCheck.objects.filter(roll=roll, resolution="").values_list("kind").annotate(n=Count("id")))
 
 
-def elder_history(user, elder) -> list[RollLine]:
-    """An elder's benefit lines, newest first (the elder page's 补贴发放 section)."""
-    return list(RollLine.objects.restrict(user).filter(elder=elder).select_related("programme", "roll")
-                .order_by("-month", "-for_month", "programme__position"))
+def elder_history(user, elder, *, since: datetime.date | None = None) -> list[RollLine]:
+    """An elder's benefit lines the user may see, newest first (the elder page's 补贴发放 section, the family's
+    benefits page); `since` keeps the roll months from that month on."""
+    qs = RollLine.objects.restrict(user).filter(elder=elder)
+    if since is not None:
+        qs = qs.filter(month__gte=since)
+    return list(qs.select_related("programme", "roll").order_by("-month", "-for_month", "programme__position"))
 
 
 def totals_by_region(user, *, month: datetime.date, level: int = 9) -> list[dict]:

@@ -11,6 +11,7 @@ urlpatterns = [
     path("programmes/<slug:code>/rule/", views.rule_edit, name="rule_edit"),
     path("programmes/<slug:code>/simulate/", views.simulate, name="simulate"),
     path("totals/", views.totals, name="totals"),
+    path("mine/", views.my_benefits, name="mine"),
     path("rolls/<int:pk>/", views.roll_detail, name="roll"),
     path("rolls/<int:pk>/lines/", views.roll_lines, name="roll_lines"),
     path("rolls/<int:pk>/progress/", views.roll_progress, name="roll_progress"),

@@ -24,9 +24,9 @@ from yiyang.core.errors import DomainError, flash, messages_of
 from yiyang.core.models import Region, Role
 from yiyang.core.permissions import REGION_STAFF, role_required
 from yiyang.core.scope import get_scoped_or_404
-from yiyang.registry.models import CategoryKind
+from yiyang.registry.models import CategoryKind, Elder
 
-from . import policy, rules, selectors, services
+from . import allowance, policy, rules, selectors, services
 from .forms import (
     ConfirmKindForm,
     GenerateForm,
@@ -42,6 +42,7 @@ from .models import (
     BankResultImport,
     BenefitSettings,
     CheckKind,
+    LineKind,
     LineStatus,
     Programme,
     Roll,
@@ -778,3 +779,68 @@ def benefits_home_panel(request):
             "open_checks": sum(figures[r.pk]["open_checks"] for r in open_rolls),
             "to_sign": to_sign, "failed": failed, "street": policy.is_street_of(user, user.region_id),
             "whole": all(figures[r.pk]["whole"] for r in rolls)}
+
+
+# ---------------------------------------------------------------------------------------- the family's page
+
+HISTORY_MONTHS = 24
+FAMILY_ROLES = (Role.FAMILY, Role.ELDER)
+
+
+def plain_status(line: RollLine) -> str:
+    """Where a line's money is, in words for the family (not the clerk's workflow states)."""
+    if line.roll.is_open:
+        return _("名册审核中，审批后发放")
+    if line.status == LineStatus.PENDING:
+        return _("待追回") if line.kind == LineKind.RECOVERY else _("已审批，待银行发放")
+    if line.status == LineStatus.PAID:
+        return _("已发放（%(day)s）") % {"day": line.paid_on.isoformat()} if line.paid_on else _("已发放")
+    if line.status == LineStatus.CREDITED:
+        return _("已计入服务补贴余额（%(day)s）") % {"day": line.paid_on.isoformat()} if line.paid_on else _(
+            "已计入服务补贴余额")
+    if line.status == LineStatus.FAILED:
+        return _("发放失败：%(reason)s。请核对银行账户，下月将重新发放。") % {"reason": line.failure_reason or "—"}
+    if line.status == LineStatus.WITHHELD:
+        return _("暂缓发放：%(reason)s") % {"reason": line.withheld_reason or "—"}
+    return str(line.get_status_display())
+
+
+def _elder_benefits(user, elder, month: datetime.date) -> dict:
+    lines = selectors.elder_history(user, elder, since=rules.add_months(month, 1 - HISTORY_MONTHS))
+    issued = (LineStatus.PAID, LineStatus.CREDITED, LineStatus.RECOVERED)
+    latest = lines[0].month if lines else None
+    current = [ln for ln in lines if ln.month == latest and ln.kind == LineKind.REGULAR]
+    credited = sum((ln.amount for ln in lines if ln.status == LineStatus.CREDITED and ln.for_month == month),
+                   Decimal("0.00"))
+    return {
+        "elder": elder, "latest": latest,
+        "current": [{"line": ln, "status": plain_status(ln)} for ln in current],
+        "rows": [{"line": ln, "status": plain_status(ln), "explanation": ln.explain()} for ln in lines],
+        "paid": sum((ln.amount for ln in lines if ln.status in issued), Decimal("0.00")),
+        "pending": sum((ln.amount for ln in lines if ln.status == LineStatus.PENDING and ln.amount > 0),
+                       Decimal("0.00")),
+        "allowance": allowance.balance(elder, month), "credited_this_month": credited,
+        "vouchers": any(not ln.programme.pays_to_bank for ln in lines),
+    }
+
+
+@role_required(*FAMILY_ROLES)
+def my_benefits(request):
+    """The family's (or the elder's own) page of the linked elders' benefits: programmes, what each month paid
+    or will pay and why, and the service allowance."""
+    month = _this_month()
+    elders = list(Elder.objects.restrict(request.user).order_by("name", "pk"))
+    return render(request, "benefits/mine.html", {
+        "month": month, "months": HISTORY_MONTHS,
+        "elders": [_elder_benefits(request.user, e, month) for e in elders]})
+
+
+def family_home_panel(request):
+    """Home page card for the family: this month's benefits of each linked elder, and the way to the page."""
+    user = request.user
+    if user.is_superuser or user.role not in FAMILY_ROLES:
+        return None
+    month = _this_month()
+    elders = list(Elder.objects.restrict(user).order_by("name", "pk"))
+    return {"template": "benefits/_family_panel.html", "month": month,
+            "elders": [_elder_benefits(user, e, month) for e in elders]}

@@ -25,6 +25,7 @@ NAV = [
     NavItem(_("能力评估"), "assessment:list", REGION_STAFF),
     NavItem(_("评估任务"), "assessment:mine", frozenset({Role.ASSESSOR})),
     NavItem(_("补贴发放"), "benefits:rolls", REGION_STAFF),
+    NavItem(_("补贴明细"), "benefits:mine", frozenset({Role.FAMILY, Role.ELDER})),
     NavItem(_("服务订单"), "services:order_list", REGION_STAFF | {Role.PROVIDER, Role.FAMILY, Role.ELDER}),
     NavItem(_("预约服务"), "services:order_new", frozenset({Role.FAMILY, Role.ELDER})),
     NavItem(_("服务工作台"), "services:workspace", frozenset({Role.PROVIDER})),
