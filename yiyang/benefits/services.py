@@ -68,9 +68,15 @@ def adopt_rule(*, actor, programme: Programme, jurisdiction: Region, params: dic
         parsed = rules.parse(params)
     except ValidationError as exc:
         errors.update(exc.message_dict)
-    note = (note or "").strip()[:300]
-    if not note:
+    texts = {}
+    for field, value in (("note", note), ("source", source)):
+        try:
+            texts[field] = _text(value, field, 300)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if texts.get("note") == "":
         errors["note"] = [_("请填写修订说明。")]
+    note, source = texts.get("note", ""), texts.get("source", "")
     try:
         start = month_of(valid_from)
     except ValidationError:
@@ -109,10 +115,19 @@ def adopt_rule(*, actor, programme: Programme, jurisdiction: Region, params: dic
         rule = RuleVersion.objects.create(
             programme=programme, jurisdiction=jurisdiction, version=(existing[-1].version + 1 if existing else 1),
             status=RuleStatus.ADOPTED, valid_from=start, params=parsed.to_json(), note=note,
-            source=(source or "").strip()[:300], created_by=_user(actor), adopted_at=now, adopted_by=_user(actor))
+            source=source, created_by=_user(actor), adopted_at=now, adopted_by=_user(actor))
         audit.record(actor=actor, action=AuditAction.CREATE, instance=rule, after=audit.snapshot(rule),
                      region_code=jurisdiction.code, detail=note)
     return rule
+
+
+def _text(value, field: str, limit: int) -> str:
+    """A free-text input, trimmed; longer than its column is refused (not cut), on every caller's behalf."""
+    text = (value or "").strip()
+    if len(text) > limit:
+        message = _("不能超过 %(n)d 个字（现为 %(len)d 个字）。") % {"n": limit, "len": len(text)}
+        raise ValidationError({field: [message]})
+    return text
 
 
 def _fresh(roll: Roll) -> Roll:
@@ -288,7 +303,7 @@ def resolve_check(*, actor, check: RollCheck, resolution: str, note: str = "") -
         policy.may_resolve_check(actor, check).require()
         if resolution not in CheckResolution.values:
             raise ValidationError({"resolution": [_("请选择处理结果。")]})
-        note = (note or "").strip()[:300]
+        note = _text(note, "note", 300)
         if resolution == CheckResolution.WITHHELD and not note:
             raise ValidationError({"note": [_("暂缓发放须写明原因。")]})
         before = audit.snapshot(check)
@@ -351,7 +366,7 @@ def sign_off_street(*, actor, roll: Roll, street: Region, note: str = "") -> Str
             raise DomainError(ErrorCode.NOT_FOUND, _("该街道在本名册中没有名单。"), status=404)
         review.roll = roll
         policy.may_sign_off_street(actor, review).require()
-        note = (note or "").strip()[:300]
+        note = _text(note, "note", 300)
         if not note and not policy.is_street_of(actor, street.code):
             raise ValidationError({"note": [ON_BEHALF_NOTE]})
         review.reviewed_at, review.reviewed_by = timezone.now(), _user(actor)
@@ -367,7 +382,7 @@ def sign_off_remaining_streets(*, actor, roll: Roll, note: str) -> tuple[list[st
     Returns the streets signed and, for those refused (open checks), why."""
     roll = _fresh(roll)
     policy.may_sign_off_remaining_streets(actor, roll).require()
-    note = (note or "").strip()
+    note = _text(note, "note", 300)
     if not note:
         raise ValidationError({"note": [ON_BEHALF_NOTE]})
     signed, refused = [], {}
@@ -456,7 +471,7 @@ def import_bank_results(*, actor, roll: Roll, file_name: str, content: bytes) ->
         if done is not None:
             return done
         policy.may_import_bank_results(actor, roll).require()
-        lines = {line.pk: line for line in RollLine.objects.select_for_update().filter(
+        lines = {line.pk: line for line in RollLine.objects.restrict(actor).select_for_update(of=("self",)).filter(
             roll=roll, pk__in=[r.line_id for r in results])}
         errors = {}
         for r in results:
@@ -505,7 +520,7 @@ def mark_recovered(*, actor, line: RollLine, note: str = "") -> RollLine:
         policy.may_mark_recovered_line(actor, line).require()
         before = audit.snapshot(line)
         line.status, line.paid_on = LineStatus.RECOVERED, timezone.localdate()
-        line.withheld_reason = (note or "").strip()[:200]
+        line.withheld_reason = _text(note, "note", 200)
         line.save(update_fields=["status", "paid_on", "withheld_reason", "updated_at"])
         audit.record(actor=actor, action=AuditAction.UPDATE, instance=line, before=before,
                      after=audit.snapshot(line), region_code=line.region_code)

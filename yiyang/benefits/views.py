@@ -32,7 +32,6 @@ from .forms import (
     GenerateForm,
     ImportForm,
     LineFilterForm,
-    ResolveForm,
     RollFilterForm,
     SettingsForm,
     TotalsForm,
@@ -540,17 +539,14 @@ def resolve(request, pk, check_pk):
     check = selectors.checks(request.user, roll, open_only=False).filter(pk=check_pk).first()
     if check is None:
         raise Http404
-    form = ResolveForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("请选择处理结果。"))
-        return _back(roll, "checks")
-    try:
-        services.resolve_check(actor=request.user, check=check, resolution=form.cleaned_data["resolution"],
-                               note=form.cleaned_data["note"])
+    resolution = request.POST.get("resolution", "")
+    try:  # the service validates the resolution and the note, for the page and the API alike
+        services.resolve_check(actor=request.user, check=check, resolution=resolution,
+                               note=request.POST.get("note", ""))
     except (ValidationError, DomainError) as exc:
         _fail(request, exc)
     else:
-        done = (_("已核实无误：%(name)s（%(kind)s）") if form.cleaned_data["resolution"] == "confirmed"
+        done = (_("已核实无误：%(name)s（%(kind)s）") if resolution == "confirmed"
                 else _("已暂缓发放：%(name)s（%(kind)s）"))
         messages.success(request, done % {"name": check.line.elder.name, "kind": check.get_kind_display()})
     return _back(roll, "checks")

@@ -11,6 +11,7 @@ import pathlib
 import re
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -259,3 +260,34 @@ def test_every_service_step_requires_its_policy_decision():
     views = (APP / "views.py").read_text()
     for rule in rules:
         assert f"policy.{rule}(" in (APP / "services.py").read_text() + views, rule
+
+
+# ------------------------------------------------------------------------------ validation in the services
+
+
+def test_a_note_too_long_is_refused_alike_by_page_and_api_with_what_is_wrong(client, world):
+    f.elder(world["community"], 7, birth=born(88), name="无账户")
+    roll = generated(world)
+    check = RollCheck.objects.get(roll=roll)
+    client.force_login(world["bureau"])
+    long_note = "核" * 301
+    resp = api_post(client, f"checks/{check.pk}/resolve", {"resolution": "withheld", "note": long_note})
+    assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "note"
+    page = client.post(reverse("benefits:resolve", args=[roll.pk, check.pk]),
+                       {"resolution": "withheld", "note": long_note}, follow=True).content.decode()
+    assert "不能超过 300 个字" in page and "请选择处理结果" not in page
+    check.refresh_from_db()
+    assert check.resolution == ""
+    # The service says it too, whoever calls it.
+    with pytest.raises(ValidationError) as refused:
+        services.resolve_check(actor=world["bureau"], check=check, resolution="withheld", note=long_note)
+    assert "不能超过 300 个字" in str(refused.value.message_dict["note"])
+
+
+def test_a_sign_off_note_longer_than_its_column_is_refused_not_cut(world):
+    roll = in_review(world)
+    with pytest.raises(ValidationError) as refused:
+        services.sign_off_street(actor=world["street"], roll=roll, street=Region.objects.get(code="511903001"),
+                                 note="审" * 301)
+    assert "不能超过 300 个字" in str(refused.value.message_dict["note"])
+    assert StreetReview.objects.get(roll=roll, street_id="511903001").reviewed_at is None
