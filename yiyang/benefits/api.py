@@ -3,8 +3,11 @@ simulation, monthly rolls and their workflow (generate → checks → street rev
 results), an elder's benefit history and totals by region.
 
 Scoped exactly like the pages: a bureau sees the rolls of its jurisdiction; street and community workers see
-their county's rolls but only the lines and checks of their own street or community; other roles get 403, and
-objects outside the caller's scope answer 404. Money is a string with two decimals ("100.00"), never a float.
+their county's rolls but only the lines and checks of their own street or community. Other roles get 403 from
+the collection routes and 404 from the object routes, like objects outside the caller's scope. Who may take
+which step is policy.py's, through the services (403 with the reason for a role that sees the roll but may
+not take the step; 409 for a step the roll's state does not allow). Money is a string with two decimals
+("100.00"), never a float.
 """
 
 import datetime
@@ -25,13 +28,15 @@ from pydantic import ConfigDict
 
 from yiyang.api.types import money
 from yiyang.core.api import ErrorOut
-from yiyang.core.errors import DomainError
+from yiyang.core.errors import DomainError, ErrorCode
 from yiyang.core.models import Region, Role
-from yiyang.core.permissions import REGION_STAFF, has_role
+from yiyang.core.permissions import REGION_STAFF
+from yiyang.core.policy import require_roles
 from yiyang.core.scope import get_scoped_or_404
 
-from . import bankfile, rules, selectors, services
+from . import bankfile, policy, rules, selectors, services
 from .models import (
+    APPROVED_ROLL_STATUSES,
     BankResultImport,
     CheckKind,
     CheckResolution,
@@ -47,21 +52,14 @@ from .models import (
 )
 
 router = Router(tags=["benefits"])
+# Roles that may see roll lines: region staff, and the family or the elder for the elder's own.
+LINE_VIEWERS = (*REGION_STAFF, Role.FAMILY, Role.ELDER)
 
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut, 422: ErrorOut}
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 # ------------------------------------------------------------------------------------------------- helpers
-
-
-def _require(request, *roles) -> None:
-    if not has_role(request.user, *roles):
-        raise DomainError("forbidden", _("您的角色无权执行此操作。"), status=403)
-
-
-def _staff(request) -> None:
-    _require(request, *REGION_STAFF)
 
 
 def _opt_money(value) -> str | None:
@@ -87,14 +85,11 @@ def _this_month() -> datetime.date:
 def _home(request) -> Region:
     """The caller's jurisdiction: a bureau's own region; the county of a street or community worker."""
     user = request.user
-    code = user.scope_code or ""
-    if user.is_superuser and not code:
-        code = settings.DEFAULT_JURISDICTION_CODE
-    if user.role in (Role.STREET, Role.COMMUNITY) and not user.is_superuser:
-        code = code[:6]
-    region = Region.objects.filter(code=code).first() if code else None
+    region = selectors.home_jurisdiction(user)
+    if region is None and user.is_superuser:
+        region = Region.objects.filter(code=user.scope_code or settings.DEFAULT_JURISDICTION_CODE).first()
     if region is None:
-        raise DomainError("no_jurisdiction", _("您的账号没有所属辖区。"), status=403)
+        raise DomainError(ErrorCode.FORBIDDEN, _("您的账号没有所属辖区。"), status=403)
     return region
 
 
@@ -239,6 +234,10 @@ class RollOut(RollSummaryOut):
     lines_by_kind: list[CountOut] = Field(..., description="Lines visible to the caller, by kind.")
     street_reviews: list[StreetReviewOut]
     result_imports: list[ImportOut]
+    credited_to_allowance: str | None = Field(
+        ..., description="A programme paid as a service voucher (`pays_to_bank` false) has no bank file: once the "
+                         "roll is approved, this amount (within the caller's region) was credited to the elders' "
+                         "service allowances. Null for bank-paid programmes and before approval.")
 
 
 def _summary(roll: Roll) -> dict:
@@ -273,18 +272,19 @@ def _detail(request, roll: Roll, *, queued: bool = False) -> dict:
     labels = dict(CheckKind.choices)
     out["check_counts"] = [{"code": k, "label": str(labels.get(k, k)), "count": n}
                            for k, n in sorted(open_checks.items())]
-    lines = RollLine.objects.restrict(user).filter(roll=roll)
+    lines = selectors.lines(user, roll)
     for key, field, choices in (("lines_by_status", "status", LineStatus), ("lines_by_kind", "kind", LineKind)):
         rows = {r[field]: r for r in lines.order_by().values(field).annotate(n=Count("id"), amount=Sum("amount"))}
         out[key] = [{"code": c.value, "label": str(c.label), "count": rows[c.value]["n"],
                      "amount": money(rows[c.value]["amount"])} for c in choices if c.value in rows]
-    reviews = roll.street_reviews.select_related("street", "reviewed_by")
-    if user.role in (Role.STREET, Role.COMMUNITY) and not user.is_superuser:
-        reviews = [r for r in reviews if user.scope_code.startswith(r.street_id)]
-    out["street_reviews"] = [_review_out(r) for r in reviews]
+    out["street_reviews"] = [_review_out(r) for r in selectors.street_reviews(user, roll)]
     out["result_imports"] = [_import_out(i) for i in roll.result_imports.select_related("imported_by")
                              .order_by("imported_at")]
     out["queued"] = queued
+    credited = None
+    if not roll.programme.pays_to_bank and roll.status in APPROVED_ROLL_STATUSES:
+        credited = money(selectors.credited_to_allowance(user, roll)["amount"])
+    out["credited_to_allowance"] = credited
     return out
 
 
@@ -429,7 +429,7 @@ class CheckOut(Schema):
 def list_programmes(request, month: str = Query("", description="YYYY-MM; default this month.")):
     """Every programme with the rule in force for the caller's jurisdiction (a bureau's region; the county of a
     street or community worker), the jurisdiction's own rule or else the nearest one above it."""
-    _staff(request)
+    require_roles(request.user, *REGION_STAFF)
     when = _month(month) if month else _this_month()
     home = _home(request)
     out = []
@@ -446,7 +446,7 @@ def list_programmes(request, month: str = Query("", description="YYYY-MM; defaul
 def list_rules(request, code: str):
     """Every version of the programme's rule the caller may see (their jurisdiction's and those above it),
     newest first per jurisdiction. Versions are never changed, only closed when a newer one takes over."""
-    _staff(request)
+    require_roles(request.user, *REGION_STAFF, on_object=True)
     prog = _programme(code)
     return [_rule_out(rv) for rv in selectors.rules_for(request.user, prog).select_related("programme")]
 
@@ -469,13 +469,14 @@ class RuleIn(Schema):
 def adopt_rule(request, code: str, payload: RuleIn):
     """The bureau adopts a new version from `valid_from`; the version in force is closed the month before.
     Invalid parameters answer 422 with one entry per problem (`params.bands.1`, `params.min_age`, …)."""
-    _require(request, Role.BUREAU)
+    require_roles(request.user, *REGION_STAFF, on_object=True)
     prog = _programme(code)
+    region = _jurisdiction(request, payload.jurisdiction)
+    policy.may_adopt_rule(request.user, region).require()  # refused before the parameters are read
     start = _month(payload.valid_from, "valid_from")
     params = _parse_params(payload.params)
-    rv = services.adopt_rule(actor=request.user, programme=prog, jurisdiction=_jurisdiction(request,
-                             payload.jurisdiction), params=params, valid_from=start, note=payload.note,
-                             source=payload.source)
+    rv = services.adopt_rule(actor=request.user, programme=prog, jurisdiction=region, params=params,
+                             valid_from=start, note=payload.note, source=payload.source)
     rv = RuleVersion.objects.select_related("programme", "jurisdiction", "adopted_by").get(pk=rv.pk)
     return Status(201, _rule_out(rv))
 
@@ -530,9 +531,10 @@ def _sim_row(code: str, name: str, row: dict) -> dict:
 def simulate(request, code: str, payload: SimulateIn):
     """What the proposed rule would pay for one month against the rule in force: cost in total and per street,
     and who gains, loses, joins or leaves. Reads only; nothing is written. Bureau only."""
-    _require(request, Role.BUREAU)
+    require_roles(request.user, *REGION_STAFF, on_object=True)
     prog = _programme(code)
     region = _jurisdiction(request, payload.jurisdiction)
+    policy.may_simulate_rule(request.user, region).require()  # refused before the parameters are read
     month = _month(payload.month) if payload.month else rules.add_months(_this_month(), 1)
     if payload.params is not None:
         proposed = payload.params
@@ -571,7 +573,7 @@ class RollFilters(Schema):
 @router.get("rolls", response={200: list[RollSummaryOut], **ERRORS}, summary="Rolls in my scope")
 @paginate(LimitOffsetPagination)
 def list_rolls(request, filters: Query[RollFilters]):
-    _staff(request)
+    require_roles(request.user, *REGION_STAFF)
     if filters.month:
         _month(filters.month)
     qs = selectors.rolls(request.user, selectors.RollFilters(programme=filters.programme, month=filters.month,
@@ -592,7 +594,7 @@ def create_roll(request, payload: RollIn):
     """Creates the roll (or re-generates an open one: idempotent, nothing changes if nothing changed) and
     generates it now (201), or queues it as a background task for a large jurisdiction (202, `queued`; poll
     `GET rolls/{id}` for `status` and `progress`). An approved roll cannot be regenerated (409)."""
-    _require(request, Role.BUREAU)
+    require_roles(request.user, Role.BUREAU)
     month = _month(payload.month)
     prog = Programme.objects.filter(code=payload.programme).first()
     if prog is None:
@@ -606,7 +608,7 @@ def create_roll(request, payload: RollIn):
 def get_roll(request, roll_id: int):
     """Status, progress, totals, open checks by kind, lines by status and kind (for a street or community: of
     its own region), the streets' sign-offs and the imported bank results."""
-    _staff(request)
+    require_roles(request.user, *REGION_STAFF, on_object=True)
     return _detail(request, _roll(request, roll_id))
 
 
@@ -623,7 +625,7 @@ class LineFilters(Schema):
 def list_lines(request, roll_id: int, filters: Query[LineFilters]):
     """Each line explains itself (`explanation`). Street and community workers see their own region's lines
     only. Bank accounts are masked (`**** 1234`)."""
-    _staff(request)
+    require_roles(request.user, *REGION_STAFF, on_object=True)
     roll = _roll(request, roll_id)
     return (selectors.lines(request.user, roll, selectors.LineFilters(**filters.dict()))
             .prefetch_related("checks"))
@@ -634,7 +636,7 @@ def list_lines(request, roll_id: int, filters: Query[LineFilters]):
 def list_checks(request, roll_id: int, all: bool = Query(False, description="Also the resolved ones.")):
     """Doubts found before payment (deceased, moved away, duplicate identity, missing or invalid account,
     amount outside the rule, …); a roll cannot be approved while any is open."""
-    _staff(request)
+    require_roles(request.user, *REGION_STAFF, on_object=True)
     roll = _roll(request, roll_id)
     return selectors.checks(request.user, roll, open_only=not all)
 
@@ -649,7 +651,7 @@ class ResolveIn(Schema):
 
 @router.post("checks/{int:check_id}/resolve", response={200: CheckOut, **ERRORS}, summary="Clear a check")
 def resolve_check(request, check_id: int, payload: ResolveIn):
-    _staff(request)
+    require_roles(request.user, *REGION_STAFF, on_object=True)
     found = RollCheck.objects.select_related("roll", "roll__jurisdiction").filter(pk=check_id).first()
     if found is None or not selectors.checks(request.user, found.roll, open_only=False).filter(pk=check_id).exists():
         raise Http404
@@ -666,8 +668,8 @@ class NoteIn(Schema):
 @router.post("rolls/{int:roll_id}/submit", response={200: RollOut, **ERRORS}, summary="Submit for street review")
 def submit(request, roll_id: int):
     """Draft → street review: one sign-off per street with lines in the roll (bureau)."""
-    _require(request, Role.BUREAU)
-    roll = _roll(request, roll_id, "change")
+    require_roles(request.user, *REGION_STAFF, on_object=True)
+    roll = _roll(request, roll_id)
     services.submit_for_review(actor=request.user, roll=roll)
     return _detail(request, roll)
 
@@ -675,9 +677,10 @@ def submit(request, roll_id: int):
 @router.post("rolls/{int:roll_id}/streets/{street_code}/sign-off", response={200: StreetReviewOut, **ERRORS},
              summary="A street signs off its part")
 def sign_off(request, roll_id: int, street_code: str, payload: NoteIn):
-    """The street's worker for their own street, or the bureau on its behalf. Refused (409) while the street
-    has open checks."""
-    _require(request, Role.BUREAU, Role.STREET)
+    """The street's worker for their own street (`note` optional), or the bureau on its behalf from the street's
+    signed paper form (`note` required: 422 without it). Refused (409) while the street has open checks or
+    once it has signed."""
+    require_roles(request.user, *REGION_STAFF, on_object=True)
     roll = _roll(request, roll_id)
     street = Region.objects.filter(code=street_code).first()
     if street is None:
@@ -690,8 +693,8 @@ def sign_off(request, roll_id: int, street_code: str, payload: NoteIn):
 def approve(request, roll_id: int):
     """Bureau approval once every check is cleared and every street has signed; the roll is locked from now on
     (corrections become back-pay or recovery lines in a later roll)."""
-    _require(request, Role.BUREAU)
-    roll = _roll(request, roll_id, "change")
+    require_roles(request.user, *REGION_STAFF, on_object=True)
+    roll = _roll(request, roll_id)
     services.approve_roll(actor=request.user, roll=roll)
     return _detail(request, roll)
 
@@ -702,9 +705,10 @@ def approve(request, roll_id: int):
                                                  "content": {"application/vnd.openxmlformats-officedocument."
                                                              "spreadsheetml.sheet": {}, "text/csv": {}}}}})
 def bank_file(request, roll_id: int, format: str = Query("xlsx", description="`xlsx` or `csv`.")):
-    """The approved roll's payment file. Full account numbers for the bureau only (others get masked ones);
-    every download is in the audit log. The first download moves the roll to `exported`."""
-    _require(request, Role.BUREAU, Role.STREET)
+    """The approved roll's payment file, with full account numbers: the bureau of the roll's jurisdiction only
+    (403 for street and community workers), never for a programme paid as a service voucher (409). Every
+    download is in the audit log; the first one moves the roll to `exported`."""
+    require_roles(request.user, *REGION_STAFF, on_object=True)
     roll = _roll(request, roll_id)
     name, content, mime = services.export_bank_file(actor=request.user, roll=roll, fmt=format)
     response = HttpResponse(content, content_type=mime)
@@ -725,8 +729,8 @@ def bank_results(request, roll_id: int, file: File[UploadedFile]):
     发放日期 added. Paid lines get their date, failed ones their reason and are re-issued by next month's roll.
     A bad file answers 422 with every bad row (`row 5`: …) and changes nothing; the same file twice changes
     nothing the second time."""
-    _require(request, Role.BUREAU)
-    roll = _roll(request, roll_id, "change")
+    require_roles(request.user, *REGION_STAFF, on_object=True)
+    roll = _roll(request, roll_id)
     if file.size and file.size > bankfile.MAX_RESULT_BYTES:
         raise ValidationError({"file": [_("文件过大（上限 20 MB）。")]})
     content = file.read()
@@ -742,8 +746,8 @@ def bank_results(request, roll_id: int, file: File[UploadedFile]):
              summary="Record a recovery as recovered")
 def line_recovered(request, line_id: int, payload: NoteIn):
     """A recovery (追回) line of an approved roll whose money came back (bureau)."""
-    _require(request, Role.BUREAU)
-    line = get_scoped_or_404(RollLine.objects.select_related("roll", "roll__jurisdiction"), request.user, "change",
+    require_roles(request.user, *LINE_VIEWERS, on_object=True)
+    line = get_scoped_or_404(RollLine.objects.select_related("roll", "roll__jurisdiction"), request.user, "view",
                              pk=line_id)
     services.mark_recovered(actor=request.user, line=line, note=payload.note)
     return RollLine.objects.select_related("elder", "programme").prefetch_related("checks").get(pk=line_id)
@@ -765,7 +769,7 @@ def elder_benefits(request, elder_id: int):
     family."""
     from yiyang.registry.models import Elder
 
-    _require(request, *REGION_STAFF, Role.FAMILY, Role.ELDER)
+    require_roles(request.user, *LINE_VIEWERS, on_object=True)
     elder = get_scoped_or_404(Elder.objects, request.user, "view", pk=elder_id)
     history = selectors.elder_history(request.user, elder)
     paid = Decimal("0.00")
@@ -799,7 +803,7 @@ class TotalsOut(Schema):
 @router.get("totals", response={200: TotalsOut, **ERRORS}, summary="Totals by region and programme")
 def totals(request, month: str = Query(..., description="Roll month (YYYY-MM)."),
            level: int = Query(9, description="Group by county (6), street (9) or community (12).")):
-    _staff(request)
+    require_roles(request.user, *REGION_STAFF)
     when = _month(month)
     if level not in (6, 9, 12):
         raise ValidationError({"level": [_("汇总层级须为 6（区县）、9（街道）或 12（社区）。")]})

@@ -10,7 +10,8 @@ class BenefitsConfig(AppConfig):
     def ready(self):
         from yiyang.core.navigation import HOME_PANELS
 
-        from .views import benefits_home_panel
+        from .views import benefits_home_panel, family_home_panel
 
-        if benefits_home_panel not in HOME_PANELS:
-            HOME_PANELS.append(benefits_home_panel)
+        for panel in (benefits_home_panel, family_home_panel):
+            if panel not in HOME_PANELS:
+                HOME_PANELS.append(panel)

@@ -28,7 +28,8 @@ from openpyxl.cell import WriteOnlyCell
 
 from yiyang.core import pii
 
-from .models import LineKind, LineStatus, Roll, RollLine
+from . import selectors
+from .models import LineStatus, Roll
 
 MAX_RESULT_BYTES = 20 * 1024 * 1024
 
@@ -41,14 +42,11 @@ def headers() -> list[str]:
             _("所属月份"), _("类型"), _("社区代码")]
 
 
-def _payable(roll: Roll, *, full: bool):
-    qs = (RollLine.objects.filter(roll=roll, status=LineStatus.PENDING, amount__gt=0)
-          .select_related("elder").order_by("region_code", "elder_id", "for_month", "kind"))
-    return qs if full else qs.defer("elder__id_number")  # the masked account needs its last digits
-
-
-def _rows(roll: Roll, *, full_accounts: bool):
-    for line in _payable(roll, full=full_accounts).iterator(chunk_size=2000):
+def _rows(roll: Roll, *, actor, full_accounts: bool):
+    lines = selectors.payable_lines(actor, roll)
+    if not full_accounts:
+        lines = lines.defer("elder__id_number")  # the masked account needs its last digits, not the ID
+    for line in lines.iterator(chunk_size=2000):
         e = line.elder
         account = e.bank_account or ""
         shown = account if full_accounts else pii.mask_account(account)
@@ -64,20 +62,25 @@ def file_name(roll: Roll, fmt: str) -> str:
     return f"{roll.programme.code}-{roll.jurisdiction_id}-{roll.month:%Y%m}.{fmt}"
 
 
-def write(roll: Roll, *, fmt: str, full_accounts: bool) -> tuple[str, bytes, str]:
+def write(roll: Roll, *, actor, fmt: str) -> tuple[str, bytes, str]:
+    """The payment file of the lines `actor` may see (selectors: a bureau sees its roll's every line), with full
+    account numbers only for the bureau of the roll's jurisdiction. Who may download it is policy.py's."""
+    from . import policy
+
     name = file_name(roll, fmt)
+    full_accounts = policy.is_bureau_of(actor, roll.jurisdiction_id)
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
         writer.writerow(headers())
-        for row in _rows(roll, full_accounts=full_accounts):
+        for row in _rows(roll, actor=actor, full_accounts=full_accounts):
             writer.writerow([f"{v:.2f}" if isinstance(v, Decimal) else v for v in row])
         return name, ("\ufeff" + buffer.getvalue()).encode("utf-8"), "text/csv; charset=utf-8"
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(_("代发明细"))
     ws.append(headers())
     count, total = 0, Decimal("0.00")
-    for row in _rows(roll, full_accounts=full_accounts):
+    for row in _rows(roll, actor=actor, full_accounts=full_accounts):
         # Account numbers stay text: Excel would turn 19 digits into 6.2E+18 and lose the last ones.
         # Amounts are numbers shown with two decimals.
         amount = row[6]
@@ -94,8 +97,7 @@ def write(roll: Roll, *, fmt: str, full_accounts: bool) -> tuple[str, bytes, str
     summary.append([_("账号"), _("完整") if full_accounts else _("脱敏（无权查看完整账号）")])
     recovery = wb.create_sheet(_("追回"))
     recovery.append([_("流水号"), _("姓名"), _("身份证号"), _("所属月份"), _("追回金额"), _("社区代码")])
-    for line in (RollLine.objects.filter(roll=roll, kind=LineKind.RECOVERY).select_related("elder")
-                 .order_by("region_code", "elder_id")):
+    for line in selectors.recovery_lines(actor, roll):
         recovery.append([line.pk, line.elder.name, line.elder.id_number_masked, line.for_month.strftime("%Y-%m"),
                          _yuan_cell(recovery, -line.amount), line.region_code])
     buffer = io.BytesIO()

@@ -54,7 +54,8 @@ RESOLUTIONS = {
     "deceased": ("confirmed", "已核实：当月 1 日健在（死亡在其后），当月照发"),
     "moved_away": ("confirmed", "已核实：迁出前的月份，照常发放"),
     "suspended": ("confirmed", "已核实：暂停前的月份，照常发放"),
-    "duplicate": ("confirmed", "已核实为不同的两人（夫妻共用同一银行账户），照常发放"),
+    "duplicate": ("confirmed", "已核实为不同的两人，照常发放"),
+    "shared_account": ("confirmed", "已核实为夫妻共用同一银行账户，照常发放"),
     "amount": ("confirmed", "已核实：按规则补发或追回，照常处理"),
     "absence": ("confirmed", "社区已电话联系本人，照常发放"),
     "bank_missing": ("withheld", "无银行账户，待家属到社区补录账户后发放"),
@@ -107,7 +108,8 @@ def _backdate_register(rng: random.Random, start: datetime.date) -> None:
 
 
 def _bank_accounts(rng: random.Random, start: datetime.date, log) -> list[int]:
-    """Accounts for those without one, and a couple sharing one (the duplicate check shows them every month).
+    """Accounts for those without one, and a couple sharing one (the shared-account check shows them every
+    month).
 
     Returns four people aged 80+ through the history, alive and here, with no history of their own, whose
     accounts go missing or wrong for a while (see _Story.accounts)."""
@@ -137,7 +139,7 @@ def _bank_accounts(rng: random.Random, start: datetime.date, log) -> list[int]:
     first = Elder.objects.get(pk=one[0])
     Elder.objects.filter(pk=partner[0]).update(bank_name=first.bank_name, bank_account=first.bank_account,
                                                bank_account_holder=first.name)
-    log(f"bank accounts: {len(updates)} added; a couple shares one (the duplicate check finds them)")
+    log(f"bank accounts: {len(updates)} added; a couple shares one (the shared-account check finds them)")
     return [p[0] for p in picked[:4]] + [one[0], partner[0]]
 
 

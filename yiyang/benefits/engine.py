@@ -21,7 +21,7 @@ from yiyang.core.models import Region
 from yiyang.registry.models import Elder, ElderCategory, ElderStatusEvent
 
 from . import rules
-from .models import BenefitSettings, Roll, RollCheck, RollLine, RuleVersion
+from .models import APPROVED_ROLL_STATUSES, BenefitSettings, Roll, RollCheck, RollLine, RuleVersion
 
 ELDER = Elder._meta.db_table
 CATEGORY = ElderCategory._meta.db_table
@@ -255,7 +255,7 @@ def entitlement(*, params: rules.RuleParams, rule_id: int | None, month: datetim
 # match, and inserts the missing ones with ON CONFLICT DO NOTHING. A rerun after a crash (or a second process
 # arriving while the first works) therefore ends with exactly the lines one clean run would have produced.
 
-CLOSED_ROLL_STATUSES = ("approved", "exported", "closed")
+CLOSED_ROLL_STATUSES = APPROVED_ROLL_STATUSES
 
 
 class _Temp:
@@ -356,7 +356,7 @@ def adjustment_lines(roll: Roll, *, for_month: datetime.date, rule: RuleVersion 
             should = Query("SELECT elder_id, amount, age, level, category, band, county_code, region_code, "
                            f"rule_id FROM {LINE} WHERE 1 = 0", [])
         issued_where = ("r.jurisdiction_id = %s AND l.programme_id = %s AND l.for_month = %s AND l.roll_id <> %s "
-                        "AND l.status IN ('pending', 'withheld', 'paid', 'recovered', 'failed')")
+                        "AND l.status IN ('pending', 'withheld', 'paid', 'recovered', 'failed', 'credited')")
         issued_params = [roll.jurisdiction_id, roll.programme_id, for_month, roll.pk]
         if candidates is not None:
             issued_where += f" AND l.elder_id IN ({candidates.sql})"
@@ -430,7 +430,8 @@ def run_checks(roll: Roll, *, params: rules.RuleParams | None, pays_to_bank: boo
                       detail="e.county_code")
         _check_insert(cursor, roll, "suspended", f"{positive} AND e.status = 'suspended'", [],
                       detail="COALESCE(CAST(e.status_date AS TEXT), '')")
-        # Same name, sex and birth date on two lines of this roll: one person registered twice?
+        # Same name, sex and birth date on two lines of this roll: one person registered twice? (Two people
+        # sharing one bank account are a check of their own kind, below.)
         # One grouping pass finds the name × birth date × sex shared by several people on the roll.
         _check_insert(cursor, roll, "duplicate", "1 = 1", [], detail="'person'",
                       join=(f"JOIN (SELECT e3.name AS dn, e3.birth_date AS db, e3.sex AS ds FROM {LINE} l3 "
@@ -466,7 +467,7 @@ def run_checks(roll: Roll, *, params: rules.RuleParams | None, pays_to_bank: boo
             shared = [(line_id, region_code) for holders in by_account.values()
                       if len({elder for _, elder, _ in holders}) > 1 for line_id, _, region_code in holders]
             _bulk_checks(roll, "bank_invalid", invalid, "")
-            _bulk_checks(roll, "duplicate", shared, "account")
+            _bulk_checks(roll, "shared_account", shared, "")
 
 
 def _bulk_checks(roll: Roll, kind: str, lines: list[tuple[int, str]], detail: str) -> None:

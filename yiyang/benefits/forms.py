@@ -44,11 +44,6 @@ class LineFilterForm(forms.Form):
         self.fields["region"].choices = [("", _("全部"))] + [(r.code, r.name) for r in regions]
 
 
-class ResolveForm(forms.Form):
-    resolution = forms.ChoiceField(choices=[("confirmed", _("核实无误")), ("withheld", _("暂缓发放"))])
-    note = forms.CharField(required=False, max_length=300)
-
-
 class ConfirmKindForm(forms.Form):
     kind = forms.ChoiceField(choices=CheckKind.choices)
 

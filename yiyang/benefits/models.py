@@ -142,6 +142,8 @@ class RollStatus(models.TextChoices):
 
 # Lines may still be (re)generated, checked and withheld while the roll is in one of these.
 OPEN_ROLL_STATUSES = ("generating", "draft", "in_review")
+# Approved and locked: what the lines say has been decided (paid, or to be paid, or credited).
+APPROVED_ROLL_STATUSES = ("approved", "exported", "closed")
 
 
 class Roll(models.Model):
@@ -211,6 +213,8 @@ class LineStatus(models.TextChoices):
     PAID = "paid", _("已发放")
     FAILED = "failed", _("发放失败")
     RECOVERED = "recovered", _("已追回")
+    # A service voucher (服务补贴) line of an approved roll: the money went to the elder's service allowance.
+    CREDITED = "credited", _("已计入服务余额")
 
 
 class RollLine(models.Model):
@@ -310,7 +314,8 @@ class CheckKind(models.TextChoices):
     DECEASED = "deceased", _("已故")
     MOVED_AWAY = "moved_away", _("已迁出或迁居外区")
     SUSPENDED = "suspended", _("已暂停")
-    DUPLICATE = "duplicate", _("疑似重复身份")
+    DUPLICATE = "duplicate", _("疑似重复身份")  # the same person twice (name, sex and birth date)
+    SHARED_ACCOUNT = "shared_account", _("多人共用银行账户")  # two people paid into one account
     BANK_MISSING = "bank_missing", _("缺少银行账户")
     BANK_INVALID = "bank_invalid", _("银行账号无效")
     AMOUNT = "amount", _("金额超出规则范围")
@@ -346,24 +351,24 @@ class RollCheck(models.Model):
         return self.get_kind_display()
 
     def explain(self) -> str:
-        """What is wrong, in the reader's language, from the fact kept in `detail`."""
-        fact = self.detail
-        if self.kind == CheckKind.DECEASED:
-            return _("死亡日期 %(date)s") % {"date": fact} if fact else str(_("已登记死亡"))
-        if self.kind == CheckKind.SUSPENDED:
-            return _("暂停日期 %(date)s") % {"date": fact} if fact else str(_("已暂停"))
-        if self.kind == CheckKind.MOVED_AWAY:
-            return _("现居住地区县代码 %(code)s") % {"code": fact} if fact else str(_("已迁出"))
-        if self.kind == CheckKind.DUPLICATE:
-            return str(_("与其他老人共用同一银行账户") if fact == "account"
-                       else _("同名、同性别、同出生日期的另一老人也在名册中"))
-        if self.kind == CheckKind.BANK_MISSING:
-            return str(_("未登记银行账户，请补录后再发放"))
-        if self.kind == CheckKind.BANK_INVALID:
-            return str(_("账号格式或校验位不正确"))
-        if self.kind == CheckKind.AMOUNT:
-            return _("规则标准为 %(amounts)s 元") % {"amounts": "、".join(fact.split())}
-        return fact
+        """What is wrong, in the reader's language, from the fact kept in `detail`: each kind says its own
+        doubt (CHECK_EXPLANATIONS covers every kind; a test holds it to that)."""
+        return str(CHECK_EXPLANATIONS[self.kind](self.detail))
+
+
+CHECK_EXPLANATIONS = {
+    CheckKind.DECEASED: lambda fact: _("死亡日期 %(date)s") % {"date": fact} if fact else _("已登记死亡"),
+    CheckKind.SUSPENDED: lambda fact: _("暂停日期 %(date)s") % {"date": fact} if fact else _("已暂停"),
+    CheckKind.MOVED_AWAY: lambda fact: _("现居住地区县代码 %(code)s") % {"code": fact} if fact else _("已迁出"),
+    CheckKind.DUPLICATE: lambda fact: _("同名、同性别、同出生日期的另一老人也在名册中，是否同一人登记了两次？"),
+    CheckKind.SHARED_ACCOUNT: lambda fact: _("与本名册中其他老人共用同一银行账户，请核实账户归属（如夫妻共用）"),
+    CheckKind.BANK_MISSING: lambda fact: _("未登记银行账户，请补录后再发放"),
+    CheckKind.BANK_INVALID: lambda fact: _("账号格式或校验位不正确"),
+    CheckKind.AMOUNT: lambda fact: (_("规则标准为 %(amounts)s 元") % {"amounts": "、".join(fact.split())} if fact
+                                    else _("金额与规则标准不符")),
+    CheckKind.ABSENCE: lambda fact: (_("已 %(days)s 天没有服务或探访记录") % {"days": fact} if fact
+                                     else _("长期没有服务或探访记录")),
+}
 
 
 class StreetReview(models.Model):

@@ -1,8 +1,10 @@
 """Benefits: the write operations (rules, roll generation and its workflow, bank files).
 
-Every function takes keyword arguments, checks the actor's authority, runs in a transaction and writes an
-audit event. Generation is the exception to "one transaction": it runs in steps, each its own transaction
-holding the roll's lock, so that a large roll shows progress and a crash can be resumed (see engine.py).
+Every function takes keyword arguments, requires the actor's authority from policy.py (the same decision the
+pages use to draw their buttons), validates its input (so that page and API cannot differ), runs in a
+transaction and writes an audit event. Generation is the exception to "one transaction": it runs in steps,
+each its own transaction holding the roll's lock, so that a large roll shows progress and a crash can be
+resumed (see engine.py).
 """
 
 from __future__ import annotations
@@ -15,17 +17,17 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from yiyang.core import audit
-from yiyang.core.errors import DomainError
-from yiyang.core.models import AuditAction, Region, Role
+from yiyang.core.errors import DomainError, ErrorCode
+from yiyang.core.models import AuditAction, Region
 
-from . import engine, rules
+from . import engine, policy, rules
 from .models import (
     BankResultImport,
     BenefitSettings,
     CheckResolution,
-    LineKind,
     LineStatus,
     Programme,
     Roll,
@@ -37,36 +39,6 @@ from .models import (
     StreetReview,
 )
 from .signals import roll_approved
-
-
-def _require_bureau(actor, jurisdiction: Region) -> None:
-    if getattr(actor, "is_superuser", False):
-        return
-    if getattr(actor, "role", None) != Role.BUREAU or not jurisdiction.code.startswith(actor.scope_code or "\0"):
-        raise DomainError("forbidden", _("只有本辖区民政部门可以执行此操作。"), status=403)
-
-
-def _require_reviewer(actor, roll: Roll) -> None:
-    if getattr(actor, "is_superuser", False):
-        return
-    role = getattr(actor, "role", None)
-    scope = getattr(actor, "scope_code", "") or "\0"
-    if role == Role.BUREAU and roll.jurisdiction_id.startswith(scope):
-        return
-    if role == Role.STREET and scope.startswith(roll.jurisdiction_id):
-        return
-    raise DomainError("forbidden", _("您无权处理该名册。"), status=403)
-
-
-def _require_check_handler(actor, check: RollCheck) -> None:
-    """The bureau, or the street or community the line belongs to (they know the person)."""
-    role = getattr(actor, "role", None)
-    if role in (Role.STREET, Role.COMMUNITY):
-        scope = getattr(actor, "scope_code", "") or "\0"
-        if scope.startswith(check.roll.jurisdiction_id) and check.region_code.startswith(scope):
-            return
-        raise DomainError("forbidden", _("该疑点不属于您的辖区。"), status=403)
-    _require_reviewer(actor, check.roll)
 
 
 def month_of(value) -> datetime.date:
@@ -90,17 +62,32 @@ def adopt_rule(*, actor, programme: Programme, jurisdiction: Region, params: dic
                source: str = "") -> RuleVersion:
     """Adopt a new version of a programme's rule from `valid_from` (a month). The version in force before it
     is closed at the month before; versions starting later are not allowed to be overtaken silently."""
-    _require_bureau(actor, jurisdiction)
-    parsed = rules.parse(params)
-    start = month_of(valid_from)
-    today = timezone.localdate().replace(day=1)
-    settings = BenefitSettings.for_region(jurisdiction)
-    if start < rules.add_months(today, -settings.lookback_months):
-        raise ValidationError({"valid_from": [_("起始月份不能早于追溯期（%(n)d 个月）。") % {
-            "n": settings.lookback_months}]})
-    note = (note or "").strip()[:300]
-    if not note:
-        raise ValidationError({"note": [_("请填写修订说明。")]})
+    policy.may_adopt_rule(actor, jurisdiction).require()
+    errors: dict[str, list] = {}
+    try:
+        parsed = rules.parse(params)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    texts = {}
+    for field, value in (("note", note), ("source", source)):
+        try:
+            texts[field] = _text(value, field, 300)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if texts.get("note") == "":
+        errors["note"] = [_("请填写修订说明。")]
+    note, source = texts.get("note", ""), texts.get("source", "")
+    try:
+        start = month_of(valid_from)
+    except ValidationError:
+        errors["valid_from"] = [_("月份格式应为 YYYY-MM，如 2026-11。")]
+    else:
+        today = timezone.localdate().replace(day=1)
+        settings = BenefitSettings.for_region(jurisdiction)
+        if start < rules.add_months(today, -settings.lookback_months):
+            errors["valid_from"] = [_("起始月份不能早于追溯期（%(n)d 个月）。") % {"n": settings.lookback_months}]
+    if errors:
+        raise ValidationError(errors)
     with transaction.atomic():
         existing = list(RuleVersion.objects.select_for_update().filter(
             programme=programme, jurisdiction=jurisdiction).order_by("version"))
@@ -128,10 +115,24 @@ def adopt_rule(*, actor, programme: Programme, jurisdiction: Region, params: dic
         rule = RuleVersion.objects.create(
             programme=programme, jurisdiction=jurisdiction, version=(existing[-1].version + 1 if existing else 1),
             status=RuleStatus.ADOPTED, valid_from=start, params=parsed.to_json(), note=note,
-            source=(source or "").strip()[:300], created_by=_user(actor), adopted_at=now, adopted_by=_user(actor))
+            source=source, created_by=_user(actor), adopted_at=now, adopted_by=_user(actor))
         audit.record(actor=actor, action=AuditAction.CREATE, instance=rule, after=audit.snapshot(rule),
                      region_code=jurisdiction.code, detail=note)
     return rule
+
+
+def _text(value, field: str, limit: int) -> str:
+    """A free-text input, trimmed; longer than its column is refused (not cut), on every caller's behalf."""
+    text = (value or "").strip()
+    if len(text) > limit:
+        message = _("不能超过 %(n)d 个字（现为 %(len)d 个字）。") % {"n": limit, "len": len(text)}
+        raise ValidationError({field: [message]})
+    return text
+
+
+def _fresh(roll: Roll) -> Roll:
+    """The roll as it is now (a caller's copy may be older than the last step)."""
+    return Roll.objects.select_related("programme", "jurisdiction").get(pk=roll.pk)
 
 
 def _user(actor):
@@ -144,7 +145,7 @@ SETTINGS_LIMITS = {"lookback_months": (0, 36), "absence_days": (7, 3650), "backg
 def update_settings(*, actor, jurisdiction: Region, pay_month_of_death: bool, lookback_months, absence_days,
                     street_review: bool, background_threshold) -> BenefitSettings:
     """The jurisdiction's month semantics and workflow settings (they apply to rolls generated from now on)."""
-    _require_bureau(actor, jurisdiction)
+    policy.may_change_settings(actor, jurisdiction).require()
     errors: dict[str, list] = {}
     numbers = {}
     for field, raw in (("lookback_months", lookback_months), ("absence_days", absence_days),
@@ -178,7 +179,7 @@ def update_settings(*, actor, jurisdiction: Region, pay_month_of_death: bool, lo
 
 def create_roll(*, actor, programme: Programme, jurisdiction: Region, month) -> Roll:
     """The roll for the month (created if missing), marked as generating. Safe when two arrive at once."""
-    _require_bureau(actor, jurisdiction)
+    policy.may_generate_roll(actor, jurisdiction).require()
     month = month_of(month)
     if month > rules.add_months(timezone.localdate().replace(day=1), 1):
         raise ValidationError({"month": [_("只能生成本月或下月的名册。")]})
@@ -195,9 +196,7 @@ def create_roll(*, actor, programme: Programme, jurisdiction: Region, month) -> 
     if not created:
         with transaction.atomic():
             roll = Roll.objects.select_for_update().get(pk=roll.pk)
-            if not roll.is_open:
-                raise DomainError("roll_locked", _("该名册已审批，不能重新生成；更正将以补发或追回计入下月名册。"),
-                                  status=409)
+            policy.may_generate_roll(actor, jurisdiction, roll).require()
             if roll.status != RollStatus.GENERATING:
                 roll.status, roll.progress, roll.error = RollStatus.GENERATING, 0, ""
                 roll.save(update_fields=["status", "progress", "error"])
@@ -297,18 +296,16 @@ def request_roll(*, actor, programme: Programme, jurisdiction: Region, month) ->
 
 def resolve_check(*, actor, check: RollCheck, resolution: str, note: str = "") -> RollCheck:
     """Clear a check: confirmed (pay as usual) or withheld (the line is not paid this month)."""
-    roll = check.roll
-    _require_check_handler(actor, check)
-    if resolution not in CheckResolution.values:
-        raise ValidationError({"resolution": [_("请选择处理结果。")]})
-    note = (note or "").strip()[:300]
-    if resolution == CheckResolution.WITHHELD and not note:
-        raise ValidationError({"note": [_("暂缓发放须写明原因。")]})
     with transaction.atomic():
-        roll = Roll.objects.select_for_update().get(pk=roll.pk)
-        if roll.status not in (RollStatus.DRAFT, RollStatus.IN_REVIEW):
-            raise DomainError("roll_locked", _("名册已审批或正在生成，不能再处理疑点。"), status=409)
+        roll = Roll.objects.select_for_update().select_related("jurisdiction").get(pk=check.roll_id)
         check = RollCheck.objects.select_for_update().select_related("line").get(pk=check.pk)
+        check.roll = roll
+        policy.may_resolve_check(actor, check).require()
+        if resolution not in CheckResolution.values:
+            raise ValidationError({"resolution": [_("请选择处理结果。")]})
+        note = _text(note, "note", 300)
+        if resolution == CheckResolution.WITHHELD and not note:
+            raise ValidationError({"note": [_("暂缓发放须写明原因。")]})
         before = audit.snapshot(check)
         check.resolution, check.note = resolution, note
         check.resolved_at, check.resolved_by = timezone.now(), _user(actor)
@@ -329,11 +326,9 @@ def resolve_check(*, actor, check: RollCheck, resolution: str, note: str = "") -
 
 def submit_for_review(*, actor, roll: Roll) -> Roll:
     """Draft → street review: one sign-off per street with lines in the roll."""
-    _require_bureau(actor, roll.jurisdiction)
     with transaction.atomic():
-        roll = Roll.objects.select_for_update().get(pk=roll.pk)
-        if roll.status != RollStatus.DRAFT:
-            raise DomainError("bad_state", _("只有草稿名册可以提交审核。"), status=409)
+        roll = Roll.objects.select_for_update().select_related("jurisdiction").get(pk=roll.pk)
+        policy.may_submit_roll(actor, roll).require()
         _refresh_street_reviews(roll)
         settings = BenefitSettings.for_region(roll.jurisdiction)
         roll.status = RollStatus.IN_REVIEW if settings.street_review else RollStatus.DRAFT
@@ -358,26 +353,24 @@ def _refresh_street_reviews(roll: Roll) -> None:
             review.save()
 
 
+ON_BEHALF_NOTE = _lazy("代街道审核须注明依据，如“已收到街道签字的纸质审核表”。")
+
+
 def sign_off_street(*, actor, roll: Roll, street: Region, note: str = "") -> StreetReview:
-    """A street (or the bureau on its behalf, e.g. from a signed paper form) confirms its part of the roll."""
-    role = getattr(actor, "role", None)
-    if role == Role.STREET:
-        if actor.scope_code != street.code:
-            raise DomainError("forbidden", _("只能审核本街道的名单。"), status=403)
-    else:
-        _require_bureau(actor, roll.jurisdiction)
+    """A street (or the bureau on its behalf, from the street's signed paper form: then with a note saying
+    so) confirms its part of the roll."""
     with transaction.atomic():
-        roll = Roll.objects.select_for_update().get(pk=roll.pk)
-        if roll.status != RollStatus.IN_REVIEW:
-            raise DomainError("bad_state", _("名册不在街道审核阶段。"), status=409)
+        roll = Roll.objects.select_for_update().select_related("jurisdiction").get(pk=roll.pk)
         review = StreetReview.objects.select_for_update().filter(roll=roll, street=street).first()
         if review is None:
-            raise DomainError("not_found", _("该街道在本名册中没有名单。"), status=404)
-        open_here = RollCheck.objects.filter(roll=roll, resolution="", region_code__startswith=street.code).count()
-        if open_here:
-            raise DomainError("open_checks", _("本街道还有 %(n)d 个疑点未处理。") % {"n": open_here}, status=409)
+            raise DomainError(ErrorCode.NOT_FOUND, _("该街道在本名册中没有名单。"), status=404)
+        review.roll = roll
+        policy.may_sign_off_street(actor, review).require()
+        note = _text(note, "note", 300)
+        if not note and not policy.is_street_of(actor, street.code):
+            raise ValidationError({"note": [ON_BEHALF_NOTE]})
         review.reviewed_at, review.reviewed_by = timezone.now(), _user(actor)
-        review.note = (note or "").strip()[:300]
+        review.note = note
         review.save()
         audit.record(actor=actor, action=AuditAction.UPDATE, instance=roll, region_code=street.code,
                      detail=_("街道审核通过：%(street)s") % {"street": street.name})
@@ -387,10 +380,11 @@ def sign_off_street(*, actor, roll: Roll, street: Region, note: str = "") -> Str
 def sign_off_remaining_streets(*, actor, roll: Roll, note: str) -> tuple[list[str], dict[str, str]]:
     """The bureau records the sign-off of every street not yet signed (from their signed paper forms).
     Returns the streets signed and, for those refused (open checks), why."""
-    _require_bureau(actor, roll.jurisdiction)
-    note = (note or "").strip()
+    roll = _fresh(roll)
+    policy.may_sign_off_remaining_streets(actor, roll).require()
+    note = _text(note, "note", 300)
     if not note:
-        raise ValidationError({"note": [_("代街道审核须注明依据，如“已收到街道签字的纸质审核表”。")]})
+        raise ValidationError({"note": [ON_BEHALF_NOTE]})
     signed, refused = [], {}
     for review in StreetReview.objects.filter(roll=roll, reviewed_at__isnull=True).select_related("street"):
         try:
@@ -404,27 +398,21 @@ def sign_off_remaining_streets(*, actor, roll: Roll, note: str) -> tuple[list[st
 
 def approve_roll(*, actor, roll: Roll) -> Roll:
     """Bureau approval: every check cleared and every street signed; the roll is locked from now on."""
-    _require_bureau(actor, roll.jurisdiction)
     with transaction.atomic():
-        roll = Roll.objects.select_for_update().select_related("jurisdiction").get(pk=roll.pk)
+        roll = Roll.objects.select_for_update().select_related("jurisdiction", "programme").get(pk=roll.pk)
         settings = BenefitSettings.for_region(roll.jurisdiction)
-        allowed = (RollStatus.IN_REVIEW,) if settings.street_review else (RollStatus.DRAFT, RollStatus.IN_REVIEW)
-        if roll.status not in allowed:
-            raise DomainError("bad_state", _("名册须先经街道审核才能审批。") if roll.status == RollStatus.DRAFT
-                              else _("该名册当前状态不能审批。"), status=409)
+        # Fresh figures first (a refusal rolls these back with everything else).
         engine.refresh_totals(roll)
-        if roll.open_checks:
-            raise DomainError("open_checks", _("还有 %(n)d 个疑点未处理，不能审批。") % {"n": roll.open_checks},
-                              status=409)
-        if settings.street_review:
+        if settings.street_review and roll.status == RollStatus.IN_REVIEW:
             _refresh_street_reviews(roll)
-            unsigned = list(StreetReview.objects.filter(roll=roll, reviewed_at__isnull=True)
-                            .select_related("street").values_list("street__name", flat=True))
-            if unsigned:
-                raise DomainError("unsigned", _("以下街道尚未审核：%(streets)s") % {"streets": "、".join(unsigned)},
-                                  status=409)
+        policy.may_approve_roll(actor, roll, settings=settings).require()
         roll.status, roll.approved_at, roll.approved_by = RollStatus.APPROVED, timezone.now(), _user(actor)
         roll.save(update_fields=["status", "approved_at", "approved_by"])
+        if not roll.programme.pays_to_bank:
+            # A service voucher: its money is credited to the elders' service allowances now (the receivers of
+            # roll_approved, in this transaction), not paid to a bank. Recoveries stay to be recovered.
+            RollLine.objects.filter(roll=roll, status=LineStatus.PENDING, amount__gt=0).update(
+                status=LineStatus.CREDITED, paid_on=timezone.localdate(), updated_at=timezone.now())
         roll_approved.send(sender=Roll, roll=roll, actor=actor)
         audit.record(actor=actor, action=AuditAction.UPDATE, instance=roll, region_code=roll.jurisdiction_id,
                      detail=_("审批通过：%(n)d 人次，%(total)s 元") % {"n": roll.line_count,
@@ -437,25 +425,34 @@ def approve_roll(*, actor, roll: Roll) -> Roll:
 
 
 def export_bank_file(*, actor, roll: Roll, fmt: str = "xlsx") -> tuple[str, bytes, str]:
-    """The bank's payment file (see bankfile.py for the layout). Full account numbers only for the bureau
-    that approves rolls; anyone else gets masked numbers. Every export is in the audit log."""
+    """The bank's payment file (see bankfile.py for the layout): the bureau of the roll's jurisdiction only,
+    with full account numbers. The first download moves the roll to exported; every one is in the audit log."""
     from . import bankfile
 
-    _require_reviewer(actor, roll)
-    if fmt not in ("xlsx", "csv"):
-        raise ValidationError({"format": [_("格式须为 xlsx 或 csv。")]})
     with transaction.atomic():
         roll = Roll.objects.select_for_update().select_related("programme", "jurisdiction").get(pk=roll.pk)
-        if roll.status not in (RollStatus.APPROVED, RollStatus.EXPORTED, RollStatus.CLOSED):
-            raise DomainError("bad_state", _("名册审批后才能导出银行文件。"), status=409)
-        full = getattr(actor, "role", None) == Role.BUREAU or getattr(actor, "is_superuser", False)
-        name, content, mime = bankfile.write(roll, fmt=fmt, full_accounts=full)
+        policy.may_export_bank_file(actor, roll).require()
+        if fmt not in ("xlsx", "csv"):
+            raise ValidationError({"format": [_("格式须为 xlsx 或 csv。")]})
+        name, content, mime = bankfile.write(roll, actor=actor, fmt=fmt)
         if roll.status == RollStatus.APPROVED:
             roll.status, roll.exported_at = RollStatus.EXPORTED, timezone.now()
             roll.save(update_fields=["status", "exported_at"])
         audit.record(actor=actor, action=AuditAction.EXPORT, instance=roll, region_code=roll.jurisdiction_id,
                      detail=_("银行代发文件 %(name)s（%(which)s）") % {
-                         "name": name, "which": _("完整账号") if full else _("脱敏账号")})
+                         "name": name, "which": _("完整账号")})
+    return name, content, mime
+
+
+def export_review_list(*, actor, roll: Roll) -> tuple[str, bytes, str]:
+    """The review list (核对名单) of the lines the actor may see, masked (exports.py); in the audit log."""
+    from . import exports
+
+    roll = _fresh(roll)
+    policy.may_export_roll_lines(actor, roll).require()
+    name, content, mime = exports.review_list(roll, actor=actor)
+    audit.record(actor=actor, action=AuditAction.EXPORT, instance=roll, region_code=roll.jurisdiction_id,
+                 detail=_("核对名单 %(name)s") % {"name": name})
     return name, content, mime
 
 
@@ -464,17 +461,17 @@ def import_bank_results(*, actor, roll: Roll, file_name: str, content: bytes) ->
     by next month's roll). The same file twice changes nothing; a bad file changes nothing."""
     from . import bankfile
 
-    _require_bureau(actor, roll.jurisdiction)
+    # Refused before the file is read (again under the lock below: the state may change meanwhile).
+    policy.may_import_bank_results(actor, _fresh(roll)).require()
     digest = hashlib.sha256(content).hexdigest()
     results = bankfile.read_results(file_name, content)  # raises ValidationError listing every bad row
     with transaction.atomic():
-        roll = Roll.objects.select_for_update().get(pk=roll.pk)
+        roll = Roll.objects.select_for_update().select_related("programme", "jurisdiction").get(pk=roll.pk)
         done = BankResultImport.objects.filter(roll=roll, sha256=digest).first()
         if done is not None:
             return done
-        if roll.status not in (RollStatus.EXPORTED, RollStatus.CLOSED):
-            raise DomainError("bad_state", _("请先导出银行文件，再导入回盘结果。"), status=409)
-        lines = {line.pk: line for line in RollLine.objects.select_for_update().filter(
+        policy.may_import_bank_results(actor, roll).require()
+        lines = {line.pk: line for line in RollLine.objects.restrict(actor).select_for_update(of=("self",)).filter(
             roll=roll, pk__in=[r.line_id for r in results])}
         errors = {}
         for r in results:
@@ -518,17 +515,12 @@ def import_bank_results(*, actor, roll: Roll, file_name: str, content: bytes) ->
 
 def mark_recovered(*, actor, line: RollLine, note: str = "") -> RollLine:
     """Record that a recovery (追回) line's money came back."""
-    roll = line.roll
-    _require_bureau(actor, roll.jurisdiction)
     with transaction.atomic():
-        line = RollLine.objects.select_for_update().select_related("roll").get(pk=line.pk)
-        if line.kind != LineKind.RECOVERY or line.status != LineStatus.PENDING:
-            raise DomainError("bad_state", _("只有待追回的追回明细可以登记为已追回。"), status=409)
-        if line.roll.status not in (RollStatus.APPROVED, RollStatus.EXPORTED, RollStatus.CLOSED):
-            raise DomainError("bad_state", _("名册审批后才能登记追回。"), status=409)
+        line = RollLine.objects.select_for_update().select_related("roll", "roll__jurisdiction").get(pk=line.pk)
+        policy.may_mark_recovered_line(actor, line).require()
         before = audit.snapshot(line)
         line.status, line.paid_on = LineStatus.RECOVERED, timezone.localdate()
-        line.withheld_reason = (note or "").strip()[:200]
+        line.withheld_reason = _text(note, "note", 200)
         line.save(update_fields=["status", "paid_on", "withheld_reason", "updated_at"])
         audit.record(actor=actor, action=AuditAction.UPDATE, instance=line, before=before,
                      after=audit.snapshot(line), region_code=line.region_code)
@@ -543,10 +535,7 @@ def simulate(*, actor, programme: Programme, jurisdiction: Region, month, params
     """What `params` would pay for `month` against the rule in force, without writing anything."""
     from . import simulation
 
-    if getattr(actor, "role", None) != Role.BUREAU and not getattr(actor, "is_superuser", False):
-        raise DomainError("forbidden", _("只有民政部门可以进行预算测算。"), status=403)
-    if not getattr(actor, "is_superuser", False):
-        _require_bureau(actor, jurisdiction)
+    policy.may_simulate_rule(actor, jurisdiction).require()
     proposed = rules.parse(params)
     month = month_of(month)
     current = engine.rule_for(programme, jurisdiction, month)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("programmes/<slug:code>/rule/", views.rule_edit, name="rule_edit"),
     path("programmes/<slug:code>/simulate/", views.simulate, name="simulate"),
     path("totals/", views.totals, name="totals"),
+    path("mine/", views.my_benefits, name="mine"),
     path("rolls/<int:pk>/", views.roll_detail, name="roll"),
     path("rolls/<int:pk>/lines/", views.roll_lines, name="roll_lines"),
     path("rolls/<int:pk>/progress/", views.roll_progress, name="roll_progress"),
@@ -21,6 +22,7 @@ urlpatterns = [
     path("rolls/<int:pk>/sign/", views.sign, name="sign"),
     path("rolls/<int:pk>/approve/", views.approve, name="approve"),
     path("rolls/<int:pk>/export/", views.export, name="export"),
+    path("rolls/<int:pk>/lines/export/", views.export_lines, name="export_lines"),
     path("rolls/<int:pk>/import/", views.import_results, name="import"),
     path("rolls/<int:pk>/lines/<int:line_pk>/recovered/", views.mark_recovered, name="recovered"),
 ]

@@ -10,7 +10,8 @@ from decimal import Decimal
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q
+from django.db.models.functions import Substr
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,17 +22,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from yiyang.core.errors import DomainError, flash, messages_of
 from yiyang.core.models import Region, Role
-from yiyang.core.permissions import REGION_STAFF, has_role, role_required
+from yiyang.core.permissions import REGION_STAFF, role_required
 from yiyang.core.scope import get_scoped_or_404
-from yiyang.registry.models import CategoryKind
+from yiyang.registry.models import CategoryKind, Elder
 
-from . import rules, selectors, services
+from . import allowance, policy, rules, selectors, services
 from .forms import (
     ConfirmKindForm,
     GenerateForm,
     ImportForm,
     LineFilterForm,
-    ResolveForm,
     RollFilterForm,
     SettingsForm,
     TotalsForm,
@@ -57,9 +57,6 @@ log = logging.getLogger(__name__)
 
 LINES_PER_PAGE = 50
 CHECKS_PER_KIND = 30
-REVIEWERS = (Role.BUREAU, Role.STREET)
-# Checks are cleared by whoever knows the person: the bureau, the street or the community.
-CHECK_HANDLERS = (Role.BUREAU, Role.STREET, Role.COMMUNITY)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -79,18 +76,13 @@ def _this_month() -> datetime.date:
 def _jurisdiction(user) -> Region | None:
     """The jurisdiction whose rules and rolls the user works with: a bureau's own, a street's or community's
     county. Superusers without a scope have none (they see everything, but cannot act for a jurisdiction)."""
-    code = getattr(user, "scope_code", "") or ""
-    if user.role == Role.BUREAU and code:
-        return Region.objects.filter(code=code).first()
-    if user.role in (Role.STREET, Role.COMMUNITY) and len(code) >= 6:
-        return Region.objects.filter(code=code[:6]).first()
-    return None
+    return selectors.home_jurisdiction(user)
 
 
 def _own_jurisdiction(request) -> Region:
     """The bureau's own jurisdiction, for the pages that change something there."""
-    region = _jurisdiction(request.user) if request.user.role == Role.BUREAU else None
-    if region is None:
+    region = _jurisdiction(request.user)
+    if region is None or not policy.is_bureau_of(request.user, region.code):
         raise Http404
     return region
 
@@ -104,7 +96,7 @@ def _rule_in_force(versions: list[RuleVersion], jurisdiction: Region, month: dat
     """engine.rule_for over versions already loaded: the jurisdiction's own rule, else the nearest above."""
     best = None
     for rv in versions:
-        if rv.status != RuleStatus.ADOPTED or not jurisdiction.code.startswith(rv.jurisdiction_id):
+        if rv.status != RuleStatus.ADOPTED or not rv.jurisdiction.contains(jurisdiction.code):
             continue
         if not rv.applies_to(month):
             continue
@@ -154,7 +146,8 @@ def programme_list(request):
     return render(request, "benefits/programmes.html", {
         "rows": rows, "jurisdiction": jurisdiction, "month": month, "next_month": next_month,
         "settings": BenefitSettings.for_region(jurisdiction) if jurisdiction is not None else None,
-        "may_edit": user.role == Role.BUREAU and jurisdiction is not None,
+        "may_edit": jurisdiction is not None and bool(policy.may_adopt_rule(user, jurisdiction)),
+        "may_change_settings": jurisdiction is not None and bool(policy.may_change_settings(user, jurisdiction)),
     })
 
 
@@ -310,8 +303,6 @@ def rule_edit(request, code):
                                  source=editor["source"])
     except (ValidationError, DomainError) as exc:
         errors = _errors_of(exc)
-        if not editor["note"] and "note" not in errors and not isinstance(exc, DomainError):
-            errors["note"] = [_("请填写修订说明。")]
         messages.error(request, _("未启用：请检查下面标出的内容。"))
         return render(request, "benefits/rule_form.html",
                       _editor_context(request, programme, jurisdiction, editor, errors=errors), status=422)
@@ -351,10 +342,13 @@ def roll_list(request):
     filters = selectors.RollFilters(programme=data.get("programme", ""), month=data.get("month", ""),
                                     status=data.get("status", ""))
     page = Paginator(selectors.rolls(request.user, filters), 25).get_page(request.GET.get("page"))
-    context = {"form": form, "page": page}
+    figures = selectors.roll_figures(request.user, page.object_list)
+    context = {"form": form, "page": page, "figures": figures,
+               "whole": all(f["whole"] for f in figures.values())}
     if _htmx(request):
         return render(request, "benefits/_roll_rows.html", context)
-    if request.user.role == Role.BUREAU and _jurisdiction(request.user) is not None:
+    jurisdiction = _jurisdiction(request.user)
+    if jurisdiction is not None and policy.may_generate_roll(request.user, jurisdiction):
         context["generate_form"] = GenerateForm(initial={"month": _this_month().strftime("%Y-%m")})
     return render(request, "benefits/rolls.html", context)
 
@@ -401,12 +395,9 @@ def _roll(request, pk) -> Roll:
 
 def _line_filters(request, roll: Roll) -> tuple[LineFilterForm, selectors.LineFilters, list[Region]]:
     user = request.user
-    if user.role == Role.COMMUNITY:
-        regions = []
-    elif user.role == Role.STREET:
-        regions = list(Region.objects.filter(parent_id=user.scope_code).only("code", "name"))
-    else:
-        regions = list(Region.objects.filter(parent_id=roll.jurisdiction_id).only("code", "name"))
+    # The places below what the user sees of the roll (a community has none).
+    parent = roll.jurisdiction_id if selectors.sees_whole_roll(user, roll) else user.region_id
+    regions = list(Region.objects.filter(parent_id=parent).only("code", "name")) if parent else []
     form = LineFilterForm(request.GET or None, regions=regions)
     data = form.cleaned_data if form.is_valid() else {}
     filters = selectors.LineFilters(region=data.get("region", ""), kind=data.get("kind", ""),
@@ -423,11 +414,11 @@ def _lines_context(request, roll: Roll) -> dict:
     names = {r.code: r.name for r in regions}
     missing = {ln.region_code for ln in lines} - set(names)
     names.update(_region_names(missing))
-    may_recover = (has_role(request.user, Role.BUREAU)
-                   and roll.status in (RollStatus.APPROVED, RollStatus.EXPORTED, RollStatus.CLOSED))
+    for ln in lines:
+        ln.roll = roll
     rows = [{"line": ln, "region": names.get(ln.region_code, ln.region_code), "explanation": ln.explain(),
              "checks": list(ln.checks.all()), "account": ln.elder.masked_bank_account,
-             "may_recover": may_recover and ln.kind == LineKind.RECOVERY and ln.status == LineStatus.PENDING}
+             "may_recover": policy.may_mark_recovered_line(request.user, ln)}
             for ln in lines]
     return {"roll": roll, "line_form": form, "page": page, "rows": rows}
 
@@ -445,37 +436,50 @@ def _checks_context(request, roll: Roll) -> dict:
                        "more": counts[kind] - len(shown)})
     names = _region_names({c.region_code for g in groups for c in g["checks"]})
     for g in groups:
-        g["rows"] = [{"check": c, "region": names.get(c.region_code, c.region_code)} for c in g["checks"]]
+        for c in g["checks"]:
+            c.roll = roll
+        g["rows"] = [{"check": c, "region": names.get(c.region_code, c.region_code),
+                      "may_resolve": policy.may_resolve_check(user, c)} for c in g["checks"]]
+        g["may_resolve"] = any(row["may_resolve"] for row in g["rows"])
     return {"check_groups": groups, "open_check_count": sum(counts.values()),
-            "may_resolve": has_role(user, *CHECK_HANDLERS) and roll.status in (RollStatus.DRAFT, RollStatus.IN_REVIEW)}
+            "may_resolve": any(g["may_resolve"] for g in groups)}
 
 
 def _roll_context(request, roll: Roll, **extra) -> dict:
+    """The roll page: what the user may see of the roll, and the steps policy.py lets them take on it (the
+    same decisions the services require, so no button is offered that would be refused)."""
     user = request.user
-    bureau = has_role(user, Role.BUREAU)
     settings = BenefitSettings.for_region(roll.jurisdiction)
-    context = {"roll": roll, "settings": settings, "bureau": bureau, "generating": roll.status == RollStatus.GENERATING}
+    figures = selectors.roll_figures(user, [roll])[roll.pk]
+    may = {"generate": policy.may_generate_roll(user, roll.jurisdiction, roll)}
+    context = {"roll": roll, "settings": settings, "figures": figures, "may": may,
+               "generating": roll.status == RollStatus.GENERATING,
+               "full_accounts": policy.is_bureau_of(user, roll.jurisdiction_id)}
     if roll.status == RollStatus.GENERATING:
-        context["may_regenerate"] = bureau and bool(roll.error)
         return {**context, **extra}
-    reviews = list(roll.street_reviews.select_related("street", "reviewed_by"))
+    reviews = selectors.street_reviews(user, roll)
+    open_by_street = dict(RollCheck.objects.filter(roll=roll, resolution="")
+                          .annotate(street=Substr("region_code", 1, 9))
+                          .order_by().values_list("street").annotate(n=Count("id")))
     for r in reviews:
-        r.may_sign = (roll.status == RollStatus.IN_REVIEW and r.reviewed_at is None
-                      and (bureau or (user.role == Role.STREET and user.scope_code == r.street_id)))
-    approvable = (RollStatus.IN_REVIEW,) if settings.street_review else (RollStatus.DRAFT, RollStatus.IN_REVIEW)
+        r.roll = roll
+        r.may_sign = policy.may_sign_off_street(user, r, open_checks=open_by_street.get(r.street_id, 0))
+        r.on_behalf = not policy.is_street_of(user, r.street_id)
+    may.update({
+        "submit": policy.may_submit_roll(user, roll),
+        "approve": policy.may_approve_roll(user, roll, settings=settings),
+        "export": policy.may_export_bank_file(user, roll),
+        "import": policy.may_import_bank_results(user, roll),
+        "sign_remaining": policy.may_sign_off_remaining_streets(user, roll),
+        "export_lines": policy.may_export_roll_lines(user, roll),
+    })
+    if not roll.programme.pays_to_bank:
+        context["credited"] = selectors.credited_to_allowance(user, roll)
     context.update({
         "reviews": reviews, "reviews_signed": sum(1 for r in reviews if r.reviewed_at),
-        "may_regenerate": bureau and roll.status == RollStatus.DRAFT,
-        "may_submit": bureau and roll.status == RollStatus.DRAFT,
-        "may_approve": bureau and roll.status in approvable,
-        "may_export": has_role(user, *REVIEWERS) and roll.status in (RollStatus.APPROVED, RollStatus.EXPORTED,
-                                                                     RollStatus.CLOSED),
-        "may_import": bureau and roll.status in (RollStatus.EXPORTED, RollStatus.CLOSED),
         "imports": list(roll.result_imports.select_related("imported_by").order_by("-imported_at")),
         "import_form": ImportForm(),
     })
-    if not bureau and not user.is_superuser:
-        context["mine"] = selectors.lines(user, roll).aggregate(n=Count("id"), total=Sum("amount"))
     context.update(_checks_context(request, roll))
     context.update(_lines_context(request, roll))
     return {**context, **extra}
@@ -509,7 +513,7 @@ def _back(roll: Roll, anchor: str = ""):
     return redirect(reverse("benefits:roll", args=[roll.pk]) + (f"#{anchor}" if anchor else ""))
 
 
-@role_required(Role.BUREAU)
+@role_required(*REGION_STAFF)
 @require_POST
 def regenerate(request, pk):
     roll = _roll(request, pk)
@@ -528,30 +532,27 @@ def regenerate(request, pk):
     return _back(roll)
 
 
-@role_required(*CHECK_HANDLERS)
+@role_required(*REGION_STAFF)
 @require_POST
 def resolve(request, pk, check_pk):
     roll = _roll(request, pk)
     check = selectors.checks(request.user, roll, open_only=False).filter(pk=check_pk).first()
     if check is None:
         raise Http404
-    form = ResolveForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("请选择处理结果。"))
-        return _back(roll, "checks")
-    try:
-        services.resolve_check(actor=request.user, check=check, resolution=form.cleaned_data["resolution"],
-                               note=form.cleaned_data["note"])
+    resolution = request.POST.get("resolution", "")
+    try:  # the service validates the resolution and the note, for the page and the API alike
+        services.resolve_check(actor=request.user, check=check, resolution=resolution,
+                               note=request.POST.get("note", ""))
     except (ValidationError, DomainError) as exc:
         _fail(request, exc)
     else:
-        done = (_("已核实无误：%(name)s（%(kind)s）") if form.cleaned_data["resolution"] == "confirmed"
+        done = (_("已核实无误：%(name)s（%(kind)s）") if resolution == "confirmed"
                 else _("已暂缓发放：%(name)s（%(kind)s）"))
         messages.success(request, done % {"name": check.line.elder.name, "kind": check.get_kind_display()})
     return _back(roll, "checks")
 
 
-@role_required(*CHECK_HANDLERS)
+@role_required(*REGION_STAFF)
 @require_POST
 def confirm_kind(request, pk):
     """Every open check of one kind (that the user may see) confirmed, one service call per check."""
@@ -574,7 +575,7 @@ def confirm_kind(request, pk):
     return _back(roll, "checks")
 
 
-@role_required(Role.BUREAU)
+@role_required(*REGION_STAFF)
 @require_POST
 def submit(request, pk):
     roll = _roll(request, pk)
@@ -590,12 +591,12 @@ def submit(request, pk):
     return _back(roll)
 
 
-@role_required(*REVIEWERS)
+@role_required(*REGION_STAFF)
 @require_POST
 def sign(request, pk):
     roll = _roll(request, pk)
     note = request.POST.get("note", "").strip()
-    if request.POST.get("street") == "*" and request.user.role == Role.BUREAU:
+    if request.POST.get("street") == "*":
         try:
             signed, refused = services.sign_off_remaining_streets(actor=request.user, roll=roll, note=note)
         except (ValidationError, DomainError) as exc:
@@ -610,9 +611,6 @@ def sign(request, pk):
               .filter(roll=roll, street_id=request.POST.get("street", "")).first())
     if review is None:
         raise Http404
-    if request.user.role != Role.STREET and not note:
-        messages.error(request, _("代街道审核须注明依据，如“已收到街道签字的纸质审核表”。"))
-        return _back(roll, "reviews")
     try:
         services.sign_off_street(actor=request.user, roll=roll, street=review.street, note=note)
     except (ValidationError, DomainError) as exc:
@@ -622,7 +620,7 @@ def sign(request, pk):
     return _back(roll, "reviews")
 
 
-@role_required(Role.BUREAU)
+@role_required(*REGION_STAFF)
 @require_POST
 def approve(request, pk):
     roll = _roll(request, pk)
@@ -631,12 +629,13 @@ def approve(request, pk):
     except (ValidationError, DomainError) as exc:
         _fail(request, exc)
     else:
-        messages.success(request, _("名册已审批：%(n)d 人次，%(total)s 元。现在可以下载银行代发文件。") % {
-            "n": roll.line_count, "total": roll.total_amount})
+        done = (_("名册已审批：%(n)d 人次，%(total)s 元。现在可以下载银行代发文件。") if roll.programme.pays_to_bank
+                else _("名册已审批：%(n)d 人次，%(total)s 元，已计入老年人的服务补贴余额。"))
+        messages.success(request, done % {"n": roll.line_count, "total": roll.total_amount})
     return _back(roll)
 
 
-@role_required(*REVIEWERS)
+@role_required(*REGION_STAFF)
 @require_POST
 def export(request, pk):
     roll = _roll(request, pk)
@@ -652,7 +651,23 @@ def export(request, pk):
     return response
 
 
-@role_required(Role.BUREAU)
+@role_required(*REGION_STAFF)
+@require_POST
+def export_lines(request, pk):
+    """核对名单: the lines the user may see, masked, as xlsx."""
+    roll = _roll(request, pk)
+    try:
+        name, content, mime = services.export_review_list(actor=request.user, roll=roll)
+    except DomainError as exc:
+        _fail(request, exc)
+        return _back(roll)
+    response = HttpResponse(content, content_type=mime)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@role_required(*REGION_STAFF)
 @require_POST
 def import_results(request, pk):
     roll = _roll(request, pk)
@@ -684,7 +699,7 @@ def import_results(request, pk):
     return _back(roll, "bank")
 
 
-@role_required(Role.BUREAU)
+@role_required(*REGION_STAFF)
 @require_POST
 def mark_recovered(request, pk, line_pk):
     roll = _roll(request, pk)
@@ -739,23 +754,89 @@ def totals(request):
 # ------------------------------------------------------------------------------------------- home panel
 
 def benefits_home_panel(request):
-    """Home page card for region staff: this month's rolls, checks to clear, streets to sign."""
+    """Home page card for region staff: this month's rolls with the figures of the user's own scope (a street
+    sees its street's people and money, not the county's), checks to clear, streets to sign."""
     user = request.user
-    if user.is_superuser or not has_role(user, *REGION_STAFF) or not user.scope_code:
+    if user.is_superuser or user.role not in REGION_STAFF or not user.scope_code:
         return None
     month = _this_month()
-    rolls = list(Roll.objects.restrict(user).filter(month=month).select_related("programme")
-                 .order_by("programme__position"))
-    open_rolls = Roll.objects.restrict(user).filter(status__in=OPEN_ROLL_STATUSES)
-    checks = RollCheck.objects.filter(roll__in=open_rolls, resolution="")
-    if user.role != Role.BUREAU:
-        checks = checks.filter(region_code__startswith=user.scope_code)
-    counts = checks.aggregate(n=Count("id"))
+    visible = Roll.objects.restrict(user).select_related("programme")
+    rolls = list(visible.filter(month=month).order_by("programme__position"))
+    open_rolls = list(visible.filter(status__in=OPEN_ROLL_STATUSES))
+    figures = selectors.roll_figures(user, {r.pk: r for r in rolls + open_rolls}.values())
     to_sign = 0
-    if user.role == Role.STREET:
-        to_sign = StreetReview.objects.filter(street_id=user.scope_code, reviewed_at__isnull=True,
+    if policy.is_street_of(user, user.region_id):
+        to_sign = StreetReview.objects.filter(roll__in=visible, street_id=user.region_id, reviewed_at__isnull=True,
                                               roll__status=RollStatus.IN_REVIEW).count()
     failed = RollLine.objects.restrict(user).filter(
         Q(status=LineStatus.FAILED) & Q(month__gte=rules.add_months(month, -2))).count()
-    return {"template": "benefits/_home_panel.html", "month": month, "rolls": rolls, "open_checks": counts["n"],
-            "to_sign": to_sign, "failed": failed}
+    return {"template": "benefits/_home_panel.html", "month": month,
+            "rolls": [{"roll": r, **figures[r.pk]} for r in rolls],
+            "open_checks": sum(figures[r.pk]["open_checks"] for r in open_rolls),
+            "to_sign": to_sign, "failed": failed, "street": policy.is_street_of(user, user.region_id),
+            "whole": all(figures[r.pk]["whole"] for r in rolls)}
+
+
+# ---------------------------------------------------------------------------------------- the family's page
+
+HISTORY_MONTHS = 24
+FAMILY_ROLES = (Role.FAMILY, Role.ELDER)
+
+
+def plain_status(line: RollLine) -> str:
+    """Where a line's money is, in words for the family (not the clerk's workflow states)."""
+    if line.roll.is_open:
+        return _("名册审核中，审批后发放")
+    if line.status == LineStatus.PENDING:
+        return _("待追回") if line.kind == LineKind.RECOVERY else _("已审批，待银行发放")
+    if line.status == LineStatus.PAID:
+        return _("已发放（%(day)s）") % {"day": line.paid_on.isoformat()} if line.paid_on else _("已发放")
+    if line.status == LineStatus.CREDITED:
+        return _("已计入服务补贴余额（%(day)s）") % {"day": line.paid_on.isoformat()} if line.paid_on else _(
+            "已计入服务补贴余额")
+    if line.status == LineStatus.FAILED:
+        return _("发放失败：%(reason)s。请核对银行账户，下月将重新发放。") % {"reason": line.failure_reason or "—"}
+    if line.status == LineStatus.WITHHELD:
+        return _("暂缓发放：%(reason)s") % {"reason": line.withheld_reason or "—"}
+    return str(line.get_status_display())
+
+
+def _elder_benefits(user, elder, month: datetime.date) -> dict:
+    lines = selectors.elder_history(user, elder, since=rules.add_months(month, 1 - HISTORY_MONTHS))
+    issued = (LineStatus.PAID, LineStatus.CREDITED, LineStatus.RECOVERED)
+    latest = lines[0].month if lines else None
+    current = [ln for ln in lines if ln.month == latest and ln.kind == LineKind.REGULAR]
+    credited = sum((ln.amount for ln in lines if ln.status == LineStatus.CREDITED and ln.for_month == month),
+                   Decimal("0.00"))
+    return {
+        "elder": elder, "latest": latest,
+        "current": [{"line": ln, "status": plain_status(ln)} for ln in current],
+        "rows": [{"line": ln, "status": plain_status(ln), "explanation": ln.explain()} for ln in lines],
+        "paid": sum((ln.amount for ln in lines if ln.status in issued), Decimal("0.00")),
+        "pending": sum((ln.amount for ln in lines if ln.status == LineStatus.PENDING and ln.amount > 0),
+                       Decimal("0.00")),
+        "allowance": allowance.balance(elder, month), "credited_this_month": credited,
+        "vouchers": any(not ln.programme.pays_to_bank for ln in lines),
+    }
+
+
+@role_required(*FAMILY_ROLES)
+def my_benefits(request):
+    """The family's (or the elder's own) page of the linked elders' benefits: programmes, what each month paid
+    or will pay and why, and the service allowance."""
+    month = _this_month()
+    elders = list(Elder.objects.restrict(request.user).order_by("name", "pk"))
+    return render(request, "benefits/mine.html", {
+        "month": month, "months": HISTORY_MONTHS,
+        "elders": [_elder_benefits(request.user, e, month) for e in elders]})
+
+
+def family_home_panel(request):
+    """Home page card for the family: this month's benefits of each linked elder, and the way to the page."""
+    user = request.user
+    if user.is_superuser or user.role not in FAMILY_ROLES:
+        return None
+    month = _this_month()
+    elders = list(Elder.objects.restrict(user).order_by("name", "pk"))
+    return {"template": "benefits/_family_panel.html", "month": month,
+            "elders": [_elder_benefits(user, e, month) for e in elders]}

@@ -45,6 +45,7 @@ NAV = [
     NavItem(_("能力评估"), "assessment:list", REGION_STAFF, "assessment"),
     NavItem(_("评估任务"), "assessment:mine", frozenset({Role.ASSESSOR}), "assessment"),
     NavItem(_("补贴发放"), "benefits:rolls", REGION_STAFF, "benefits"),
+    NavItem(_("补贴明细"), "benefits:mine", frozenset({Role.FAMILY, Role.ELDER}), "benefits"),
     NavItem(_("服务订单"), "services:order_list", REGION_STAFF | {Role.PROVIDER, Role.FAMILY, Role.ELDER},
             "services"),
     NavItem(_("预约服务"), "services:order_new", frozenset({Role.FAMILY, Role.ELDER}), "services"),

@@ -41,12 +41,14 @@ def elder_benefits(context, elder):
 
     Usage in registry/elder_detail.html: {% load benefits_tags %}{% elder_benefits elder %}
     """
-    from yiyang.core.permissions import REGION_STAFF, has_role
-
+    from ..models import Roll
     from ..selectors import elder_history
 
     request = context.get("request")
     user = getattr(request, "user", None)
     lines = elder_history(user, elder) if user is not None else []
-    return {"elder": elder, "lines": [{"line": ln, "explanation": ln.explain()} for ln in lines],
-            "request": request, "may_open_roll": user is not None and has_role(user, *REGION_STAFF)}
+    # A month links to its roll when the reader may open that roll (region staff, not the family).
+    rolls = set(Roll.objects.restrict(user).filter(pk__in={ln.roll_id for ln in lines}).values_list("pk", flat=True)
+                ) if lines else set()
+    return {"elder": elder, "request": request,
+            "lines": [{"line": ln, "explanation": ln.explain(), "roll_link": ln.roll_id in rolls} for ln in lines]}

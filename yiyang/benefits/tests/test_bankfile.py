@@ -15,6 +15,7 @@ from openpyxl import Workbook, load_workbook
 from yiyang.benefits import bankfile, services
 from yiyang.benefits.models import BankResultImport, LineStatus, RollCheck, RollLine
 from yiyang.benefits.tests import factories as f
+from yiyang.core.errors import DomainError
 from yiyang.core.tests.factories import demo_roles
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +58,7 @@ def setup():
         services.resolve_check(actor=bureau, check=check, resolution="withheld", note="待补登账号")
     services.submit_for_review(actor=bureau, roll=roll)
     for review in roll.street_reviews.select_related("street"):
-        services.sign_off_street(actor=bureau, roll=roll, street=review.street)
+        services.sign_off_street(actor=bureau, roll=roll, street=review.street, note="纸质审核表已签字")
     roll = services.approve_roll(actor=bureau, roll=roll)
     _n, csv_bytes, _m = services.export_bank_file(actor=bureau, roll=roll, fmt="csv")
     _n, xlsx_bytes, _m = services.export_bank_file(actor=bureau, roll=roll, fmt="xlsx")
@@ -106,15 +107,21 @@ def test_xlsx_accounts_are_text_full_for_the_bureau(setup):
     assert holder[LEADING_ZERO] == "王小明" and holder[setup["accounts"][1]] == "老人1"
 
 
-def test_accounts_masked_for_anyone_else(setup):
+def test_only_the_bureau_downloads_it_and_anyone_else_would_get_masked_numbers_of_their_own_lines(setup):
     street = setup["roles"]["street"]
-    _n, content, _m = services.export_bank_file(actor=street, roll=setup["roll"], fmt="xlsx")
+    with pytest.raises(DomainError) as refused:
+        services.export_bank_file(actor=street, roll=setup["roll"], fmt="xlsx")
+    assert refused.value.status == 403
+    # The writer itself reads through the street's scope (登科街道: 老人1, 2 and 5) and masks what it writes.
+    _n, content, _m = bankfile.write(setup["roll"], actor=street, fmt="xlsx")
     wb = load_workbook(io.BytesIO(content))
-    cells = [row[4] for row in wb["代发明细"].iter_rows(min_row=2)]
-    assert {c.value for c in cells} == {"**** " + a[-4:] for a in setup["accounts"].values()}
-    assert all(c.data_type == "s" for c in cells)
+    rows = list(wb["代发明细"].iter_rows(min_row=2))
+    assert {r[1].value for r in rows} == {"老人1", "老人2", "老人5"}
+    cells = [row[4] for row in rows]
+    assert {c.value for c in cells} == {"**** " + setup["accounts"][n][-4:] for n in (1, 2, 5)}
+    assert all(c.data_type == "s" for c in cells) and all("*" in r[2].value for r in rows)
     assert {r[0]: r[1] for r in wb["汇总"].iter_rows(values_only=True)}["账号"].startswith("脱敏")
-    _n, content, _m = services.export_bank_file(actor=street, roll=setup["roll"], fmt="csv")
+    _n, content, _m = bankfile.write(setup["roll"], actor=street, fmt="csv")
     text = content.decode("utf-8-sig")
     assert not any(a in text for a in setup["accounts"].values())
 

@@ -1,6 +1,7 @@
 """End to end in chromium: the bureau raises the 90–99 band of 高龄津贴 to 150 yuan, sees the cost in the
 simulation, adopts it from next month, generates next month's roll, clears its checks, submits it, the street
-signs its part and the bureau approves."""
+signs its part and the bureau approves; the street cannot download the payment file, and the family finds the
+mother's new amount, explained, from its menu."""
 
 import datetime
 from decimal import Decimal
@@ -14,6 +15,7 @@ from yiyang.benefits.tests import factories as f
 from yiyang.browser_testing import nav_to, sign_in
 from yiyang.core.services import load_regions
 from yiyang.core.tests.factories import PASSWORD, demo_roles
+from yiyang.registry.models import FamilyLink
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -99,7 +101,22 @@ def test_raise_a_band_simulate_adopt_generate_and_approve(page, roles):
     assert roll.status == "approved" and roll.total_amount == Decimal("200.00")
     assert RollLine.objects.get(roll=roll, elder=old).amount == Decimal("150.00")
 
-    # 6. The totals page draws next month's amounts per street (ECharts, served from our own static files).
+    # 6. The street may not download the payment file (only its review list); the family finds the mother's
+    # benefits from the menu, explained.
+    switch_user(page, "street")
+    page.goto(page.base_url + f"/benefits/rolls/{roll.pk}/")
+    assert page.get_by_test_id("export-lines").is_visible() and page.get_by_test_id("export-xlsx").count() == 0
+    FamilyLink.objects.create(user=roles["family"], elder=old, relationship="daughter")
+    switch_user(page, "family")
+    page.locator("nav.mainnav").get_by_role("link", name="补贴明细").click()
+    page.wait_for_url("**/benefits/mine/")
+    mine = page.get_by_test_id(f"mine-{old.pk}").inner_text()
+    age = rules.age_on(old.birth_date, nxt)
+    assert f"{nxt.isoformat()} 时 {age} 岁 → 90–99 岁档 → 150.00 元" in mine and "已审批，待银行发放" in mine
+    assert "钱秀兰" not in page.content()
+    switch_user(page, "bureau")
+
+    # 7. The totals page draws next month's amounts per street (ECharts, served from our own static files).
     page.goto(page.base_url + f"/benefits/totals/?month={nxt:%Y-%m}&level=9")
     page.locator("#totals-chart svg").first.wait_for()
     assert "登科街道" in page.get_by_test_id("totals").inner_text()

@@ -79,7 +79,7 @@ def check_a_year_of_paid_rolls_and_this_months_draft(log):
     # The longevity draft keeps its checks open (accounts missing or mistyped, the couple sharing one).
     draft = Roll.objects.get(programme__code="longevity", month=this_month)
     assert draft.open_checks > 0
-    assert {"bank_missing", "bank_invalid", "duplicate"} <= set(
+    assert {"bank_missing", "bank_invalid", "shared_account"} <= set(
         RollCheck.objects.filter(roll=draft, resolution="").values_list("kind", flat=True))
     # Checks of past rolls were cleared: most confirmed, the ones without a usable account withheld.
     past = RollCheck.objects.exclude(roll__month=this_month)

@@ -367,9 +367,49 @@ def test_checks_flag_bank_problems_and_shared_accounts(roles, longevity):
     d = f.elder(roles["community"], 4, birth=D(1933, 3, 3))
     roll = f.generate(roles["bureau"], longevity, "2026-11")
     got = sorted(RollCheck.objects.filter(roll=roll).values_list("line__elder_id", "kind"))
-    assert got == sorted([(a.pk, "duplicate"), (b.pk, "duplicate"), (c.pk, "bank_invalid"),
+    assert got == sorted([(a.pk, "shared_account"), (b.pk, "shared_account"), (c.pk, "bank_invalid"),
                           (d.pk, "bank_missing")])
     assert roll.open_checks == 4
+
+
+def test_each_check_kind_says_what_it_is(client, roles, longevity):
+    """Two people sharing an account are not one person registered twice: each doubt is its own kind, and
+    its group on the roll page and its explanation say that doubt only."""
+    valid = next(f"622202020011223344{d}" for d in range(10) if engine.valid_bank_account(f"622202020011223344{d}"))
+    c = roles["community"]
+    husband = f.elder(c, 1, birth=D(1930, 3, 3), name="张大爷", male=True, bank_account=valid)
+    wife = f.elder(c, 2, birth=D(1931, 4, 4), name="张大娘", bank_account=valid)
+    twice = [f.elder(c, seq, birth=D(1932, 5, 5), name="李桂英", bank_account=f"95588012345678{seq:04d}")
+             for seq in (3, 8)]
+    roll = f.generate(roles["bureau"], longevity, "2026-11")
+    checks = list(RollCheck.objects.filter(roll=roll).select_related("line"))
+    assert sorted((ch.line.elder_id, ch.kind) for ch in checks) == sorted(
+        [(husband.pk, "shared_account"), (wife.pk, "shared_account"),
+         (twice[0].pk, "duplicate"), (twice[1].pk, "duplicate")])
+    for ch in checks:
+        if ch.kind == "shared_account":
+            assert ch.get_kind_display() == "多人共用银行账户" and "共用同一银行账户" in ch.explain()
+        else:
+            assert ch.get_kind_display() == "疑似重复身份" and "银行" not in ch.explain()
+            assert "同名、同性别、同出生日期" in ch.explain()
+    client.force_login(roles["bureau"])
+    body = client.get(f"/benefits/rolls/{roll.pk}/").content.decode()
+    duplicate = body.split('data-testid="check-group-duplicate"')[1].split("</details>")[0]
+    shared = body.split('data-testid="check-group-shared_account"')[1].split("</details>")[0]
+    assert "疑似重复身份" in duplicate and "银行账户" not in duplicate and "李桂英" in duplicate
+    assert "多人共用银行账户" in shared and "张大爷" in shared and "李桂英" not in shared
+
+
+def test_every_check_kind_has_an_explanation_of_its_own():
+    from django.utils import translation
+
+    from yiyang.benefits.models import CheckKind
+
+    for language in ("zh-hans", "en"):
+        with translation.override(language):
+            texts = {kind: str(RollCheck(kind=kind, detail="").explain()) for kind in CheckKind.values}
+            assert all(texts.values()), texts
+            assert len(set(texts.values())) == len(texts), texts
 
 
 def test_luhn_on_unionpay_numbers():

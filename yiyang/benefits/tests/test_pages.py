@@ -5,6 +5,7 @@ elder page's section and the home panel; scope (404) and bounded query counts. R
 import csv
 import datetime
 import io
+import re
 from decimal import Decimal
 
 import openpyxl
@@ -276,10 +277,16 @@ def test_the_whole_workflow_through_the_pages(client, world):
     upload.name = "results.csv"
     page = _follow_messages(client, client.post(reverse("benefits:import", args=[roll.pk]), {"file": upload}))
     assert "该文件已导入过" in page
-    # The street may download the file, with masked accounts only.
+    # The street may not download the payment file; its review list holds its own people, masked.
     client.force_login(world["street"])
-    resp = client.post(reverse("benefits:export", args=[roll.pk]), {"format": "csv"})
-    assert resp.status_code == 200 and "955880123456789012" not in resp.content.decode("utf-8-sig")
+    page = _follow_messages(client, client.post(reverse("benefits:export", args=[roll.pk]), {"format": "csv"}))
+    assert "只有本辖区民政部门可以导出银行代发文件" in page
+    resp = client.post(reverse("benefits:export_lines", args=[roll.pk]))
+    assert resp.status_code == 200 and "attachment" in resp["Content-Disposition"]
+    wb = openpyxl.load_workbook(io.BytesIO(resp.content), read_only=True)
+    rows = list(wb.worksheets[0].iter_rows(values_only=True))
+    assert {r[1] for r in rows[1:]} == {"赵德明", "钱秀兰"}
+    assert "955880123456789012" not in str(rows) and "**** 9012" in str(rows)
 
 
 def test_bad_results_file_lists_every_row_error(client, world):
@@ -412,3 +419,26 @@ def test_bureau_changes_the_settings_and_bad_values_are_refused(client, world):
     assert "1 日死亡的当月不发" in client.get(reverse("benefits:programmes")).content.decode()
     client.force_login(world["street"])
     assert client.get(url).status_code == 404  # role_required answers 404 to other roles
+
+
+def _segment(body: str, testid: str, end: str) -> str:
+    return body.split(f'data-testid="{testid}"')[1].split(end)[0]
+
+
+def test_each_user_sees_the_totals_of_their_own_scope(client, world):
+    """登科街道 has 赵德明 (100) and 钱秀兰 (50), both of 登科寺社区; 文治街道 has 孙桂芳 (50): the county 200."""
+    roll = _generate(world)
+    expected = {"bureau": ("3", "200.00", "1"), "street": ("2", "150.00", "1"), "community": ("2", "150.00", "1"),
+                "other_street": ("1", "50.00", "0")}
+    for who, (n, total, checks) in expected.items():
+        client.force_login(world[who])
+        panel = _segment(client.get(reverse("core:home")).content.decode(), "benefits-summary", "</section>")
+        home = _segment(panel, f"home-roll-{roll.pk}", "</li>")
+        assert f"{n} 人次 · {total} 元" in home, (who, home)
+        rows = _segment(client.get(reverse("benefits:rolls")).content.decode(), f"roll-row-{roll.pk}", "</tr>")
+        assert f'<td class="num">{n}</td>' in rows and f'<td class="num">{total}</td>' in rows, (who, rows)
+        page = client.get(reverse("benefits:roll", args=[roll.pk])).content.decode()
+        assert f'data-testid="line-count">{n}<' in page and f'data-testid="total-amount">{total}<' in page, who
+        assert re.search(f'data-testid="open-checks"( class="overdue")?>{checks}<', page), who
+        # Workers below the bureau are told whose figures they see, and the roll's own total apart.
+        assert ("本辖区" in panel) == (who != "bureau") and ('data-testid="roll-whole"' in page) == (who != "bureau")

@@ -1,0 +1,24 @@
+"""The service allowance balance (服务补贴余额) as benefits shows it, without importing the services app.
+
+A programme paid as a voucher (服务补贴) is not paid to a bank: approving its roll credits the lines to the
+elders' allowances (`signals.roll_approved`; the services app keeps that ledger and spends it on orders).
+What is left of a month's allowance is the services app's to say. To show it on the benefits pages (the
+family's benefits page, the elder page's section), the domain that keeps the ledger registers a reader in its
+AppConfig.ready():
+
+    from yiyang.benefits.allowance import BALANCE_READERS
+    BALANCE_READERS.append(selectors.allowance_totals)  # (elder, month) -> {"credited", "debited", "balance", …}
+
+Until one is registered, the pages show what benefits itself knows: the amounts credited.
+"""
+
+BALANCE_READERS: list = []
+
+
+def balance(elder, month) -> dict | None:
+    """The elder's allowance for the month of `month` from the registered reader, or None if there is none."""
+    for reader in BALANCE_READERS:
+        found = reader(elder, month)
+        if found is not None:
+            return found
+    return None
