@@ -120,14 +120,14 @@ def score(request, payload: ScoreIn):
     `risk_events_30d.fall` (`negative_count`), `coma` (`coma_conflict`: coma needs B.3.9 = 0)."""
     require_roles(request.user, *STAFF)
     region = payload.region or request.user.scope_code or settings.DEFAULT_JURISDICTION_CODE
-    policy = selectors.policy_for(region)
-    stack = policy.stack_adjustments if payload.stack_adjustments is None else payload.stack_adjustments
+    jurisdiction = selectors.policy_for(region)
+    stack = jurisdiction.stack_adjustments if payload.stack_adjustments is None else payload.stack_adjustments
     try:
         result = scoring.score(payload.template, payload.items, diagnoses=payload.diagnoses,
                                risk_events_30d=payload.risk_events_30d, coma=payload.coma, stack_adjustments=stack)
     except scoring.ScoringError as exc:
         raise services.scoring_validation_error(exc, renames={"template_code": "template"}) from None
-    return result_out(result, policy.region_code if payload.stack_adjustments is None else "")
+    return result_out(result, jurisdiction.region_code if payload.stack_adjustments is None else "")
 
 
 class OptionOut(Schema):
