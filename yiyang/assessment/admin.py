@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from . import services
 from .models import Assessment, AssessmentPolicy, CurrentLevel
 
 
@@ -24,6 +25,15 @@ class AssessmentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The read-only form shows Annex A: a read of the health record, audited like the pages'.
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            a = self.get_object(request, object_id)
+            if a is not None and a.info:
+                services.record_health_view(actor=request.user, assessment=a, detail="admin")
+        return response
 
 
 @admin.register(CurrentLevel)

@@ -13,13 +13,13 @@ from pydantic import ConfigDict
 from pydantic.json_schema import SkipJsonSchema
 
 from yiyang.core.api import ErrorOut
-from yiyang.core.errors import DomainError
 from yiyang.core.models import Role
 from yiyang.core.navigation import STAFF
-from yiyang.core.permissions import REGION_STAFF, has_role
+from yiyang.core.permissions import REGION_STAFF
+from yiyang.core.policy import require_roles
 from yiyang.core.scope import get_scoped_or_404
 
-from . import scoring, selectors, services
+from . import policy, scoring, selectors, services
 from .models import Assessment, Reason
 
 router = Router(tags=["assessments"])
@@ -29,11 +29,6 @@ ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: Error
 
 def _english() -> bool:
     return (translation.get_language() or "").startswith("en")
-
-
-def _require(request, *roles):
-    if not has_role(request.user, *roles):
-        raise DomainError("forbidden", _("您的角色无权执行此操作。"), status=403)
 
 
 # ------------------------------------------------------------------------------------------- calculator
@@ -123,16 +118,16 @@ def score(request, payload: ScoreIn):
     Invalid input answers 422 with one entry per problem, e.g. `items.B.2.4` (`out_of_range`, stairs are 0–3),
     `items.B.9.9` (`unknown_item`), `items.B.1.3` (`missing_item`), `diagnoses.0` (`invalid_icd10`),
     `risk_events_30d.fall` (`negative_count`), `coma` (`coma_conflict`: coma needs B.3.9 = 0)."""
-    _require(request, *STAFF)
+    require_roles(request.user, *STAFF)
     region = payload.region or request.user.scope_code or settings.DEFAULT_JURISDICTION_CODE
-    policy = selectors.policy_for(region)
-    stack = policy.stack_adjustments if payload.stack_adjustments is None else payload.stack_adjustments
+    jurisdiction = selectors.policy_for(region)
+    stack = jurisdiction.stack_adjustments if payload.stack_adjustments is None else payload.stack_adjustments
     try:
         result = scoring.score(payload.template, payload.items, diagnoses=payload.diagnoses,
                                risk_events_30d=payload.risk_events_30d, coma=payload.coma, stack_adjustments=stack)
     except scoring.ScoringError as exc:
         raise services.scoring_validation_error(exc, renames={"template_code": "template"}) from None
-    return result_out(result, policy.region_code if payload.stack_adjustments is None else "")
+    return result_out(result, jurisdiction.region_code if payload.stack_adjustments is None else "")
 
 
 class OptionOut(Schema):
@@ -217,7 +212,7 @@ def _template_out(t: scoring.Template) -> dict:
 def templates(request):
     """Every template with its indicators, items, options and level bands, current standard first: what a
     tablet needs to draw the form offline."""
-    _require(request, *STAFF)
+    require_roles(request.user, *STAFF)
     return [_template_out(scoring.get_template(code)) for code in scoring.available_templates()]
 
 
@@ -259,15 +254,43 @@ class AssessmentSummaryOut(Schema):
     valid_until: datetime.date | None
 
 
+class ContactOut(Schema):
+    name: str
+    relationship: str
+    phone: str
+    is_guardian: bool
+
+
+class VisitOut(Schema):
+    """What the assessors need to arrange the visit; nothing else of the register (no bank, no full ID)."""
+
+    address: str
+    location: str
+    phone: str
+    region: str
+    id_number_masked: str
+    contact: ContactOut | None
+
+
+class DisclosureOut(Schema):
+    items: bool = Field(..., description="The item scores are included (`items`, `missing`).")
+    health: bool = Field(..., description="The health record is included (`info`, adjustments in words).")
+    visit: bool = Field(..., description="The visit details are included (`visit`).")
+
+
 class AssessmentOut(AssessmentSummaryOut):
     request_note: str
-    items: dict[str, int]
-    missing: list[str]
+    disclosure: DisclosureOut
+    items: dict[str, int] | None = Field(None, description="Item code → score: for the agency's assessors and "
+                                                           "reviewers, the bureau and the person/family.")
+    missing: list[str] | None
     subtotals: dict[str, int]
     total: int | None
     indicator_grades: dict[str, int]
     preliminary_level: int | None
-    adjustments: list[dict]
+    adjustments: list[AdjustmentOut] = Field(..., description="Without the health record, a level change says "
+                                                              "which levels (`rule`: `health_information`), "
+                                                              "not the diagnosis or events behind it.")
     stack_adjustments: bool | None
     submitted_at: datetime.datetime | None
     reviewed_at: datetime.datetime | None
@@ -276,8 +299,11 @@ class AssessmentOut(AssessmentSummaryOut):
     supersedes: int | None
     dispute_reason: str
     cancel_reason: str
-    info: dict | None = Field(None, description="Annex A (health data): for the agency, the bureau and the "
-                                                "person/family only; every read is logged (`view_health`).")
+    info: dict | None = Field(None, description="Annex A (health data): for the agency's assessors and "
+                                                "reviewers, the bureau and the person/family only; every read is "
+                                                "logged (`view_health`).")
+    visit: VisitOut | None = Field(None, description="Address, phone and a contact, while the visit is to be "
+                                                     "made (and for region staff and the family).")
 
 
 def _person(u) -> dict | None:
@@ -300,19 +326,20 @@ def _summary(a: Assessment, today: datetime.date) -> dict:
 
 
 def _detail(request, a: Assessment) -> dict:
+    # The same record as the page's and the PDF's; opening it with the health record is audited.
+    record = services.open_record(actor=request.user, assessment=a, channel="API")
     out = _summary(a, timezone.localdate())
     out.update({
-        "request_note": a.request_note, "items": a.items,
-        "missing": [c for c in a.template.item_codes if c not in a.items],
-        "subtotals": a.subtotals, "total": a.total, "indicator_grades": a.indicator_grades,
-        "preliminary_level": a.preliminary_level, "adjustments": a.adjustments,
+        "request_note": a.request_note,
+        "disclosure": {"items": record.items_shown, "health": record.health, "visit": record.visit is not None},
+        "items": record.items, "missing": record.missing,
+        "subtotals": record.subtotals, "total": record.total, "indicator_grades": record.indicator_grades,
+        "preliminary_level": record.preliminary_level, "adjustments": record.adjustments,
         "stack_adjustments": a.stack_adjustments, "submitted_at": a.submitted_at, "reviewed_at": a.reviewed_at,
         "reviewed_by": _person(a.reviewed_by), "review_note": a.review_note, "supersedes": a.supersedes_id,
-        "dispute_reason": a.dispute_reason, "cancel_reason": a.cancel_reason, "info": None,
+        "dispute_reason": a.dispute_reason, "cancel_reason": a.cancel_reason, "info": record.info,
+        "visit": record.visit,
     })
-    if selectors.may_view_health(request.user) and a.info:
-        services.record_health_view(actor=request.user, assessment=a, detail="API")
-        out["info"] = a.info
     return out
 
 
@@ -332,6 +359,7 @@ class ListFilters(Schema):
 @router.get("", response=list[AssessmentSummaryOut], summary="Assessments in my scope")
 @paginate(LimitOffsetPagination)
 def list_assessments(request, filters: Query[ListFilters]):
+    require_roles(request.user, *REGION_STAFF, Role.ASSESSOR, Role.FAMILY, Role.ELDER)
     qs = selectors.assessments_for(user=request.user, filters=selectors.AssessmentFilters(
         status=filters.status, reason=filters.reason, region=filters.region, mine=filters.mine))
     if filters.elder:
@@ -356,7 +384,7 @@ def request_assessment(request, payload: RequestIn):
     themselves. One assessment under way per person."""
     from yiyang.registry.models import Elder
 
-    _require(request, *REGION_STAFF, Role.FAMILY, Role.ELDER)
+    require_roles(request.user, *REGION_STAFF, Role.FAMILY, Role.ELDER)
     elder = get_scoped_or_404(Elder.objects.select_related("residence_region"), request.user, "view",
                               pk=payload.elder)
     agency = None
@@ -525,8 +553,7 @@ def report(request, assessment_id: int):
     from .pdf import report_response
 
     a = _get(request, assessment_id)
-    if a.final_level is None:
-        raise DomainError("no_result", _("评估尚未提交，还没有报告。"), status=409)
+    policy.may_view_report_assessment(request.user, a).require()
     return report_response(request, a)
 
 

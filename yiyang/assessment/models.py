@@ -59,6 +59,8 @@ OPEN_STATUSES = ("requested", "assigned", "in_progress", "submitted", "returned"
 RESULT_STATUSES = ("published", "disputed")
 # Where the assessors still work on the form.
 EDITABLE_STATUSES = ("assigned", "in_progress", "returned")
+# What any assessor of the agency handles: requests to assign, forms to review (four eyes).
+AGENCY_DESK_STATUSES = ("requested", "submitted")
 
 # What may still change on a published row: the dispute record (and its status moving to "disputed").
 MUTABLE_AFTER_PUBLICATION = {"status", "disputed_at", "disputed_by_id", "dispute_reason", "updated_at"}
@@ -266,9 +268,11 @@ class Assessment(models.Model):
     @classmethod
     def scope_filter(cls, user, action):
         """Region staff and families: the assessments of the elders they may see (whoever did them, wherever
-        the person lived then). Assessors: every assessment assigned to their agency (any assessor of the
-        agency assigns requests and reviews the work of the others); who may fill in the form is decided in
-        the services (only the two assessors named on it)."""
+        the person lived then). Assessors (DESIGN.md §1: the assessments assigned to them): those they assess,
+        and those they assigned, reviewed or requested (a correction), which they follow; and their agency's
+        desk, the requests waiting for two assessors and the forms waiting for review, which the workflow
+        gives to any assessor of the agency. Not the rest of the agency's work, nothing of another agency's.
+        Which step they may take on one is `policy.py`; which parts of it they see is `policy.disclosure`."""
         from yiyang.registry.models import Elder
 
         if user.role in {Role.BUREAU, Role.STREET, Role.COMMUNITY, Role.FAMILY, Role.ELDER}:
@@ -277,7 +281,8 @@ class Assessment(models.Model):
                 return None
             return Q(elder_id__in=Elder.objects.filter(elder_q).values("pk"))
         if user.role == Role.ASSESSOR and user.organisation_id:
-            return Q(agency_id=user.organisation_id)
+            return (Q(assessor_1=user) | Q(assessor_2=user) | Q(assigned_by=user) | Q(reviewed_by=user)
+                    | Q(requested_by=user) | Q(agency_id=user.organisation_id, status__in=AGENCY_DESK_STATUSES))
         return None
 
 

@@ -17,7 +17,8 @@ from .models import Assessment
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 
-def render_report(assessment: Assessment, *, health: bool) -> bytes:
+def render_report(assessment: Assessment, record: selectors.Record) -> bytes:
+    """The PDF of what `record` (services.open_record) discloses, nothing more."""
     from weasyprint import HTML
 
     a = assessment
@@ -25,7 +26,7 @@ def render_report(assessment: Assessment, *, health: bool) -> bytes:
     context = {
         "a": a, "elder": elder, "age": elder.age_on(a.assessed_on or timezone.localdate()),
         "residence_path": elder.residence_region.path_name(""),
-        "result": selectors.result_view(a, health=health),
+        "result": selectors.result_view(a, record),
         "printed_at": timezone.localtime(), "draft": not a.is_result,
     }
     html = render_to_string("assessment/report.html", context)
@@ -33,11 +34,10 @@ def render_report(assessment: Assessment, *, health: bool) -> bytes:
 
 
 def report_response(request, assessment: Assessment) -> HttpResponse:
-    """The PDF as a download; when it carries Annex A (health data), the read is logged."""
-    health = selectors.may_view_health(request.user)
-    if health:
-        services.record_health_view(actor=request.user, assessment=assessment, detail="PDF报告")
-    content = render_report(assessment, health=health)
+    """The PDF as a download (policy.may_view_report_assessment is the caller's); what it shows is the
+    caller's record, and reading one that carries the health record is logged."""
+    record = services.open_record(actor=request.user, assessment=assessment, channel="PDF报告")
+    content = render_report(assessment, record)
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="assessment-{assessment.number}.pdf"'
     response["Cache-Control"] = "private, no-store"

@@ -63,12 +63,6 @@ def add_months(day: datetime.date, months: int) -> datetime.date:
 
 # ----------------------------------------------------------------------------------------------- lists
 
-def may_view_health(user) -> bool:
-    """Annex A (diagnoses, medication, health problems) is health data: the agency, the bureau, the person and
-    their family. Street and community workers see the level and the scores, not the diagnoses."""
-    return has_role(user, Role.BUREAU, Role.ASSESSOR, Role.FAMILY, Role.ELDER)
-
-
 @dataclass
 class AssessmentFilters:
     status: str = ""
@@ -265,62 +259,156 @@ def assessment_home_panel(request):
 
 # ------------------------------------------------------------------------------------- presenting a result
 
-def result_view(a: Assessment, *, health: bool) -> dict:
-    """Everything the result page and the PDF show, in the active language where the template has it.
+HEALTH_RULE = "health_information"  # what the summary calls a rule that applied because of Annex A
 
-    Without `health` (street and community workers), the adjustments say which rule applied, not the
-    diagnoses behind it, and Annex A is left out.
-    """
+
+@dataclass(frozen=True)
+class Record:
+    """What one actor is shown of one assessment (policy.disclosure): the page, the API and the PDF are built
+    from this and nothing else of the stored result. Parts withheld are None."""
+
+    total: int | None
+    subtotals: dict
+    indicator_grades: dict
+    preliminary_level: int | None
+    final_level: int | None
+    # Each: rule, description (active language), description_zh, description_en, from_level, to_level.
+    adjustments: list
+    items: dict | None          # item code → score
+    missing: list | None        # item codes not answered yet
+    info: dict | None           # Annex A as stored
+    visit: dict | None          # address, phone, a contact (visit_details)
+    health: bool                # the health record is part of it (diagnoses, risk events, adjustments in words)
+
+    @property
+    def items_shown(self) -> bool:
+        return self.items is not None
+
+    @property
+    def health_shown(self) -> bool:
+        """Health data actually in the record: what `services.open_record` audits."""
+        return self.health and bool(self.info or self.adjustments)
+
+
+def _english() -> bool:
     from django.utils import translation
 
+    return (translation.get_language() or "").startswith("en")
+
+
+def _summary_adjustment(t: scoring.Template, adj: dict) -> dict:
+    """A level change without the facts behind it: which levels, not which diagnosis or events."""
+    from django.utils import translation
+    from django.utils.translation import gettext as _
+
+    def text(lang):
+        with translation.override(lang):
+            return _("依据老年人健康状况的等级变更规则调整：%(from)s → %(to)s") % {
+                "from": _level_name(t, adj.get("from_level"), lang), "to": _level_name(t, adj.get("to_level"), lang)}
+
+    zh, en = text("zh-hans"), text("en")
+    return {"rule": HEALTH_RULE, "description": en if _english() else zh, "description_zh": zh,
+            "description_en": en, "from_level": adj.get("from_level"), "to_level": adj.get("to_level")}
+
+
+def _level_name(t: scoring.Template, level, lang: str) -> str:
+    if level is None:
+        return ""
+    lv = t.level(level)
+    return lv.name_en if lang == "en" and lv.name_en else lv.name_zh
+
+
+def assessment_record(a: Assessment, disclosure) -> Record:
+    """The one serializer of a stored assessment: the summary for everyone who sees it, the item scores and
+    the health record only as `disclosure` (policy.disclosure) allows. Without the health record, a level
+    change says which levels it joined, not the diagnosis or events that caused it (those steps are dropped
+    where they did not move the level), so the summary never reveals Annex A."""
+    t = a.template
+    en = _english()
+    if disclosure.health:
+        adjustments = [{"rule": adj.get("rule", ""), "description": adj.get("description_en" if en else
+                                                                                "description_zh", ""),
+                        "description_zh": adj.get("description_zh", ""),
+                        "description_en": adj.get("description_en", ""),
+                        "from_level": adj.get("from_level"), "to_level": adj.get("to_level")}
+                       for adj in a.adjustments or []]
+    else:
+        adjustments = [_summary_adjustment(t, adj) for adj in a.adjustments or []
+                       if adj.get("from_level") != adj.get("to_level")]
+    return Record(
+        total=a.total, subtotals=dict(a.subtotals or {}), indicator_grades=dict(a.indicator_grades or {}),
+        preliminary_level=a.preliminary_level, final_level=a.final_level, adjustments=adjustments,
+        items=dict(a.items) if disclosure.items else None,
+        missing=[c for c in t.item_codes if c not in a.items] if disclosure.items else None,
+        info=dict(a.info) if disclosure.health and a.info else None,
+        visit=visit_details(a) if disclosure.visit else None, health=disclosure.health,
+    )
+
+
+def visit_details(a: Assessment) -> dict:
+    """What the assessors need to arrange and make the visit, and nothing more of the register: where, a phone,
+    one contact (the guardian first). No bank account, no full ID number."""
+    e = a.elder
+    contact = e.contacts.order_by("-is_guardian", "id").first()
+    return {
+        "address": e.address, "location": a.location or e.address, "phone": e.phone,
+        "region": e.residence_region.path_name() if e.residence_region_id else "",
+        "id_number_masked": e.id_number_masked,
+        "contact": {"name": contact.name, "relationship": contact.get_relationship_display(),
+                    "phone": contact.phone, "is_guardian": contact.is_guardian} if contact else None,
+    }
+
+
+def result_view(a: Assessment, record: Record) -> dict:
+    """Everything the result page and the PDF show of a record, in the active language where the template
+    has it. Item rows only when the record carries the item scores; Annex A only with the health record."""
     from . import annex
 
-    english = (translation.get_language() or "").startswith("en")
+    english = _english()
     t = a.template
 
     def pick(zh, en):
         return en if english and en else zh
 
+    items = record.items or {}
     indicators = []
     for ind in t.indicators:
         rows = []
-        for item in ind.items:
-            value = a.items.get(item.code)
+        for item in ind.items if record.items_shown else ():
+            value = items.get(item.code)
             option = next((o for o in item.options if o.score == value), None)
             rows.append({"code": item.code, "name": pick(item.name_zh, item.name_en), "score": value,
                          "max": item.max_score, "text": pick(option.text_zh, option.text_en) if option else ""})
-        grade = a.indicator_grades.get(ind.code)
+        grade = record.indicator_grades.get(ind.code)
+        subtotal = record.subtotals.get(ind.code)
+        if subtotal is None:
+            subtotal = sum(items.get(i.code, 0) for i in ind.items) if record.items_shown else None
         indicators.append({
             "code": ind.code, "name": pick(ind.name_zh, ind.name_en), "items": rows,
-            "subtotal": a.subtotals.get(ind.code, sum(r["score"] or 0 for r in rows)), "max": ind.max_subtotal,
+            "subtotal": subtotal, "max": ind.max_subtotal,
             "grade": grade, "grade_name": pick(t.grade_name(grade).name_zh, t.grade_name(grade).name_en)
             if grade is not None and t.grade_names else "",
         })
-    adjustments = []
-    for adj in a.adjustments or []:
-        if health:
-            text = pick(adj.get("description_zh", ""), adj.get("description_en", ""))
-        else:
-            rule = t.rule_text(adj["rule"]) if adj.get("rule") in {r.rule for r in t.rule_texts} else None
-            text = pick(rule.text_zh, rule.text_en) if rule else adj.get("rule", "")
-        adjustments.append({"rule": adj.get("rule"), "text": text, "from_level": adj.get("from_level"),
-                            "to_level": adj.get("to_level"), "moved": adj.get("from_level") != adj.get("to_level")})
+    adjustments = [{"rule": adj["rule"], "text": adj["description"], "from_level": adj["from_level"],
+                    "to_level": adj["to_level"], "moved": adj["from_level"] != adj["to_level"]}
+                   for adj in record.adjustments]
 
     def level_name(level):
         return pick(t.level(level).name_zh, t.level(level).name_en) if level is not None else ""
 
     out = {
         "template": t, "template_name": pick(t.name_zh, t.name_en), "legacy": t.legacy,
-        "indicators": indicators, "total": a.total,
+        "indicators": indicators, "total": record.total,
         "max_total": t.max_total if t.level_method == "total_bands" else None,
-        "preliminary_level": a.preliminary_level, "preliminary_level_name": level_name(a.preliminary_level),
-        "final_level": a.final_level, "final_level_name": level_name(a.final_level),
-        "full_level_name": t.level(a.final_level).full_name_zh if a.final_level is not None else "",
+        "preliminary_level": record.preliminary_level,
+        "preliminary_level_name": level_name(record.preliminary_level),
+        "final_level": record.final_level, "final_level_name": level_name(record.final_level),
+        "full_level_name": t.level(record.final_level).full_name_zh if record.final_level is not None else "",
         "adjustments": adjustments, "answered": len(a.items), "item_count": len(t.items),
-        "health": health, "annex": None,
+        "health": record.health, "items_shown": record.items_shown, "annex": None, "visit": record.visit,
     }
-    if health and a.info:
-        info = a.info
+    if record.info:
+        info = record.info
         kinds = {k.code: pick(k.name_zh, k.name_en) for k in t.risk_event_kinds}
         relationships = dict(annex.INFORMANT_RELATIONSHIPS)
         out["annex"] = {

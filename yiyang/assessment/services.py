@@ -1,16 +1,11 @@
 """Writes of the assessment workflow. Keyword-only, one transaction each, an audit event each.
 
-Who may do what (pages and API call these; the scope of the objects is checked before, by `restrict`):
-
-* request: street/community workers and the bureau for elders in their jurisdiction; the elder or family for
-  themselves; the platform itself when a result runs out or the person's status changes (`Source.AUTO`);
-* assign: any assessor account of the agency the request went to; both assessors must be active assessor
-  accounts of that agency, and two different people;
-* fill in and submit: only the two assessors named on the assessment; the level is computed here, at
-  submission, by `scoring.score` (there is no input for it);
-* review (publish or send back): any assessor account of the agency other than the two who assessed
-  (four eyes). A published result is immutable; a correction or a dispute opens a new assessment;
-* dispute: region staff of the elder's jurisdiction, or the elder/family; cancel: region staff, the requester.
+Who may take each step is `policy.py` (one function per step); each write calls it at the top of its
+transaction, after locking the row. Pages and API fetch the object through `restrict` first (404 outside the
+scope). The platform itself requests (`Source.AUTO`, when a result runs out or the person's status changes)
+and cancels (`system=True`, on death or moving away). The level is computed here, at submission, by
+`scoring.score` (there is no input for it). A published result is immutable; a correction or a dispute opens
+a new assessment. Reads that show the health record go through `open_record`, which audits them.
 """
 
 import datetime
@@ -23,16 +18,14 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from yiyang.core import audit
-from yiyang.core.errors import DomainError
+from yiyang.core.errors import DomainError, ErrorCode
 from yiyang.core.models import AuditAction, Role
-from yiyang.core.permissions import REGION_STAFF, has_role
+from yiyang.core.policy import has_role
 
-from . import annex, scoring, selectors
+from . import annex, policy, scoring, selectors
 from .models import (
     CURRENT_TEMPLATE,
-    EDITABLE_STATUSES,
     OPEN_STATUSES,
-    RESULT_STATUSES,
     Assessment,
     AssessmentPolicy,
     CurrentLevel,
@@ -48,10 +41,6 @@ COMPUTED_FIELDS = ("final_level", "preliminary_level", "level", "total", "subtot
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-
-def forbidden(message=None) -> DomainError:
-    return DomainError("forbidden", message or _("您的角色无权执行此操作。"), status=403)
-
 
 def scoring_validation_error(exc: scoring.ScoringError, *, renames: dict[str, str] | None = None) -> ValidationError:
     """A ScoringError as the project's ValidationError (field path → messages in the active language)."""
@@ -94,25 +83,6 @@ def _lock(a: Assessment) -> Assessment:
     return Assessment.objects.select_for_update(of=("self",)).select_related("elder", "agency").get(pk=a.pk)
 
 
-def _elder_in_scope(actor, elder, action: str) -> bool:
-    from yiyang.registry.models import Elder
-
-    if actor is None or actor.is_superuser:
-        return True
-    return Elder.objects.restrict(actor, action).filter(pk=elder.pk).exists()
-
-
-def may_act_for_elder(actor, elder) -> bool:
-    """Region staff of the elder's jurisdiction, or the elder/family linked to them."""
-    if actor is None or actor.is_superuser:
-        return True
-    if has_role(actor, *REGION_STAFF):
-        return _elder_in_scope(actor, elder, "change")
-    if has_role(actor, Role.FAMILY, Role.ELDER):
-        return _elder_in_scope(actor, elder, "view")
-    return False
-
-
 def _default_agency(elder, previous: Assessment | None = None):
     if previous is not None and previous.agency_id and previous.agency.is_active:
         return previous.agency
@@ -127,23 +97,21 @@ def template_for_new() -> scoring.Template:
 
 @transaction.atomic
 def save_policy(*, actor, region, stack_adjustments: bool, validity_months: int) -> AssessmentPolicy:
-    if not (actor is None or actor.is_superuser or (has_role(actor, Role.BUREAU)
-                                                    and region.code.startswith(actor.scope_code))):
-        raise forbidden()
+    policy.may_set_policy(actor, region).require()
     if region.level not in {"province", "city", "county"}:
         raise ValidationError({"region": _("评估政策按市或区县设定。")})
     if not isinstance(validity_months, int) or not 1 <= validity_months <= 36:
         raise ValidationError({"validity_months": _("有效期应为 1～36 个月。")})
-    policy = AssessmentPolicy.objects.filter(region=region).first()
-    before = audit.snapshot(policy) if policy else None
-    policy = policy or AssessmentPolicy(region=region)
-    policy.stack_adjustments = bool(stack_adjustments)
-    policy.validity_months = validity_months
-    policy.updated_by = _actor_user(actor)
-    policy.save()
-    audit.record(actor=actor, action=AuditAction.UPDATE if before else AuditAction.CREATE, instance=policy,
-                 before=before, after=audit.snapshot(policy), region_code=region.code)
-    return policy
+    setting = AssessmentPolicy.objects.filter(region=region).first()
+    before = audit.snapshot(setting) if setting else None
+    setting = setting or AssessmentPolicy(region=region)
+    setting.stack_adjustments = bool(stack_adjustments)
+    setting.validity_months = validity_months
+    setting.updated_by = _actor_user(actor)
+    setting.save()
+    audit.record(actor=actor, action=AuditAction.UPDATE if before else AuditAction.CREATE, instance=setting,
+                 before=before, after=audit.snapshot(setting), region_code=region.code)
+    return setting
 
 
 # --------------------------------------------------------------------------------------------- requests
@@ -158,8 +126,8 @@ def request_assessment(*, actor, elder, reason: str, agency=None, note: str = ""
 
     if source is None:
         source = Source.FAMILY if has_role(actor, Role.FAMILY, Role.ELDER) else Source.STAFF
-    if source != Source.AUTO and not authorised and not may_act_for_elder(actor, elder):
-        raise forbidden(_("您只能为本辖区的老年人（或本人、家属）申请评估。"))
+    if source != Source.AUTO and not authorised:
+        policy.may_request_assessment(actor, elder).require()
     errors: dict[str, list[str]] = {}
     if reason not in Reason.values:
         errors.setdefault("reason", []).append(_("评估原因取值无效。"))
@@ -204,11 +172,7 @@ def request_assessment(*, actor, elder, reason: str, agency=None, note: str = ""
 @transaction.atomic
 def assign_agency(*, actor, assessment: Assessment, agency) -> Assessment:
     a = _lock(assessment)
-    if not (actor is None or actor.is_superuser or may_act_for_elder(actor, a.elder)) or has_role(
-            actor, Role.FAMILY, Role.ELDER):
-        raise forbidden()
-    if a.status != Status.REQUESTED:
-        raise DomainError("wrong_status", _("只有待派单的评估可以更换评估机构。"), status=409)
+    policy.may_change_agency_assessment(actor, a).require()
     if agency is None or agency.kind != "assessment" or not agency.is_active:
         raise ValidationError({"agency": _("所选机构不是在营的评估机构。")})
     before = _snapshot(a)
@@ -223,12 +187,7 @@ def assign(*, actor, assessment: Assessment, assessor_1, assessor_2, scheduled_f
            location: str = "") -> Assessment:
     """The agency names two assessors and the day. Reassigning is allowed until the form is submitted."""
     a = _lock(assessment)
-    if not (actor is not None and (actor.is_superuser or (
-            has_role(actor, Role.ASSESSOR) and actor.organisation_id and actor.organisation_id == a.agency_id))):
-        raise forbidden(_("只有承接该评估的评估机构可以派单。"))
-    if a.status not in (Status.REQUESTED, *EDITABLE_STATUSES):
-        raise DomainError("wrong_status", _("当前状态为“%(status)s”，不能派单。") % {
-            "status": a.get_status_display()}, status=409)
+    policy.may_assign_assessment(actor, a).require()
     errors: dict[str, list[str]] = {}
     eligible = set(selectors.agency_assessors(a.agency).values_list("pk", flat=True))
     for field, person in (("assessor_1", assessor_1), ("assessor_2", assessor_2)):
@@ -258,30 +217,12 @@ def assign(*, actor, assessment: Assessment, assessor_1, assessor_2, scheduled_f
 
 # ------------------------------------------------------------------------------------------------ form
 
-def require_assessor(actor, a: Assessment) -> None:
-    if actor is not None and actor.is_superuser:
-        return
-    if not a.is_assessor(actor):
-        raise DomainError("not_assigned", _("您不是这次评估的评估员，不能填写或提交。"), status=403)
-
-
-def require_editable(a: Assessment) -> None:
-    if a.status in RESULT_STATUSES:
-        raise DomainError("result_immutable", _("已发布的评估结果不能修改；如需更正，请发起新的评估。"), status=409)
-    if a.status == Status.SUBMITTED:
-        raise DomainError("wrong_status", _("评估已提交审核，不能再修改；如需修改请由审核人退回。"), status=409)
-    if a.status not in EDITABLE_STATUSES:
-        raise DomainError("wrong_status", _("当前状态为“%(status)s”，不能填写。") % {
-            "status": a.get_status_display()}, status=409)
-
-
 @transaction.atomic
 def save_answers(*, actor, assessment: Assessment, items: dict | None = None,
                  info: dict | None = None) -> scoring.PartialScore:
     """Autosave: merge item scores (None clears one) and Annex A fields. Invalid values: nothing saved."""
     a = _lock(assessment)
-    require_assessor(actor, a)
-    require_editable(a)
+    policy.may_answer_assessment(actor, a).require()
     template = a.template
     merged = dict(a.items)
     errors: dict[str, list] = {}
@@ -334,17 +275,16 @@ def submit(*, actor, assessment: Assessment, assessed_on: datetime.date | None =
     """Compute the result with the jurisdiction's policy and hand it to review. Refused, with every missing
     or invalid item listed, while anything is incomplete."""
     a = _lock(assessment)
-    require_assessor(actor, a)
-    require_editable(a)
+    policy.may_submit_assessment(actor, a).require()
     if not a.assessor_1_id or not a.assessor_2_id or a.assessor_1_id == a.assessor_2_id:
         raise ValidationError({"assessor_2": _("评估须由两名不同的评估员完成。")})
     info = a.info or {}
     errors: dict[str, list] = {}
     if not (info.get("informant_name") or "").strip():
         errors["info.informant_name"] = [ValidationError(_("请填写信息提供者。"), code="required")]
-    policy = selectors.policy_for(a.elder.residence_region_id)
+    jurisdiction = selectors.policy_for(a.elder.residence_region_id)
     try:
-        result = score_of(a, stack=policy.stack_adjustments)
+        result = score_of(a, stack=jurisdiction.stack_adjustments)
     except scoring.ScoringError as exc:
         errors.update(scoring_validation_error(exc, renames=INFO_RENAMES).error_dict)
         result = None
@@ -378,40 +318,21 @@ def apply_result(a: Assessment, result: scoring.ScoreResult) -> None:
 
 # ---------------------------------------------------------------------------------------------- review
 
-def may_review(user, a: Assessment) -> bool:
-    if user is None or not user.is_authenticated:
-        return False
-    if a.is_assessor(user):
-        return False
-    return user.is_superuser or (has_role(user, Role.ASSESSOR) and bool(user.organisation_id)
-                                 and user.organisation_id == a.agency_id)
-
-
-def _require_reviewer(actor, a: Assessment) -> None:
-    if a.is_assessor(actor):
-        raise DomainError("own_assessment", _("评估员不能审核自己参与的评估，请由本机构其他评估员审核。"), status=403)
-    if not may_review(actor, a):
-        raise forbidden(_("只有承接该评估的评估机构可以审核。"))
-    if a.status != Status.SUBMITTED:
-        raise DomainError("wrong_status", _("只有待审核的评估可以审核（当前：%(status)s）。") % {
-            "status": a.get_status_display()}, status=409)
-
-
 @transaction.atomic
 def publish(*, actor, assessment: Assessment, note: str = "") -> Assessment:
     """Approve and publish: the result becomes the elder's current level, valid for the policy's months."""
     a = _lock(assessment)
-    _require_reviewer(actor, a)
+    policy.may_publish_assessment(actor, a).require()
     # The stored result must be what the rules give for the stored answers (nothing edited on the way).
     result = score_of(a, stack=bool(a.stack_adjustments))
     if result.final_level != a.final_level or dict(result.subtotals) != a.subtotals:
         raise DomainError("result_mismatch", _("评估结果与各项得分不一致，请退回重新提交。"), status=409)
-    policy = selectors.policy_for(a.elder.residence_region_id)
+    jurisdiction = selectors.policy_for(a.elder.residence_region_id)
     now = timezone.now()
     before = _snapshot(a)
     a.reviewed_at, a.reviewed_by, a.review_note = now, actor, (note or "").strip()[:500]
     a.published_at = now
-    a.valid_until = selectors.add_months(timezone.localdate(now), policy.validity_months)
+    a.valid_until = selectors.add_months(timezone.localdate(now), jurisdiction.validity_months)
     a.status = Status.PUBLISHED
     a.save()
     CurrentLevel.objects.update_or_create(elder=a.elder, defaults={
@@ -426,7 +347,7 @@ def publish(*, actor, assessment: Assessment, note: str = "") -> Assessment:
 @transaction.atomic
 def send_back(*, actor, assessment: Assessment, reason: str) -> Assessment:
     a = _lock(assessment)
-    _require_reviewer(actor, a)
+    policy.may_return_assessment(actor, a).require()
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("退回须说明理由。")})
@@ -450,15 +371,10 @@ def dispute(*, actor, assessment: Assessment, reason: str) -> Assessment:
     """The elder, family or region staff disagree with a published result: it is marked disputed (it stays the
     current level meanwhile) and a 复评 is requested, with the same agency unless it is no longer active."""
     a = _lock(assessment)
-    if not may_act_for_elder(actor, a.elder):
-        raise forbidden(_("只有老年人本人、家属或所在辖区工作人员可以提出异议。"))
+    policy.may_dispute_assessment(actor, a).require()
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("请说明异议理由。")})
-    if a.status != Status.PUBLISHED:
-        raise DomainError("wrong_status", _("只能对已发布的评估结果提出异议。"), status=409)
-    if not CurrentLevel.objects.filter(elder=a.elder, assessment=a).exists():
-        raise DomainError("not_current", _("只能对老年人当前的评估结果提出异议。"), status=409)
     before = _snapshot(a)
     a.status = Status.DISPUTED
     a.disputed_at, a.disputed_by, a.dispute_reason = timezone.now(), _actor_user(actor), reason[:500]
@@ -474,14 +390,10 @@ def correct(*, actor, assessment: Assessment, reason: str) -> Assessment:
     copy of its answers, assigned to the same two assessors (when still active). The old result is untouched and
     stays current until the correction is reviewed and published."""
     a = _lock(assessment)
-    if not (actor is not None and (actor.is_superuser or (
-            has_role(actor, Role.ASSESSOR) and actor.organisation_id and actor.organisation_id == a.agency_id))):
-        raise forbidden(_("只有完成该评估的评估机构可以更正。"))
+    policy.may_correct_assessment(actor, a).require()
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("请说明更正原因。")})
-    if a.status != Status.PUBLISHED or not CurrentLevel.objects.filter(elder=a.elder, assessment=a).exists():
-        raise DomainError("not_current", _("只能更正老年人当前的、无异议的评估结果。"), status=409)
     new = request_assessment(actor=actor, elder=a.elder, reason=a.reason if a.reason != Reason.REVIEW else
                              Reason.IMMEDIATE, agency=a.agency, note=_("更正：%(reason)s") % {"reason": reason},
                              source=Source.STAFF, supersedes=a, due_on=timezone.localdate(), authorised=True)
@@ -505,13 +417,9 @@ def correct(*, actor, assessment: Assessment, reason: str) -> Assessment:
 def cancel(*, actor, assessment: Assessment, reason: str, system: bool = False) -> Assessment:
     a = _lock(assessment)
     if not system:
-        allowed = actor is not None and (actor.is_superuser or (
-            has_role(actor, *REGION_STAFF) and may_act_for_elder(actor, a.elder))
-            or (a.requested_by_id is not None and a.requested_by_id == actor.pk))
-        if not allowed:
-            raise forbidden(_("只有申请人或所在辖区工作人员可以取消评估。"))
-    if a.status not in OPEN_STATUSES:
-        raise DomainError("wrong_status", _("只有进行中的评估可以取消。"), status=409)
+        policy.may_cancel_assessment(actor, a).require()
+    elif a.status not in OPEN_STATUSES:
+        raise DomainError(ErrorCode.INVALID_STATE, _("只有进行中的评估可以取消。"), status=409)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("请填写取消原因。")})
@@ -538,6 +446,18 @@ def record_health_view(*, actor, assessment: Assessment, detail: str = "") -> No
     audit.record(actor=actor, action=AuditAction.VIEW_HEALTH, instance=assessment,
                  object_repr=f"{assessment.number} {assessment.elder.name}", region_code=assessment.region_code,
                  detail=detail)
+
+
+def open_record(*, actor, assessment: Assessment, channel: str) -> selectors.Record:
+    """What `actor` is shown of one assessment (policy.disclosure), for the page, the API and the PDF alike.
+
+    The only way to the health record of a stored assessment: when the record carries it, the read is
+    audited (`view_health`, with the channel: "查看评估详情", "API", "PDF报告").
+    """
+    record = selectors.assessment_record(assessment, policy.disclosure(actor, assessment))
+    if record.health_shown:
+        record_health_view(actor=actor, assessment=assessment, detail=channel)
+    return record
 
 
 # --------------------------------------------------------------------------- status changes and schedule

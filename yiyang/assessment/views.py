@@ -12,10 +12,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from yiyang.core.errors import DomainError, flash, messages_of
 from yiyang.core.models import Region, Role
-from yiyang.core.permissions import REGION_STAFF, has_role, role_required
+from yiyang.core.permissions import REGION_STAFF, role_required
 from yiyang.core.scope import get_scoped_or_404
 
-from . import annex, scoring, selectors, services
+from . import annex, policy, scoring, selectors, services
 from .forms import AgencyForm, AssignForm, FilterForm, PolicyForm, ReasonForm, RequestForm, ReviewForm, SubmitForm
 from .models import EDITABLE_STATUSES, OPEN_STATUSES, Assessment, CurrentLevel, Status
 
@@ -152,40 +152,29 @@ def _detail_context(request, a: Assessment) -> dict:
     from yiyang.registry.models import Elder
 
     user = request.user
-    health = selectors.may_view_health(user)
     show_result = a.final_level is not None or (a.status in (*EDITABLE_STATUSES, Status.SUBMITTED) and bool(a.items))
-    if show_result and health and a.info:
-        services.record_health_view(actor=user, assessment=a, detail=_("查看评估详情"))
-    is_agency = has_role(user, Role.ASSESSOR) and user.organisation_id == a.agency_id
-    may_act_for_elder = services.may_act_for_elder(user, a.elder) and not has_role(user, Role.ASSESSOR)
-    current = CurrentLevel.objects.filter(elder=a.elder).first()
+    # The same record as the API's and the PDF's; opening it with the health record is audited.
+    record = services.open_record(actor=user, assessment=a, channel="查看评估详情") if show_result else None
+    may = policy.steps(user, a)
     return {
         "a": a, "elder": a.elder, "age": a.elder.age_on(timezone.localdate()), "today": timezone.localdate(),
-        # The register's elder page is for region staff and the family (assessors see the person here).
-        "elder_visible": has_role(user, *REGION_STAFF, Role.FAMILY, Role.ELDER)
-        and Elder.objects.restrict(user).filter(pk=a.elder_id).exists(),
-        "result": selectors.result_view(a, health=health) if show_result else None,
+        # The register's elder page, for those who may see the elder there (not assessors: `visit` is theirs).
+        "elder_visible": Elder.objects.restrict(user).filter(pk=a.elder_id).exists(),
+        "result": selectors.result_view(a, record) if record is not None else None,
+        "visit": selectors.visit_details(a) if policy.may_view_visit_assessment(user, a) else None,
         "timeline": _timeline(a),
-        "can_assign": (is_agency or user.is_superuser) and a.status in (Status.REQUESTED, *EDITABLE_STATUSES),
+        "may": may,
+        "own_review": may["publish"].code == policy.OWN_ASSESSMENT,
+        "any_step": any(may[k] for k in ("assign", "publish", "dispute", "correct", "cancel", "change_agency"))
+        or may["publish"].code == policy.OWN_ASSESSMENT,
         "assign_form": AssignForm(agency=a.agency, initial={
             "assessor_1": a.assessor_1_id, "assessor_2": a.assessor_2_id,
             "scheduled_for": a.scheduled_for or timezone.localdate(), "location": a.location}),
-        "can_fill": a.is_assessor(user) and a.status in EDITABLE_STATUSES,
-        "can_review": a.status == Status.SUBMITTED and services.may_review(user, a),
-        "own_review": a.status == Status.SUBMITTED and a.is_assessor(user),
         "review_form": ReviewForm(), "return_form": ReasonForm(prefix="return"),
-        "can_dispute": a.status == Status.PUBLISHED and may_act_for_elder and current is not None
-        and current.assessment_id == a.pk,
         "dispute_form": ReasonForm(prefix="dispute"),
-        "can_correct": a.status == Status.PUBLISHED and is_agency and current is not None
-        and current.assessment_id == a.pk,
         "correct_form": ReasonForm(prefix="correct"),
-        "can_cancel": a.is_open and (user.is_superuser or (has_role(user, *REGION_STAFF) and may_act_for_elder)
-                                     or a.requested_by_id == user.pk),
         "cancel_form": ReasonForm(prefix="cancel"),
-        "can_change_agency": a.status == Status.REQUESTED and has_role(user, *REGION_STAFF) and may_act_for_elder,
         "agency_form": AgencyForm(initial={"agency": a.agency_id}),
-        "has_report": a.final_level is not None,
         "superseded_by": list(a.superseded_by.all()),
     }
 
@@ -201,7 +190,7 @@ def report(request, pk):
     from .pdf import report_response
 
     a = _get(request, pk)
-    if a.final_level is None:
+    if not policy.may_view_report_assessment(request.user, a):
         raise Http404
     return report_response(request, a)
 
@@ -355,9 +344,9 @@ def _progress_context(a: Assessment, partial=None, errors=None) -> dict:
     partial = partial or scoring.partial_subtotals(a.template_code, a.items)
     preview = None
     if partial.complete:
-        policy = selectors.policy_for(a.elder.residence_region_id)
+        jurisdiction = selectors.policy_for(a.elder.residence_region_id)
         try:
-            preview = services.score_of(a, stack=policy.stack_adjustments)
+            preview = services.score_of(a, stack=jurisdiction.stack_adjustments)
         except scoring.ScoringError:
             preview = None
     names = {i.code: i.name_zh for i in t.items}
@@ -375,11 +364,9 @@ def _progress_context(a: Assessment, partial=None, errors=None) -> dict:
 
 
 def _form_guard(request, a: Assessment):
-    try:
-        services.require_assessor(request.user, a)
-        services.require_editable(a)
-    except DomainError as exc:
-        messages.error(request, exc.message)
+    decision = policy.may_answer_assessment(request.user, a)
+    if not decision:
+        messages.error(request, decision.reason)
         return redirect("assessment:detail", a.pk)
     return None
 
@@ -402,7 +389,7 @@ def form_page(request, pk):
     blocked = _form_guard(request, a)
     if blocked:
         return blocked
-    services.record_health_view(actor=request.user, assessment=a, detail=_("填写评估表"))
+    services.record_health_view(actor=request.user, assessment=a, detail="填写评估表")
     return _render_form(request, a)
 
 
@@ -503,7 +490,7 @@ def submit(request, pk):
 
 @role_required(Role.BUREAU)
 @require_http_methods(["GET", "POST"])
-def policy(request):
+def policy_page(request):
     region = Region.objects.get(code=request.user.scope_code)
     current = selectors.policy_for(region.code)
     form = PolicyForm(request.POST or None, initial={"stack_adjustments": current.stack_adjustments,

@@ -24,14 +24,12 @@ def elder_levels(context, elder):
 
     Usage in registry/elder_detail.html: {% load assessment_tags %}{% elder_levels elder %}
     """
+    from yiyang.assessment import policy
     from yiyang.assessment.selectors import level_history
-    from yiyang.core.models import Role
-    from yiyang.core.permissions import REGION_STAFF, has_role
 
     request = context.get("request")
     user = getattr(request, "user", None)
     return {
         "elder": elder, "levels": level_history(elder), "request": request,
-        "may_request": user is not None and has_role(user, *REGION_STAFF, Role.FAMILY, Role.ELDER)
-        and elder.status == "active",
+        "may_request": elder.status == "active" and bool(policy.may_request_assessment(user, elder)),
     }

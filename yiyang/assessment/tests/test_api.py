@@ -217,16 +217,24 @@ def test_a_level_sent_with_the_answers_is_refused_with_a_clear_error(client, rol
 
 def test_assessors_outside_the_assignment(client, roles):
     a = assigned(roles, elder(roles))
+    b = submitted(roles, elder(roles, seq=2))
     other_agency = make_org("另一评估所", kind="assessment", region="511903002")
     stranger = make_user("stranger", Role.ASSESSOR, organisation=other_agency)
     client.force_login(stranger)
     assert patch(client, f"/api/v1/assessments/{a.pk}/answers", {"items": {"B.1.1": 4}}).status_code == 404
     assert client.get(f"/api/v1/assessments/{a.pk}").status_code == 404
-    client.force_login(roles["reviewer"])  # same agency, not one of the two
-    resp = patch(client, f"/api/v1/assessments/{a.pk}/answers", {"items": {"B.1.1": 4}})
-    assert resp.status_code == 403 and resp.json()["code"] == "not_assigned"
+    # Same agency, not one of the two: an assignment of others is outside their scope (DESIGN §1) ...
+    client.force_login(roles["reviewer"])
+    assert patch(client, f"/api/v1/assessments/{a.pk}/answers", {"items": {"B.1.1": 4}}).status_code == 404
+    assert client.get(f"/api/v1/assessments/{a.pk}").status_code == 404
     a.refresh_from_db()
     assert a.items == {}
+    # ... until it is submitted and waits for the agency's review: then they see it and may not fill it in.
+    assert client.get(f"/api/v1/assessments/{b.pk}").status_code == 200
+    resp = patch(client, f"/api/v1/assessments/{b.pk}/answers", {"items": {"B.1.1": 0}})
+    assert resp.status_code == 403 and resp.json()["code"] == "not_assigned"
+    b.refresh_from_db()
+    assert b.items["B.1.1"] == MILD["B.1.1"]
 
 
 @pytest.mark.parametrize("role, visible", [
@@ -236,9 +244,11 @@ def test_assessors_outside_the_assignment(client, roles):
 def test_list_and_detail_scope(client, roles, role, visible):
     a = published(roles, elder(roles))
     client.force_login(roles[role])
-    listed = client.get("/api/v1/assessments").json()
-    ids = [r["id"] for r in listed["items"]] if isinstance(listed, dict) else []
-    assert (a.pk in ids) is visible
+    resp = client.get("/api/v1/assessments")
+    if role == "provider":  # no assessments to list at all
+        assert resp.status_code == 403
+    else:
+        assert (a.pk in [r["id"] for r in resp.json()["items"]]) is visible
     assert client.get(f"/api/v1/assessments/{a.pk}").status_code == (200 if visible else 404)
     if not visible:
         assert client.get(f"/api/v1/assessments/{a.pk}/report.pdf").status_code == 404
@@ -279,9 +289,16 @@ def test_list_filters_by_region_and_correction_endpoint(client, roles):
 def test_admin_lists_for_platform_operators(client, roles):
     from yiyang.core.models import User
 
-    published(roles, elder(roles))
+    a = published(roles, elder(roles))
     admin = User.objects.create_superuser("operator", password="Xy7#operator-pass")
     client.force_login(admin)
     for url in ("/admin/assessment/assessment/", "/admin/assessment/assessmentpolicy/",
                 "/admin/assessment/currentlevel/"):
         assert client.get(url).status_code == 200, url
+    # The read-only form shows Annex A (the informant here): a read of the health record, audited.
+    from yiyang.core.models import AuditEvent
+
+    page = client.get(f"/admin/assessment/assessment/{a.pk}/change/")
+    assert page.status_code == 200 and "杨志强" in page.content.decode()
+    assert list(AuditEvent.objects.filter(action="view_health", actor=admin).values_list("object_id", "detail")) == [
+        (str(a.pk), "admin")]

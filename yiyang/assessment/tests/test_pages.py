@@ -172,8 +172,10 @@ def test_pages_answer_404_outside_scope(client, roles):
 
 def test_assessor_not_on_the_assessment_cannot_open_its_form(client, roles):
     a = assigned(roles, elder(roles))
-    client.force_login(roles["reviewer"])
-    resp = client.get(reverse("assessment:form", args=[a.pk]), follow=True)
+    client.force_login(roles["reviewer"])  # another assessor of the agency: not theirs to see
+    assert client.get(reverse("assessment:form", args=[a.pk])).status_code == 404
+    b = submitted(roles, elder(roles, seq=2))  # awaiting the agency's review: they see it, not its form
+    resp = client.get(reverse("assessment:form", args=[b.pk]), follow=True)
     assert "您不是这次评估的评估员" in resp.content.decode()
 
 

@@ -66,8 +66,11 @@ def test_report_for_the_community_leaves_out_health_data(client, roles_and_repor
     text = pdf_text(resp.content)
     assert "中度失能" in text and "76/90" in text
     assert "多奈哌齐" not in text and "I10" not in text and "杨志强" not in text
-    # The rule that applied, not the diagnosis behind it.
-    assert "确诊痴呆或其他精神和行为障碍（F03）" not in text and "确诊为痴呆（F00～F03）" in text
+    # Which levels the change joined, not the diagnosis behind it, nor even which health rule applied.
+    assert "依据老年人健康状况的等级变更规则调整：轻度失能→中度失能" in text
+    assert "F03" not in text and "痴呆" not in text and "跌倒" not in text
+    # Nor the item scores: the four subtotals and the total only.
+    assert "小计29/32" in text and "B.1.1" not in text and "进食" not in text
 
 
 def test_legacy_results_stay_readable(client, roles_and_report):
