@@ -31,9 +31,6 @@ def scoped_models() -> set:
 PENDING = {
     "assessment.Assessment", "benefits.Roll", "benefits.RollLine", "benefits.RuleVersion", "core.AuditEvent",
     "core.User", "registry.Facility", "registry.ImportJob", "registry.Organisation", "registry.Practitioner",
-    "routing.RoutePlan", "services.AllowanceEntry", "services.CaregiverShift", "services.FollowUpCall",
-    "services.Order", "services.ProviderOffer", "services.RecurringOrder", "services.ServicePrice",
-    "services.Settlement", "services.SubsidyRule",
 }
 
 
