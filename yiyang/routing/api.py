@@ -181,8 +181,9 @@ def get_plan(request, plan_id: int):
 def publish(request, plan_id: int):
     """Only the latest draft. Every routed order must still be accepted or assigned (or under way with its
     caregiver), else 409 naming the changed orders and nothing is assigned: plan again."""
-    require_roles(request.user, Role.PROVIDER, on_object=True)
-    result = services.publish_plan(actor=request.user, plan=_plan(request, plan_id, "change"))
+    # The bureau sees the plan and may not publish it (403, from the service); outside the scope: 404.
+    require_roles(request.user, *PLAN_ROLES, on_object=True)
+    result = services.publish_plan(actor=request.user, plan=_plan(request, plan_id))
     return {**_plan_out(result.plan), "assigned": result.assigned, "unchanged": result.unchanged,
             "kept": result.kept}
 
