@@ -258,7 +258,8 @@ def order_steps(actor, order, *, linked=None) -> dict[str, Decision]:
 def may_view_workspace(actor, provider) -> Decision:
     """The provider's own workspace; the bureau of the provider's area looks at it (read-only)."""
     return allow_if(_operator(actor) or _provider_of(actor, provider.pk)
-                    or within(actor, provider.region_id, roles=BUREAU_ONLY), NOT_YOURS)
+                    or within(actor, provider.region_id, roles=BUREAU_ONLY),
+                    _("只有该服务机构或其所在辖区民政部门可以查看其工作台。"))
 
 
 def may_run_workspace(actor, provider) -> Decision:
