@@ -18,6 +18,7 @@ from yiyang.core.api import ErrorOut
 from yiyang.core.errors import DomainError
 from yiyang.core.models import Role
 from yiyang.core.permissions import has_role
+from yiyang.core.policy import require_roles
 from yiyang.core.scope import get_scoped_or_404
 from yiyang.registry.models import Organisation, Practitioner
 from yiyang.services.models import Order
@@ -171,7 +172,7 @@ def plan(request, payload: PlanIn):
 
 @router.get("plans/{int:plan_id}", response={200: PlanOut, **ERRORS}, summary="One plan")
 def get_plan(request, plan_id: int):
-    _require(request, *PLAN_ROLES)
+    require_roles(request.user, *PLAN_ROLES, on_object=True)
     return _plan_out(_plan(request, plan_id))
 
 
@@ -180,8 +181,9 @@ def get_plan(request, plan_id: int):
 def publish(request, plan_id: int):
     """Only the latest draft. Every routed order must still be accepted or assigned (or under way with its
     caregiver), else 409 naming the changed orders and nothing is assigned: plan again."""
-    _require(request, Role.PROVIDER)
-    result = services.publish_plan(actor=request.user, plan=_plan(request, plan_id, "change"))
+    # The bureau sees the plan and may not publish it (403, from the service); outside the scope: 404.
+    require_roles(request.user, *PLAN_ROLES, on_object=True)
+    result = services.publish_plan(actor=request.user, plan=_plan(request, plan_id))
     return {**_plan_out(result.plan), "assigned": result.assigned, "unchanged": result.unchanged,
             "kept": result.kept}
 
@@ -200,7 +202,7 @@ def lock(request, payload: LockIn):
 
 @router.delete("locks/{int:order_id}", response={204: None, **ERRORS}, summary="Release a lock (provider)")
 def unlock(request, order_id: int):
-    _require(request, Role.PROVIDER)
+    require_roles(request.user, Role.PROVIDER, on_object=True)
     order = get_scoped_or_404(Order.objects.select_related("provider"), request.user, "change", pk=order_id)
     services.unlock_visit(actor=request.user, order=order)
     return Status(204, None)

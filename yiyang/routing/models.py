@@ -53,10 +53,10 @@ class RoutePlan(models.Model):
     def scope_filter(cls, user, action):
         if user.role == Role.PROVIDER and user.organisation_id:
             return Q(provider_id=user.organisation_id)
-        # Region staff may look at the plans of providers in their area, never change them.
-        if user.role in {Role.BUREAU, Role.STREET, Role.COMMUNITY} and user.scope_code and action == "view":
-            return Q(provider__region__code__startswith=user.scope_code[:6] if user.role != Role.BUREAU
-                     else user.scope_code)
+        # The bureau may look at the plans of the providers of its area, never change them. Street and community
+        # staff may not: a plan names every elder the provider visits that day, across the county.
+        if user.role == Role.BUREAU and user.scope_code and action == "view":
+            return Q(provider__region__code__startswith=user.scope_code)
         return None
 
 

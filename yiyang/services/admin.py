@@ -50,7 +50,8 @@ class SubsidyRuleAdmin(ReadOnly):
 
 @admin.register(Order)
 class OrderAdmin(ReadOnly):
-    list_display = ("pk", "elder", "provider", "item", "scheduled_start", "status", "total", "subsidy", "copay")
+    list_display = ("pk", "elder", "provider", "item", "scheduled_start", "status", "total", "subsidy", "allowance",
+                    "copay")
     list_filter = ("status",)
 
 

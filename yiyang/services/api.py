@@ -23,13 +23,13 @@ from pydantic import ConfigDict
 
 from yiyang.api.types import Money, money
 from yiyang.core.api import ErrorOut
-from yiyang.core.errors import DomainError
 from yiyang.core.models import CODE_LENGTH, Region, Role
 from yiyang.core.permissions import REGION_STAFF, has_role
+from yiyang.core.policy import require_roles
 from yiyang.core.scope import get_scoped_or_404
 from yiyang.registry.models import Elder, FamilyLink, Organisation, Practitioner
 
-from . import selectors, services
+from . import policy, selectors, services
 from .models import (
     AllowanceEntry,
     AllowanceKind,
@@ -51,16 +51,13 @@ router = Router(tags=["services"])
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 ORDER_ROLES = (*REGION_STAFF, Role.PROVIDER, Role.CAREGIVER, Role.FAMILY, Role.ELDER)
 FLAG_ROLES = (*REGION_STAFF, Role.PROVIDER)
+# The service allowance is benefits data: the elder's family and region staff, not providers or caregivers.
+ALLOWANCE_ROLES = (*REGION_STAFF, Role.FAMILY, Role.ELDER)
 STREET_LEN = CODE_LENGTH["street"]
 ORDER_RELATED = ("elder", "provider", "item", "caregiver")
 
 
 # ------------------------------------------------------------------------------------------------- helpers
-
-
-def _require(request, *roles) -> None:
-    if not has_role(request.user, *roles):
-        raise DomainError("forbidden", _("您的角色无权执行此操作。"), status=403)
 
 
 def _decimal_text(value) -> str | None:
@@ -432,7 +429,7 @@ def quote(request, payload: QuoteIn):
     """The same checks and split as placing the order (price in force on the day of the service, the
     provider's price held to the 普惠 ceiling, the subsidy rule by the elder's categories and age), shown to
     the person before they confirm. Writes nothing."""
-    _require(request, *ORDER_ROLES)
+    require_roles(request.user, *ORDER_ROLES)
     elder, provider, item = _resolved(request, payload)
     result = services.preview_quote(actor=request.user, elder=elder, provider=provider, item=item,
                                     scheduled_start=payload.scheduled_start, quantity=payload.quantity)
@@ -459,7 +456,7 @@ def place_order(request, payload: OrderIn):
     """By the elder or their family for themselves, or by bureau, street or community staff for an elder of
     their region. The price split is fixed as quoted. A retry with the same `client_key` (a flaky phone)
     answers 200 with the order it made; the same key with other content is refused (409)."""
-    _require(request, *ORDER_ROLES)
+    require_roles(request.user, *ORDER_ROLES)
     elder, provider, item = _resolved(request, payload)
     channel = payload.channel or (OrderChannel.PORTAL if request.user.role in (Role.FAMILY, Role.ELDER)
                                   else OrderChannel.STAFF)
@@ -487,7 +484,7 @@ class OrderFilters(Schema):
 def list_orders(request, filters: Query[OrderFilters]):
     """Newest visit first. A provider sees its own orders, a caregiver the visits assigned to them, the family
     their linked elder's, bureau, street and community staff those of their region."""
-    _require(request, *ORDER_ROLES)
+    require_roles(request.user, *ORDER_ROLES)
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         raise ValidationError({"date_to": [_("结束日期不能早于开始日期。")]})
     _choice(filters.status, OrderStatus, "status")
@@ -508,7 +505,7 @@ def list_orders(request, filters: Query[OrderFilters]):
 @router.get("orders/{int:order_id}", response={200: OrderDetailOut, **ERRORS}, summary="One order")
 def get_order(request, order_id: int):
     """With its timeline (events) and, for the provider and region staff, its flags."""
-    _require(request, *ORDER_ROLES)
+    require_roles(request.user, *ORDER_ROLES, on_object=True)
     return _fresh(request, order_id)
 
 
@@ -572,6 +569,8 @@ def decline(request, order_id: int, payload: ReasonIn):
 def assign(request, order_id: int, payload: AssignIn):
     """The caregiver must be the provider's, employed on the day and have the item's skill."""
     order = _get(request, order_id, "change")
+    # Who may assign is answered before whom (only the provider sees its caregivers), as on the page.
+    policy.may_assign_order(request.user, order).require()
     caregiver = Practitioner.objects.restrict(request.user).filter(pk=payload.caregiver).first()
     if caregiver is None:
         raise ValidationError({"caregiver": [_("找不到该护理员，或其不是本机构的人员。")]})
@@ -653,10 +652,12 @@ def upload_photo(request, order_id: int, photo: File[UploadedFile], client_key: 
 @router.get("orders/{int:order_id}/photo", response={200: None, **ERRORS}, summary="The visit's photo")
 def get_photo(request, order_id: int):
     """The photo itself (image/jpeg or image/png), to anyone who may see the order; 404 when there is none."""
-    _require(request, *ORDER_ROLES)
+    require_roles(request.user, *ORDER_ROLES, on_object=True)
     order = _get(request, order_id)
-    if not order.check_out_photo:
+    decision = policy.may_see_photo_order(request.user, order)
+    if decision.status == 404:
         raise Http404
+    decision.require()
     name = order.check_out_photo.name
     kind = "image/png" if name.lower().endswith(".png") else "image/jpeg"
     try:
@@ -697,7 +698,7 @@ class ShiftFilters(Schema):
 def list_shifts(request, filters: Query[ShiftFilters]):
     """A provider sees its caregivers' shifts, a caregiver their own, the bureau those of its district.
     Without a day or range: from today, 14 days."""
-    _require(request, *SHIFT_ROLES)
+    require_roles(request.user, *SHIFT_ROLES)
     qs = CaregiverShift.objects.restrict(request.user).select_related("caregiver")
     if filters.day:
         qs = qs.filter(day=filters.day)
@@ -727,7 +728,7 @@ class ShiftIn(Schema):
 @router.post("shifts", response={201: ShiftOut, **ERRORS}, summary="Set a shift (provider)")
 def create_shift(request, payload: ShiftIn):
     """A shift with the same caregiver, day and start is changed; an overlapping one is refused (422)."""
-    _require(request, Role.PROVIDER)
+    require_roles(request.user, Role.PROVIDER)
     caregiver = Practitioner.objects.restrict(request.user, "change").filter(pk=payload.caregiver).first()
     if caregiver is None:
         raise ValidationError({"caregiver": [_("找不到该护理员，或其不是本机构的人员。")]})
@@ -739,8 +740,9 @@ def create_shift(request, payload: ShiftIn):
 
 @router.delete("shifts/{int:shift_id}", response={204: None, **ERRORS}, summary="Remove a shift (provider)")
 def delete_shift(request, shift_id: int):
-    _require(request, Role.PROVIDER)
-    shift = get_scoped_or_404(CaregiverShift.objects, request.user, "change", pk=shift_id)
+    # Those who see the shift and may not remove it (a caregiver, the bureau) are told so by the service (403).
+    require_roles(request.user, *SHIFT_ROLES, on_object=True)
+    shift = get_scoped_or_404(CaregiverShift.objects, request.user, "view", pk=shift_id)
     services.remove_shift(actor=request.user, shift=shift)
     return Status(204, None)
 
@@ -761,7 +763,7 @@ class AvailabilityOut(Schema):
 @router.get("availability", response={200: list[AvailabilityOut], **ERRORS},
             summary="Which of my caregivers are free for a window (provider)")
 def availability(request, filters: Query[AvailabilityFilters]):
-    _require(request, Role.PROVIDER)
+    require_roles(request.user, Role.PROVIDER)
     start = filters.start if timezone.is_aware(filters.start) else timezone.make_aware(filters.start)
     end = filters.end or start + datetime.timedelta(hours=1)
     end = end if timezone.is_aware(end) else timezone.make_aware(end)
@@ -799,12 +801,14 @@ class AllowanceOut(Schema):
 def elder_allowance(request, elder_id: int, month: str = ""):
     """Credited by the approved 服务补贴 roll of the month, drawn by orders of services that month, given back
     when an order is cancelled, declined or not served. Scoped like the elder (404 outside)."""
-    _require(request, *ORDER_ROLES)
+    require_roles(request.user, *ALLOWANCE_ROLES, on_object=True)
     elder = _elder(request, elder_id)
     first = services._month(month) if month else timezone.localdate().replace(day=1)
-    totals = selectors.allowance_totals(elder, first)
+    # The entries the caller's scope holds (a bureau sees people registered here who live elsewhere).
+    mine = AllowanceEntry.objects.restrict(request.user)
+    totals = selectors.allowance_totals(elder, first, entries=mine)
     labels = dict(AllowanceKind.choices)
-    entries = AllowanceEntry.objects.filter(elder=elder, month=first).order_by("pk")
+    entries = mine.filter(elder=elder, month=first).order_by("pk")
     return {"elder": {"id": elder.pk, "name": elder.name}, "month": first.strftime("%Y-%m"),
             **{k: money(v) for k, v in totals.items()},
             "entries": [{"kind": e.kind, "kind_label": str(labels[e.kind]), "amount": money(e.amount),
@@ -891,7 +895,7 @@ class FollowUpFilters(Schema):
 @paginate(LimitOffsetPagination)
 def list_follow_ups(request, filters: Query[FollowUpFilters]):
     """Bureau, street and community staff see the calls of their region; a provider those of its orders."""
-    _require(request, *REGION_STAFF, Role.PROVIDER)
+    require_roles(request.user, *REGION_STAFF, Role.PROVIDER)
     qs = FollowUpCall.objects.restrict(request.user).select_related(*FOLLOW_UP_RELATED).order_by("-month", "pk")
     if filters.month:
         qs = qs.filter(month=services._month(filters.month))
@@ -919,7 +923,7 @@ class SampleOut(Schema):
              summary="Sample the month's completed orders for follow-up calls")
 def sample(request, payload: SampleIn):
     """Deterministic; at least one per provider; running it again adds only what the rate still lacks."""
-    _require(request, *REGION_STAFF)
+    require_roles(request.user, *REGION_STAFF)
     code = payload.jurisdiction.strip() or request.user.scope_code or ""
     calls = services.sample_follow_ups(actor=request.user, jurisdiction=code, month=payload.month, rate=payload.rate)
     fresh = FollowUpCall.objects.filter(pk__in=[c.pk for c in calls]).select_related(*FOLLOW_UP_RELATED)
@@ -938,7 +942,7 @@ class FollowUpIn(Schema):
 @router.post("follow-ups/{int:call_id}", response={200: FollowUpOut, **ERRORS}, summary="Record a follow-up call")
 def record(request, call_id: int, payload: FollowUpIn):
     """A satisfaction of 2 or less flags the order (回访满意度低) and holds it back from settlement."""
-    _require(request, *REGION_STAFF)
+    require_roles(request.user, *REGION_STAFF, on_object=True)
     call = get_scoped_or_404(FollowUpCall.objects, request.user, "change", pk=call_id)
     services.record_follow_up(actor=request.user, call=call, outcome=payload.outcome,
                               satisfaction=payload.satisfaction, issues=payload.issues, note=payload.note)
@@ -1012,7 +1016,7 @@ RECURRING_RELATED = ("elder", "provider", "item")
 @router.get("recurring", response={200: list[RecurringRow], **ERRORS}, summary="Standing orders in my scope")
 @paginate(LimitOffsetPagination)
 def list_recurring(request, elder: int | None = None, active: bool | None = None):
-    _require(request, *REGION_STAFF, Role.PROVIDER, Role.FAMILY, Role.ELDER)
+    require_roles(request.user, *REGION_STAFF, Role.PROVIDER, Role.FAMILY, Role.ELDER)
     qs = (RecurringOrder.objects.restrict(request.user).select_related(*RECURRING_RELATED)
           .prefetch_related("skips"))
     if elder:
@@ -1044,7 +1048,7 @@ class RecurringIn(Schema):
 def create_recurring(request, payload: RecurringIn):
     """Checked like an order (its first occurrence is priced now); the orders of its first week are placed at
     once, the later ones by the daily run (manage.py services_daily)."""
-    _require(request, *REGION_STAFF, Role.FAMILY, Role.ELDER)
+    require_roles(request.user, *REGION_STAFF, Role.FAMILY, Role.ELDER)
     elder = _elder(request, payload.elder)
     channel = payload.channel or (OrderChannel.PORTAL if request.user.role in (Role.FAMILY, Role.ELDER)
                                   else OrderChannel.STAFF)
@@ -1061,6 +1065,7 @@ def create_recurring(request, payload: RecurringIn):
 @router.post("recurring/{int:recurring_id}/stop", response={200: RecurringOut, **ERRORS},
              summary="Stop a standing order")
 def stop_recurring(request, recurring_id: int):
+    require_roles(request.user, *REGION_STAFF, Role.FAMILY, Role.ELDER, on_object=True)
     rule = get_scoped_or_404(RecurringOrder.objects, request.user, "change", pk=recurring_id)
     services.stop_recurring(actor=request.user, recurring=rule)
     return _recurring_out(RecurringOrder.objects.select_related(*RECURRING_RELATED).get(pk=recurring_id))

@@ -28,6 +28,14 @@ class ServicesConfig(AppConfig):
 
         roll_approved.connect(_roll_approved, dispatch_uid="services.roll_approved")
 
+        # The family's benefits page shows what is left of a voucher month: this app keeps that ledger.
+        from yiyang.benefits.allowance import BALANCE_READERS
+
+        from .selectors import allowance_totals
+
+        if allowance_totals not in BALANCE_READERS:
+            BALANCE_READERS.append(allowance_totals)
+
         from yiyang.core.models import Role
         from yiyang.core.navigation import HOME_PANELS, LANDING_PAGES
 

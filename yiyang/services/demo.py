@@ -33,7 +33,7 @@ from django.utils import timezone
 from yiyang.core.demo import DEMO_COUNTY, demo_step
 
 from . import services
-from .examples import CATALOGUE, SUBSIDY_RULE, SUBSIDY_SOURCE
+from .examples import CATALOGUE, SUBSIDY_NOTE, SUBSIDY_RULE, SUBSIDY_SOURCE
 from .models import ProviderOffer, ServiceItem, ServicePrice, SubsidyRule
 
 # 颐康 (at 文治街道) serves the town-centre streets; its prices sit a little under the 普惠 ceiling.
@@ -74,8 +74,7 @@ def services_demo(ctx, log) -> None:
             prices += 1
     if not SubsidyRule.objects.filter(jurisdiction=county).exists():
         services.adopt_subsidy_rule(actor=actor, jurisdiction=county, params=SUBSIDY_RULE, valid_from=start,
-                                    note="特困全额、低保 90%、低保边缘 70%，80 周岁及以上按普惠价",
-                                    source=SUBSIDY_SOURCE)
+                                    note=SUBSIDY_NOTE, source=SUBSIDY_SOURCE)
     provider = Organisation.objects.get(pk=provider_user.organisation_id)
     streets = list(Region.objects.filter(code__in=PROVIDER_STREETS))
     offers = 0

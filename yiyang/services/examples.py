@@ -30,5 +30,10 @@ SUBSIDY_RULE = {
              {"category": "near_subsistence", "share": "70"}, {"min_age": 80, "share": "0"}],
     "others": "market",
 }
-SUBSIDY_SOURCE = ("示例数据。重庆市民政局答复（seeds/001）：普惠养老服务价格“较平均市场价格低50%左右”；"
-                  "恩民政函〔2021〕3号（seeds/000）：为城乡特困老人、高龄老人提供“五助”入户服务。")
+# What a family reads as the rule's basis: the jurisdiction's own document (恩阳区民政局, seeds/000), which
+# provides the 五助 home services to 特困 and 高龄 elders.
+SUBSIDY_SOURCE = "恩民政函〔2021〕3号"
+# For staff only (the revision note): where the figures come from. The shares are examples, and the 普惠 price
+# at about half the market price is 重庆市民政局's answer (渝民函〔2022〕222号, seeds/001).
+SUBSIDY_NOTE = ("特困全额、低保 90%、低保边缘 70%，80 周岁及以上按普惠价。比例为示例数据；普惠价约为市场价一半"
+                "（渝民函〔2022〕222号，seeds/001），五助入户对象见恩民政函〔2021〕3号（seeds/000）。")

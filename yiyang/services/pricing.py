@@ -108,6 +108,7 @@ class Quote:
     copay: Decimal              # paid by the person
     basis: str                  # "inclusive" (subsidised price) or "market"
     reasons: tuple[str, ...] = field(default_factory=tuple)
+    row: Row | None = None      # the rule's row that applied (the highest share among those matching)
 
     def explain(self) -> str:
         who = "、".join(self.reasons) if self.reasons else _("不属于补贴对象")
@@ -131,9 +132,10 @@ def quote(*, params: SubsidyParams, categories: set[str], age: int, subsidised_p
     if subsidised_price > market_price:
         raise ValidationError({"price": [_("普惠服务价格不能高于市场价。")]})
     matching = [r for r in params.rows if r.matches(categories, age)]
+    row = max(matching, key=lambda r: r.share) if matching else None
     if matching:
         basis, unit = "inclusive", subsidised_price
-        share = max(r.share for r in matching)
+        share = row.share
         reasons = tuple(dict.fromkeys(r.label() for r in matching))
     else:
         basis = params.others
@@ -145,7 +147,35 @@ def quote(*, params: SubsidyParams, categories: set[str], age: int, subsidised_p
     allowance = (min(remainder, max(allowance_available, Decimal("0.00"))) if matching
                  else Decimal("0.00")).quantize(CENT, ROUND_HALF_UP)
     return Quote(unit_price=unit, quantity=quantity, total=total, share=share, subsidy=subsidy,
-                 allowance=allowance, copay=remainder - allowance, basis=basis, reasons=reasons)
+                 allowance=allowance, copay=remainder - allowance, basis=basis, reasons=reasons, row=row)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The rule in words, as a family reads it (the catalogue page and the quote)
+
+
+def row_sentence(row: Row) -> str:
+    """One row of a rule in plain words: who, which price, what the government pays, what is left."""
+    share = format(row.share.normalize(), "f")
+    if row.share >= HUNDRED:
+        return _("%(who)s：按普惠价，政府全额补贴，本人无需付费。") % {"who": row.label()}
+    if row.share > 0:
+        return _("%(who)s：按普惠价，政府补贴 %(share)s%%，其余先从每月服务补贴余额抵扣，不足部分本人自付。") % {
+            "who": row.label(), "share": share}
+    return _("%(who)s：按普惠价，先从每月服务补贴余额抵扣，不足部分本人自付。") % {"who": row.label()}
+
+
+def others_sentence(params: SubsidyParams) -> str:
+    return _("其他老人：按市场价自付。") if params.others == "market" else _("其他老人：按普惠价自付。")
+
+
+def sentences(params: SubsidyParams) -> list[str]:
+    """The whole rule in plain words, one sentence per row and one for everyone else."""
+    out = [row_sentence(row) for row in params.rows]
+    if params.rows:
+        out.append(_("同时符合多项的，按补贴比例最高的一项计算；补贴四舍五入到分。"))
+    out.append(others_sentence(params))
+    return out
 
 
 def age_on(birth: datetime.date, day: datetime.date) -> int:

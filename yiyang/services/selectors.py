@@ -44,7 +44,8 @@ def price_in_force(item: ServiceItem, region_code: str, day: datetime.date) -> S
 
 def subsidy_rule_in_force(region_code: str, day: datetime.date) -> SubsidyRule | None:
     chain = region_chain(region_code)
-    return _nearest(SubsidyRule.objects.filter(_in_force(day), jurisdiction_id__in=chain), chain)
+    rows = SubsidyRule.objects.filter(_in_force(day), jurisdiction_id__in=chain).select_related("jurisdiction")
+    return _nearest(rows, chain)
 
 
 def offer_in_force(provider, item: ServiceItem, street_code: str, day: datetime.date) -> ProviderOffer | None:
@@ -311,24 +312,28 @@ def elders_to_order_for(user, text: str, *, limit: int = 10):
     from yiyang.registry.models import Elder, ElderStatus
     from yiyang.registry.selectors import search_q
 
+    from .policy import elders_orderable_by
+
     text = (text or "").strip()
-    if not text:
+    orderable = elders_orderable_by(user)
+    if not text or orderable is None:
         return Elder.objects.none()
     q = search_q(text)
     if len(text) == 4 and is_ascii_digits(text[:3]):
         q |= Q(id_number_masked__endswith=text.upper())
-    return (Elder.objects.restrict(user).filter(q, status=ElderStatus.ACTIVE).select_related("residence_region")
-            .order_by("name_pinyin", "pk")[:limit])
+    # Those the user sees and may order for (a bureau also sees people registered here who live elsewhere).
+    return (Elder.objects.restrict(user).filter(orderable).filter(q, status=ElderStatus.ACTIVE)
+            .select_related("residence_region").order_by("name_pinyin", "pk")[:limit])
 
 
-def pending_settlement_totals(county_prefix: str, start: datetime.datetime, end: datetime.datetime) -> list[dict]:
-    """Per provider and county: the confirmed or rated orders checked out in [start, end) and not yet settled
-    (what a statement for the month would look at), counted and summed to the fen in one query."""
+def pending_settlement_totals(orders, start: datetime.datetime, end: datetime.datetime) -> list[dict]:
+    """Per provider and county: of `orders` (the user's, Order.objects.restrict), the confirmed or rated ones
+    checked out in [start, end) and not yet settled (what a statement for the month would look at), counted
+    and summed to the fen in one query."""
     from django.db.models import BigIntegerField, F, Sum
     from django.db.models.functions import Cast, Coalesce, Round
 
-    rows = (Order.objects.filter(county_code__startswith=county_prefix, status__in=("confirmed", "rated"),
-                                 check_out_at__gte=start, check_out_at__lt=end)
+    rows = (orders.filter(status__in=("confirmed", "rated"), check_out_at__gte=start, check_out_at__lt=end)
             .order_by().values("provider_id", "county_code")
             .annotate(n=Count("pk"), fen=Coalesce(Sum(Cast(Round(F("total") * 100), BigIntegerField())), 0)))
     return [{"provider_id": r["provider_id"], "county_code": r["county_code"], "count": r["n"],
@@ -367,9 +372,10 @@ def ability_levels(elder_ids, *, english: bool = False) -> dict[int, str]:
 # The monthly service allowance (H1)
 
 
-def allowance_totals(elder, month: datetime.date) -> dict:
+def allowance_totals(elder, month: datetime.date, *, entries=None) -> dict:
     """Credited, debited (as a positive amount), refunded and the balance of an elder's allowance for the
-    month of `month`, in Decimal yuan, summed in whole fen (exact on every database). One query."""
+    month of `month`, in Decimal yuan, summed in whole fen (exact on every database). One query. `entries`:
+    the ledger to read (default all of it; a page passes the reader's scope)."""
     from decimal import Decimal
 
     from django.db.models import BigIntegerField, F, Sum
@@ -380,7 +386,8 @@ def allowance_totals(elder, month: datetime.date) -> dict:
     def fen(kind):
         return Coalesce(Sum(Cast(Round(F("amount") * 100), BigIntegerField()), filter=Q(kind=kind)), 0)
 
-    sums = (AllowanceEntry.objects.filter(elder_id=getattr(elder, "pk", elder), month=month.replace(day=1))
+    ledger = AllowanceEntry.objects.all() if entries is None else entries
+    sums = (ledger.filter(elder_id=getattr(elder, "pk", elder), month=month.replace(day=1))
             .aggregate(c=fen("credit"), d=fen("debit"), r=fen("refund")))
     cent = Decimal("0.01")
     credited, debited, refunded = ((Decimal(int(sums[k])) / 100).quantize(cent) for k in "cdr")

@@ -29,14 +29,14 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce, Round
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from yiyang.core import audit
 from yiyang.core.errors import DomainError
 from yiyang.core.models import CODE_LENGTH, AuditAction, Region, RegionLevel, Role
-from yiyang.registry.models import Elder, ElderStatus, FamilyLink, Practitioner
+from yiyang.core.policy import is_superuser, role_of
+from yiyang.registry.models import Elder, ElderStatus, Practitioner
 
-from . import pricing, selectors
+from . import policy, pricing, selectors
 from .models import (
     HOLD_FLAG_KINDS,
     TRANSITIONS,
@@ -74,25 +74,6 @@ COUNTY_LEN = CODE_LENGTH["county"]
 
 def _user(actor):
     return actor if getattr(actor, "pk", None) else None
-
-
-def _role(actor) -> str:
-    return getattr(actor, "role", None) or ""
-
-
-def _is_super(actor) -> bool:
-    return bool(getattr(actor, "is_superuser", False))
-
-
-def _forbidden(message=None):
-    return DomainError("forbidden", message or _("您无权对该订单执行此操作。"), status=403)
-
-
-def _require_bureau(actor, jurisdiction: Region) -> None:
-    if _is_super(actor):
-        return
-    if _role(actor) != Role.BUREAU or not jurisdiction.code.startswith(getattr(actor, "scope_code", "") or "\0"):
-        raise DomainError("forbidden", _("只有本辖区民政部门可以执行此操作。"), status=403)
 
 
 def _region(value, field: str) -> Region:
@@ -159,7 +140,7 @@ def set_price(*, actor, item: ServiceItem, jurisdiction, valid_from, market_pric
     """Publish the market and 普惠 price of an item in a jurisdiction from a date. The price in force before it
     is closed the day before; a new price must start after the latest one already published."""
     jurisdiction = _region(jurisdiction, "jurisdiction")
-    _require_bureau(actor, jurisdiction)
+    policy.may_publish_price(actor, jurisdiction.code).require()
     start = _date(valid_from, "valid_from")
     errors: dict[str, list] = {}
     market = _money(market_price, "market_price", errors)
@@ -183,22 +164,11 @@ def set_price(*, actor, item: ServiceItem, jurisdiction, valid_from, market_pric
     return price
 
 
-def _require_provider_or_bureau(actor, provider) -> None:
-    if _is_super(actor):
-        return
-    role = _role(actor)
-    if role == Role.PROVIDER and actor.organisation_id == provider.pk:
-        return
-    if role == Role.BUREAU and provider.region_id.startswith(actor.scope_code or "\0"):
-        return
-    raise DomainError("forbidden", _("只有该机构或其所在辖区民政部门可以申报服务项目。"), status=403)
-
-
 def declare_offer(*, actor, provider, item: ServiceItem, streets, price, valid_from) -> ProviderOffer:
     """A provider offers an item in some streets of its county at its own price, never above the 普惠 ceiling
     in force in any of those streets on the start date. The provider's previous offer of the item is closed
     the day before."""
-    _require_provider_or_bureau(actor, provider)
+    policy.may_declare_offer(actor, provider).require()
     start = _date(valid_from, "valid_from")
     errors: dict[str, list] = {}
     amount = _money(price, "price", errors)
@@ -254,9 +224,11 @@ def _params_json(parsed: pricing.SubsidyParams) -> dict:
 def adopt_subsidy_rule(*, actor, jurisdiction, params: dict, valid_from, note: str = "",
                        source: str = "") -> SubsidyRule:
     """Adopt who-pays-what for a jurisdiction from a date (params validated by pricing.parse and stored in
-    its normal form); the rule in force before it is closed the day before."""
+    its normal form); the rule in force before it is closed the day before. `source` (政策依据) is the
+    jurisdiction's own document, shown to everyone with the rule; `note` (修订说明) is for staff and may say
+    where the figures came from."""
     jurisdiction = _region(jurisdiction, "jurisdiction")
-    _require_bureau(actor, jurisdiction)
+    policy.may_adopt_subsidy_rule(actor, jurisdiction.code).require()
     parsed = pricing.parse(params)
     start = _date(valid_from, "valid_from")
     note = _text(note, 300)
@@ -278,21 +250,6 @@ def adopt_subsidy_rule(*, actor, jurisdiction, params: dict, valid_from, note: s
 
 # ---------------------------------------------------------------------------------------------------------
 # Placing an order
-
-
-def _is_family(actor, elder_id) -> bool:
-    return (_role(actor) in (Role.FAMILY, Role.ELDER)
-            and FamilyLink.objects.filter(user_id=actor.pk, elder_id=elder_id).exists())
-
-
-def _in_region_scope(actor, region_code: str, roles=(Role.BUREAU, Role.STREET, Role.COMMUNITY)) -> bool:
-    return _role(actor) in roles and bool(actor.scope_code) and region_code.startswith(actor.scope_code)
-
-
-def _require_may_order_for(actor, elder: Elder) -> None:
-    if _is_super(actor) or _is_family(actor, elder.pk) or _in_region_scope(actor, elder.residence_region_id):
-        return
-    raise DomainError("forbidden", _("您无权为该老人下单。"), status=403)
 
 
 def _quantity(value) -> Decimal:
@@ -337,7 +294,7 @@ def _prepare(*, actor, elder: Elder, provider, item: ServiceItem, scheduled_star
     priced one after the other and the balance can never go below zero."""
     # The status as registered now, not as the caller last read it.
     elder = (Elder.objects.select_for_update(of=("self",)) if lock else Elder.objects).get(pk=elder.pk)
-    _require_may_order_for(actor, elder)
+    policy.may_order_for_elder(actor, elder).require()
     if elder.status != ElderStatus.ACTIVE:
         raise DomainError("elder_inactive", _("%(name)s 的状态为“%(status)s”，不能下单。") % {
             "name": elder.name, "status": elder.get_status_display()}, status=409)
@@ -409,19 +366,19 @@ _CHANNELS_OF_ROLE = {
 }
 
 
-def _require_channel(channel: str, *, allowed) -> None:
+def _check_channel(channel: str, *, allowed) -> None:
     if channel not in allowed:
         raise ValidationError({"channel": [_("下单方式取值无效。")]})
 
 
-def _require_channel_fits(actor, channel: str) -> None:
+def _check_channel_fits(actor, channel: str) -> None:
     """After the authority check: the actor may order for this elder, but not say it came in another way."""
-    if _is_super(actor):
+    if is_superuser(actor):
         return
-    fits = _CHANNELS_OF_ROLE.get(_role(actor), set())
+    fits = _CHANNELS_OF_ROLE.get(role_of(actor), set())
     if fits and channel not in fits:
         raise ValidationError({"channel": [_("%(role)s不能以“%(channel)s”方式下单。") % {
-            "role": Role(_role(actor)).label, "channel": OrderChannel(channel).label}]})
+            "role": Role(role_of(actor)).label, "channel": OrderChannel(channel).label}]})
 
 
 @transaction.atomic
@@ -434,7 +391,7 @@ def place_order(*, actor, elder: Elder, provider, item: ServiceItem, scheduled_s
     By default the allowance comes from the elder's monthly ledger (服务补贴余额) and its debit is written in the
     same transaction, under a lock on the elder's row. An explicit `allowance_available` (callers that state
     a balance themselves) is used as given and not recorded in the ledger."""
-    _require_channel(channel, allowed=OrderChannel.values)
+    _check_channel(channel, allowed=OrderChannel.values)
     client_key = _text(client_key, 64) or None
     request = {"actor": actor, "elder": elder, "provider": provider, "item": item,
                "start": _parse_start(scheduled_start), "qty": _quantity(quantity), "channel": channel}
@@ -444,7 +401,7 @@ def place_order(*, actor, elder: Elder, provider, item: ServiceItem, scheduled_s
     start, qty, offer, price, rule, quote = _prepare(
         actor=actor, elder=elder, provider=provider, item=item, scheduled_start=scheduled_start,
         quantity=quantity, allowance_available=allowance_available, lock=allowance_available is None)
-    _require_channel_fits(actor, channel)
+    _check_channel_fits(actor, channel)
     try:
         with transaction.atomic():
             order = Order.objects.create(
@@ -480,36 +437,7 @@ def _lock(order: Order) -> Order:
     return Order.objects.select_for_update(of=("self",)).select_related("elder", "item", "caregiver").get(pk=order.pk)
 
 
-STEP_NAMES = {
-    OrderStatus.ACCEPTED: gettext_lazy("接单"), OrderStatus.DECLINED: gettext_lazy("拒单"),
-    OrderStatus.ASSIGNED: gettext_lazy("派单"), OrderStatus.CHECKED_IN: gettext_lazy("签到"),
-    OrderStatus.CHECKED_OUT: gettext_lazy("签退"), OrderStatus.CONFIRMED: gettext_lazy("确认完成"),
-    OrderStatus.RATED: gettext_lazy("评价"), OrderStatus.CANCELLED: gettext_lazy("取消"),
-    OrderStatus.NO_SHOW: gettext_lazy("登记未上门/未在家"),
-}
-
-
-def _require_transition(order: Order, to_status: str) -> None:
-    if to_status not in TRANSITIONS[OrderStatus(order.status)]:
-        if to_status == OrderStatus.CHECKED_OUT and order.check_in_at is None:
-            message = _("尚未签到，不能签退。")
-        else:
-            message = _("订单当前为“%(status)s”，不能%(step)s。") % {
-                "status": order.get_status_display(), "step": STEP_NAMES[to_status]}
-        raise DomainError("invalid_transition", message, status=409)
-
-
-def _is_provider(actor, order: Order) -> bool:
-    return _role(actor) == Role.PROVIDER and actor.organisation_id == order.provider_id
-
-
-def _is_caregiver(actor, order: Order) -> bool:
-    return (_role(actor) == Role.CAREGIVER and order.caregiver is not None
-            and order.caregiver.account_id == actor.pk)
-
-
-def _is_local_staff(actor, order: Order) -> bool:
-    return _in_region_scope(actor, order.region_code, roles=(Role.STREET, Role.COMMUNITY))
+STEP_NAMES = policy.STEP_NAMES
 
 
 def _elder_gone(order: Order) -> str:
@@ -569,9 +497,7 @@ def _reason(reason) -> str:
 @transaction.atomic
 def accept_order(*, actor, order: Order, note: str = "") -> Order:
     order = _lock(order)
-    if not (_is_super(actor) or _is_provider(actor, order)):
-        raise _forbidden()
-    _require_transition(order, OrderStatus.ACCEPTED)
+    policy.may_accept_order(actor, order).require()
     if gone := _elder_gone(order):
         _flag(order, FlagKind.ELDER_INACTIVE, gone)
     return _move(actor=actor, order=order, to_status=OrderStatus.ACCEPTED, note=note)
@@ -580,9 +506,7 @@ def accept_order(*, actor, order: Order, note: str = "") -> Order:
 @transaction.atomic
 def decline_order(*, actor, order: Order, reason: str) -> Order:
     order = _lock(order)
-    if not (_is_super(actor) or _is_provider(actor, order)):
-        raise _forbidden()
-    _require_transition(order, OrderStatus.DECLINED)
+    policy.may_decline_order(actor, order).require()
     reason = _reason(reason)
     return _move(actor=actor, order=order, to_status=OrderStatus.DECLINED, note=reason, end_reason=reason)
 
@@ -591,9 +515,7 @@ def decline_order(*, actor, order: Order, reason: str) -> Order:
 def assign_order(*, actor, order: Order, caregiver: Practitioner) -> Order:
     """Give the visit to one of the provider's caregivers (again, to re-assign it)."""
     order = _lock(order)
-    if not (_is_super(actor) or _is_provider(actor, order)):
-        raise _forbidden()
-    _require_transition(order, OrderStatus.ASSIGNED)
+    policy.may_assign_order(actor, order).require()
     day = _service_day(order)
     if caregiver.organisation_id != order.provider_id:
         raise ValidationError({"caregiver": [_("%(name)s 不是本机构的人员。") % {"name": caregiver.name}]})
@@ -676,12 +598,11 @@ def check_in(*, actor, order: Order, at=None, latitude=None, longitude=None, cli
     """The assigned caregiver arrives. Far from the elder's home, or while still checked in elsewhere, is
     flagged (not refused); more than two hours early, or for an elder who has died or moved, is refused."""
     order = _lock(order)
-    if not (_is_super(actor) or _is_caregiver(actor, order)):
-        raise _forbidden(_("只有被派单的护理员本人可以签到。"))
+    policy.may_check_in_order(actor, order, in_status=False).require()
     client_key = _text(client_key, 64) or None
     if _replayed_step(order, client_key, OrderStatus.CHECKED_IN):
         return order
-    _require_transition(order, OrderStatus.CHECKED_IN)
+    policy.may_check_in_order(actor, order).require()
     when = _moment(at, "at")
     if when < order.scheduled_start - EARLY_CHECK_IN:
         raise ValidationError({"at": [_("距预约时间 %(start)s 还早于 2 小时，不能签到。") % {
@@ -715,12 +636,11 @@ def check_out(*, actor, order: Order, at=None, latitude=None, longitude=None, no
               client_key: str | None = None) -> Order:
     """The caregiver leaves; a duration outside 50 %–200 % of the standard is flagged."""
     order = _lock(order)
-    if not (_is_super(actor) or _is_caregiver(actor, order)):
-        raise _forbidden(_("只有被派单的护理员本人可以签退。"))
+    policy.may_check_out_order(actor, order, in_status=False).require()
     client_key = _text(client_key, 64) or None
     if _replayed_step(order, client_key, OrderStatus.CHECKED_OUT):
         return order
-    _require_transition(order, OrderStatus.CHECKED_OUT)
+    policy.may_check_out_order(actor, order).require()
     when = _moment(at, "at")
     if when < order.check_in_at:
         raise ValidationError({"at": [_("签退时间不能早于签到时间（%(at)s）。") % {
@@ -741,18 +661,14 @@ def check_out(*, actor, order: Order, at=None, latitude=None, longitude=None, no
 def confirm_order(*, actor, order: Order, note: str = "") -> Order:
     """The elder, their family, or the community on their behalf confirm the service was done."""
     order = _lock(order)
-    if not (_is_super(actor) or _is_family(actor, order.elder_id) or _is_local_staff(actor, order)):
-        raise _forbidden()
-    _require_transition(order, OrderStatus.CONFIRMED)
+    policy.may_confirm_order(actor, order).require()
     return _move(actor=actor, order=order, to_status=OrderStatus.CONFIRMED, note=note)
 
 
 @transaction.atomic
 def rate_order(*, actor, order: Order, rating, comment: str = "") -> Order:
     order = _lock(order)
-    if not (_is_super(actor) or _is_family(actor, order.elder_id)):
-        raise _forbidden(_("只有老人本人或家属可以评价。"))
-    _require_transition(order, OrderStatus.RATED)
+    policy.may_rate_order(actor, order).require()
     try:
         score = int(rating)
     except (TypeError, ValueError):
@@ -769,17 +685,8 @@ def cancel_order(*, actor, order: Order, reason: str) -> Order:
     """Cancel before the visit starts, by the one who placed it (or the family), the provider, or the
     community; who did it and why is kept."""
     order = _lock(order)
-    if _is_super(actor):
-        who = _("管理员")
-    elif (order.placed_by_id is not None and order.placed_by_id == actor.pk) or _is_family(actor, order.elder_id):
-        who = _("下单人")
-    elif _is_provider(actor, order):
-        who = _("服务机构")
-    elif _is_local_staff(actor, order):
-        who = _("社区/街道")
-    else:
-        raise _forbidden()
-    _require_transition(order, OrderStatus.CANCELLED)
+    policy.may_cancel_order(actor, order).require()
+    who = policy.cancelled_as(actor, order)
     reason = _reason(reason)
     return _move(actor=actor, order=order, to_status=OrderStatus.CANCELLED, note=f"{who}：{reason}",
                  end_reason=reason)
@@ -789,9 +696,7 @@ def cancel_order(*, actor, order: Order, reason: str) -> Order:
 def mark_no_show(*, actor, order: Order, reason: str) -> Order:
     """The caregiver came and nobody was home, or could not come: recorded by the provider or the caregiver."""
     order = _lock(order)
-    if not (_is_super(actor) or _is_provider(actor, order) or _is_caregiver(actor, order)):
-        raise _forbidden()
-    _require_transition(order, OrderStatus.NO_SHOW)
+    policy.may_record_no_show_order(actor, order).require()
     reason = _reason(reason)
     return _move(actor=actor, order=order, to_status=OrderStatus.NO_SHOW, note=reason, end_reason=reason)
 
@@ -918,13 +823,6 @@ def _locked_settlement(*, actor, provider, jurisdiction: Region, month: datetime
         return Settlement.objects.select_for_update().get(**keys), False
 
 
-def _require_draft(settlement: Settlement, step: str) -> None:
-    if settlement.status != SettlementStatus.DRAFT:
-        raise DomainError("settlement_closed", _("%(month)s 的结算单状态为“%(status)s”，不能%(step)s。") % {
-            "month": settlement.month.strftime("%Y-%m"), "status": settlement.get_status_display(),
-            "step": step}, status=409)
-
-
 @transaction.atomic
 def prepare_settlement(*, actor, provider, month, jurisdiction=None) -> Settlement:
     """The provider's statement for a county (default: the provider's own) and a month, by that county's
@@ -933,7 +831,7 @@ def prepare_settlement(*, actor, provider, month, jurisdiction=None) -> Settleme
     draft again replaces its items (as the orders are now); an approved statement is final (409). Set-based:
     the number of queries does not depend on the number of orders."""
     jurisdiction = _settlement_jurisdiction(provider, jurisdiction)
-    _require_bureau(actor, jurisdiction)
+    policy.may_prepare_settlement(actor, jurisdiction.code).require()
     if not provider.region_id.startswith(jurisdiction.code):
         raise DomainError("not_found", _("%(provider)s 不是%(county)s的服务机构。") % {
             "provider": provider.name, "county": jurisdiction.name}, status=404)
@@ -941,7 +839,7 @@ def prepare_settlement(*, actor, provider, month, jurisdiction=None) -> Settleme
     if month > timezone.localdate().replace(day=1):
         raise ValidationError({"month": [_("不能结算尚未开始的月份。")]})
     settlement, created = _locked_settlement(actor=actor, provider=provider, jurisdiction=jurisdiction, month=month)
-    _require_draft(settlement, _("重新生成"))
+    policy.may_prepare_settlement(actor, jurisdiction.code, statement=settlement).require()
     before = None if created else audit.snapshot(settlement)
     settlement.items.all().delete()
     candidates = settlement_orders(provider=provider, jurisdiction=jurisdiction, month=month)
@@ -981,8 +879,7 @@ def approve_settlement(*, actor, settlement: Settlement) -> Settlement:
     every included order becomes settled (one order event each, written set-based): at once for up to
     SETTLE_INLINE_MAX orders, else by the task queue right after (mark_orders_settled)."""
     settlement = Settlement.objects.select_for_update().select_related("jurisdiction").get(pk=settlement.pk)
-    _require_bureau(actor, settlement.jurisdiction)
-    _require_draft(settlement, _("审核"))
+    policy.may_approve_settlement(actor, settlement).require()
     included = settlement.items.filter(held=False)
     orders = Order.objects.filter(pk__in=included.values("order_id"))
     sums = _sums(settlement.items.all())
@@ -1070,9 +967,7 @@ def export_settlement(*, actor, settlement: Settlement) -> bytes:
 
     settlement = (Settlement.objects.select_for_update(of=("self",)).select_related("jurisdiction", "provider")
                   .get(pk=settlement.pk))
-    _require_bureau(actor, settlement.jurisdiction)
-    if settlement.status == SettlementStatus.DRAFT:
-        raise DomainError("settlement_not_approved", _("结算单尚未审核，不能导出。"), status=409)
+    policy.may_export_settlement(actor, settlement).require()
     content = settlement_file.write(settlement)
     before = audit.snapshot(settlement)
     settlement.status = SettlementStatus.EXPORTED
@@ -1088,14 +983,6 @@ def export_settlement(*, actor, settlement: Settlement) -> bytes:
 # Caregivers' shifts (排班)
 
 
-def _require_caregiver_manager(actor, caregiver: Practitioner) -> None:
-    if _is_super(actor):
-        return
-    if _role(actor) == Role.PROVIDER and actor.organisation_id == caregiver.organisation_id:
-        return
-    raise DomainError("forbidden", _("只有护理员所在机构可以安排其班次。"), status=403)
-
-
 def _clock(value, field: str) -> datetime.time:
     if isinstance(value, datetime.time):
         return value.replace(second=0, microsecond=0)
@@ -1109,7 +996,7 @@ def _clock(value, field: str) -> datetime.time:
 def set_shift(*, actor, caregiver: Practitioner, day, start, end, note: str = "") -> CaregiverShift:
     """Put a caregiver on duty on a day from `start` to `end` (a shift with the same start is changed). A
     caregiver's shifts on a day do not overlap; the caregiver must be employed on the day."""
-    _require_caregiver_manager(actor, caregiver)
+    policy.may_set_shift(actor, caregiver).require()
     day = _date(day, "day")
     start, end = _clock(start, "start"), _clock(end, "end")
     if end <= start:
@@ -1147,7 +1034,7 @@ def set_shift(*, actor, caregiver: Practitioner, day, start, end, note: str = ""
 @transaction.atomic
 def remove_shift(*, actor, shift: CaregiverShift) -> None:
     shift = CaregiverShift.objects.select_for_update().select_related("caregiver__organisation").get(pk=shift.pk)
-    _require_caregiver_manager(actor, shift.caregiver)
+    policy.may_remove_shift(actor, shift).require()
     before = audit.snapshot(shift)
     audit.record(actor=actor, action=AuditAction.DELETE, instance=shift, before=before,
                  region_code=shift.caregiver.organisation.region_id,
@@ -1160,7 +1047,7 @@ def remove_shift(*, actor, shift: CaregiverShift) -> None:
 
 PHOTO_MAX_BYTES = 5 * 1024 * 1024
 PHOTO_TYPES = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG\r\n\x1a\n", "png"))
-PHOTO_STATUSES = (OrderStatus.CHECKED_IN, OrderStatus.CHECKED_OUT)
+PHOTO_STATUSES = policy.PHOTO_STATUSES
 
 
 def _photo_bytes(photo) -> tuple[bytes, str]:
@@ -1186,17 +1073,14 @@ def attach_photo(*, actor, order: Order, photo, client_key: str | None = None) -
     from django.core.files.base import ContentFile
 
     order = _lock(order)
-    if not (_is_super(actor) or _is_caregiver(actor, order)):
-        raise _forbidden(_("只有被派单的护理员本人可以上传服务照片。"))
+    policy.may_upload_photo_order(actor, order, in_status=False).require()
     client_key = _text(client_key, 64) or None
     if client_key:
         if order.photo_client_key == client_key:
             return order
         if Order.objects.filter(photo_client_key=client_key).exclude(pk=order.pk).exists():
             raise DomainError("client_key_conflict", _("该提交编号已用于另一项操作。"), status=409)
-    if order.status not in PHOTO_STATUSES:
-        raise DomainError("invalid_transition", _("订单当前为“%(status)s”，不能上传服务照片。") % {
-            "status": order.get_status_display()}, status=409)
+    policy.may_upload_photo_order(actor, order).require()
     content, ext = _photo_bytes(photo)
     before = audit.snapshot(order)
     old = order.check_out_photo.name if order.check_out_photo else ""
@@ -1246,12 +1130,6 @@ COMPLETED = (OrderStatus.CONFIRMED, OrderStatus.RATED, OrderStatus.SETTLED)
 LOW_SATISFACTION = 2
 
 
-def _require_region_staff(actor, region_code: str) -> None:
-    if _is_super(actor) or _in_region_scope(actor, region_code):
-        return
-    raise DomainError("forbidden", _("只有本辖区民政、街道或社区工作人员可以执行此操作。"), status=403)
-
-
 def _rank(seed, month: datetime.date, pk: int) -> str:
     import hashlib
 
@@ -1267,7 +1145,7 @@ def sample_follow_ups(*, actor, jurisdiction, month, rate=Decimal("0.1"), seed=N
     from .models import FollowUpCall
 
     jurisdiction = _region(jurisdiction, "jurisdiction")
-    _require_region_staff(actor, jurisdiction.code)
+    policy.may_sample_follow_ups(actor, jurisdiction.code).require()
     month = _month(month)
     try:
         rate = Decimal(str(rate))
@@ -1317,7 +1195,7 @@ def record_follow_up(*, actor, call, outcome: str, satisfaction=None, issues: st
     from .models import FollowUpCall, FollowUpOutcome
 
     call = FollowUpCall.objects.select_for_update(of=("self",)).select_related("order").get(pk=call.pk)
-    _require_region_staff(actor, call.region_code)
+    policy.may_record_follow_up(actor, call).require()
     if outcome not in FollowUpOutcome.values:
         raise ValidationError({"outcome": [_("请选择回访结果。")]})
     score = None
@@ -1392,9 +1270,9 @@ def create_recurring(*, actor, elder: Elder, provider, item: ServiceItem, weekda
             raise DomainError("client_key_conflict", _("该提交编号已用于另一项周期服务，请刷新页面后重新提交。"),
                               status=409)
         return found
-    _require_may_order_for(actor, elder)
-    _require_channel(channel, allowed=(OrderChannel.PORTAL, OrderChannel.PHONE, OrderChannel.STAFF))
-    _require_channel_fits(actor, channel)
+    policy.may_set_up_recurring_order(actor, elder).require()
+    _check_channel(channel, allowed=(OrderChannel.PORTAL, OrderChannel.PHONE, OrderChannel.STAFF))
+    _check_channel_fits(actor, channel)
     days = _weekdays(weekdays)
     at = _clock(time, "time")
     qty = _quantity(quantity)
@@ -1425,16 +1303,12 @@ def create_recurring(*, actor, elder: Elder, provider, item: ServiceItem, weekda
 
 @transaction.atomic
 def stop_recurring(*, actor, recurring):
-    """Stop a standing order: no more orders are generated (those already placed stay, to cancel one by one)."""
+    """Stop a standing order: no more orders are generated (those already placed stay, to cancel one by one).
+    A standing order already stopped is refused (409)."""
     from .models import RecurringOrder
 
     recurring = RecurringOrder.objects.select_for_update().get(pk=recurring.pk)
-    elder = recurring.elder
-    if not (_is_super(actor) or _is_family(actor, elder.pk) or recurring.placed_by_id == getattr(actor, "pk", None)
-            or _in_region_scope(actor, recurring.region_code)):
-        raise DomainError("forbidden", _("您无权停止该周期服务。"), status=403)
-    if not recurring.active:
-        return recurring
+    policy.may_stop_recurring_order(actor, recurring).require()
     before = audit.snapshot(recurring)
     recurring.active, recurring.stopped_at = False, timezone.now()
     recurring.save(update_fields=["active", "stopped_at"])

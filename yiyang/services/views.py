@@ -27,10 +27,9 @@ from yiyang.core.pii import is_ascii_digits
 from yiyang.core.scope import get_scoped_or_404
 from yiyang.registry.models import Elder, Organisation, Practitioner
 
-from . import selectors, services
+from . import policy, pricing, selectors, services
 from .forms import FAMILY_ROLES, OrderFilterForm, OrderForm
 from .models import (
-    TRANSITIONS,
     Order,
     OrderFlag,
     OrderStatus,
@@ -226,10 +225,26 @@ def _explain(p: Placement, quote, rule) -> list[str]:
         lines.append(_("其余部分先从本月服务补贴余额中抵扣 %(allowance)s 元。") % {"allowance": quote.allowance})
     lines.append(_("本人自付 %(copay)s 元，服务完成后支付给服务机构。") % {"copay": quote.copay})
     if rule is not None:
-        lines.append(_("依据：%(note)s（%(where)s自 %(date)s 起执行）%(source)s") % {
-            "note": rule.note, "where": rule.jurisdiction.name, "date": rule.valid_from.isoformat(),
-            "source": f"，{rule.source}" if rule.source else ""})
+        lines.append(rule_basis(rule, quote))
     return lines
+
+
+def rule_basis(rule, quote=None) -> str:
+    """The rule that priced it, as a family reads it: where and since when, the row that applied in plain
+    words (with a quote), and the jurisdiction's own document; never the bureau's revision notes, which may
+    say where its figures came from (for staff)."""
+    text = _("依据：%(where)s自 %(date)s 起执行的服务补贴规则") % {
+        "where": rule.jurisdiction.name, "date": rule.valid_from.isoformat()}
+    if quote is not None:
+        try:
+            params = pricing.parse(rule.params)
+        except ValidationError:
+            params = pricing.SubsidyParams()
+        text += _("——%(rule)s") % {
+            "rule": pricing.row_sentence(quote.row) if quote.row is not None else pricing.others_sentence(params)}
+    if rule.source:
+        text += _("（政策依据：%(source)s）") % {"source": rule.source}
+    return text
 
 
 def _quote_context(request, p: Placement) -> dict:
@@ -436,28 +451,14 @@ def _order(request, pk) -> Order:
     return get_scoped_or_404(qs, request.user, pk=pk)
 
 
+# The buttons of the detail page (check-in and check-out are the caregiver app's).
+PAGE_STEPS = ("accept", "decline", "assign", "no_show", "cancel", "confirm", "rate")
+
+
 def _actions(user, order: Order) -> set[str]:
-    """The buttons to show: the steps the life cycle allows now that the user's role may take (the service
-    decides in the end; a button it would refuse is not shown)."""
-    nexts = TRANSITIONS[OrderStatus(order.status)]
-    su = user.is_superuser
-    provider = su or (user.role == Role.PROVIDER and user.organisation_id == order.provider_id)
-    # Within the order's scope, so a family account is linked to the elder and street staff cover the area.
-    family = su or user.role in FAMILY_ROLES
-    local = su or user.role in (Role.STREET, Role.COMMUNITY)
-    placer = order.placed_by_id is not None and order.placed_by_id == user.pk
-    out = set()
-    if provider:
-        out |= {name for name, step in (("accept", OrderStatus.ACCEPTED), ("decline", OrderStatus.DECLINED),
-                                        ("assign", OrderStatus.ASSIGNED), ("no_show", OrderStatus.NO_SHOW))
-                if step in nexts}
-    if OrderStatus.CANCELLED in nexts and (family or local or placer):
-        out.add("cancel")
-    if OrderStatus.CONFIRMED in nexts and (family or local):
-        out.add("confirm")
-    if OrderStatus.RATED in nexts and family:
-        out.add("rate")
-    return out
+    """The buttons to show: exactly the steps the services would take from this user now (policy.py)."""
+    may = policy.order_steps(user, order)
+    return {name for name in PAGE_STEPS if may[name]}
 
 
 def _distance(order: Order) -> int | None:
@@ -499,7 +500,10 @@ def _detail_context(request, order: Order, *, failed: str = "", action_errors=No
         "standard_minutes": services.expected_minutes(order).quantize(Decimal("1")),
         "photo_url": f"/api/v1/services/orders/{order.pk}/photo" if photo else "",
         "quantity": _number(order.quantity), "share": _number(order.share),
-        "family_step": FAMILY_STEPS.get(order.status) if user.role in FAMILY_ROLES else None,
+        "rule_basis": rule_basis(order.subsidy_rule) if order.subsidy_rule else "",
+        "rule_note": order.subsidy_rule.note if order.subsidy_rule and has_role(user, *REGION_STAFF) else "",
+        "family_step": next((step for step in ("confirm", "rate") if step in actions), None)
+        if user.role in FAMILY_ROLES else None,
         "failed": failed, "action_errors": action_errors or [],
         "caregiver_app": reverse(CAREGIVER_APP) if user.role == Role.CAREGIVER else "",
     }
@@ -512,10 +516,8 @@ def order_detail(request, pk):
 
 
 def _caregiver(request, order: Order) -> Practitioner:
-    user = request.user
-    if not (user.is_superuser or (user.role == Role.PROVIDER and user.organisation_id == order.provider_id)):
-        # Only the provider sees its staff; anyone else is told they may not assign, as the service would.
-        raise DomainError("forbidden", _("您无权对该订单执行此操作。"), status=403)
+    # Only the provider sees its staff; anyone else is told why they may not assign, as the service would.
+    policy.may_assign_order(request.user, order).require()
     try:
         pk = int(request.POST.get("caregiver", ""))
     except ValueError:

@@ -26,13 +26,14 @@ from yiyang.core.models import Role
 from yiyang.core.permissions import REGION_STAFF, has_role, role_required
 from yiyang.core.scope import get_scoped_or_404
 
-from . import services
+from . import policy, services
 from .forms import FAMILY_ROLES, FollowUpForm
 from .models import FollowUpCall, FollowUpOutcome, Order, RecurringOrder
 from .views import weekdays_label
 
 FOLLOW_UP_ROLES = (*REGION_STAFF, Role.PROVIDER)
 RECURRING_ROLES = (*REGION_STAFF, Role.PROVIDER, *FAMILY_ROLES)
+STOP_ROLES = (*REGION_STAFF, *FAMILY_ROLES)  # providers read the standing orders they serve
 CALLS_PER_PAGE = 50
 RULES_PER_PAGE = 20
 NEXT_ORDERS = 7          # upcoming orders shown per standing order
@@ -92,6 +93,7 @@ def _follow_up_context(request, month: datetime.date, *, sample_errors=None, rat
     page = Paginator(listed, CALLS_PER_PAGE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     for call in rows:
+        call.may_record = policy.may_record_follow_up(user, call)
         call.low = call.satisfaction is not None and call.satisfaction <= services.LOW_SATISFACTION
         call.errors, call.values = {}, {}
         if failed and failed[0] == call.pk:
@@ -99,7 +101,8 @@ def _follow_up_context(request, month: datetime.date, *, sample_errors=None, rat
     return {
         "month": month, "previous_month": _shift_month(month, -1), "next_month": _shift_month(month, 1),
         "this_month": timezone.localdate().replace(day=1), "summary": summary, "calls": rows, "page": page,
-        "staff": staff, "may_sample": staff and bool(getattr(user, "scope_code", "")),
+        "staff": staff,
+        "may_sample": bool(user.scope_code) and policy.may_sample_follow_ups(user, user.scope_code),
         "sample_errors": sample_errors or {}, "rate": rate, "outcomes": FollowUpOutcome.choices,
         "scores": ["1", "2", "3", "4", "5"], "low_satisfaction": services.LOW_SATISFACTION,
     }
@@ -184,12 +187,6 @@ def follow_up_record(request, pk):
 # ------------------------------------------------------------------------------------------ 周期服务
 
 
-def _may_stop(user, rule: RecurringOrder) -> bool:
-    """Who stop_recurring accepts within the page's scope: not the provider, which only sees its rules."""
-    return rule.active and (user.is_superuser or user.role in (*REGION_STAFF, *FAMILY_ROLES)
-                            or rule.placed_by_id == user.pk)
-
-
 def _next_orders(user, rules: list) -> dict[int, list]:
     """The upcoming orders each standing order has placed (client_key "recurring:<id>:<date>"), one query."""
     if not rules:
@@ -214,10 +211,11 @@ def _recurring_context(request, *, failed=None) -> dict:
     page = Paginator(qs, RULES_PER_PAGE).get_page(request.GET.get("page"))
     rules = list(page.object_list)
     upcoming = _next_orders(user, rules)
+    linked = policy.linked_elders(user)
     for rule in rules:
         rule.days_label = weekdays_label(rule.weekdays)
         rule.next_orders = upcoming.get(rule.pk, [])
-        rule.may_stop = _may_stop(user, rule)
+        rule.may_stop = policy.may_stop_recurring_order(user, rule, linked=linked)
         rule.quantity_text = format(rule.quantity.normalize(), "f")
         rule.errors = failed[1] if failed and failed[0] == rule.pk else []
     return {"rules": rules, "page": page, "may_order": has_role(user, *REGION_STAFF, *FAMILY_ROLES),
@@ -229,7 +227,7 @@ def recurring_list(request):
     return render(request, "services/recurring/list.html", _recurring_context(request))
 
 
-@role_required(*RECURRING_ROLES)
+@role_required(*STOP_ROLES)
 @require_POST
 def recurring_stop(request, pk):
     """停止: no more orders are generated; those already placed stay (to be cancelled one by one)."""

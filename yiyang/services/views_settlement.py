@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -20,22 +20,17 @@ from django.views.decorators.http import require_POST
 
 from yiyang.core.errors import DomainError, flash
 from yiyang.core.models import Region, Role
-from yiyang.core.permissions import has_role
+from yiyang.core.permissions import has_role, role_required
 from yiyang.core.pii import is_ascii_digits
 from yiyang.core.scope import get_scoped_or_404
 from yiyang.registry.models import Organisation
 
-from . import selectors, services, settlement_file
-from .models import OrderStatus, Settlement, SettlementItem, SettlementStatus
+from . import policy, selectors, services, settlement_file
+from .models import Order, OrderStatus, Settlement, SettlementItem, SettlementStatus
 
 ITEMS_PER_PAGE = 50
 HELD_SHOWN = 200
 SETTLEMENT_ROLES = (Role.BUREAU, Role.PROVIDER)
-
-
-def _require(request, *roles) -> None:
-    if not request.user.is_authenticated or not has_role(request.user, *roles):
-        raise Http404
 
 
 def _last_month() -> datetime.date:
@@ -47,12 +42,13 @@ def _shift_month(month: datetime.date, by: int) -> datetime.date:
     return datetime.date(index // 12, index % 12 + 1, 1)
 
 
-def _may_prepare(user) -> bool:
-    return user.is_superuser or user.role == Role.BUREAU
+def _bureau_view(user) -> bool:
+    """The bureau's month view of its providers (a provider reads its own statements instead)."""
+    return has_role(user, Role.BUREAU)
 
 
+@role_required(*SETTLEMENT_ROLES)
 def settlement_list(request):
-    _require(request, *SETTLEMENT_ROLES)
     user = request.user
     month = _last_month()
     raw = (request.GET.get("month") or "").strip()
@@ -62,13 +58,12 @@ def settlement_list(request):
         except ValueError:
             messages.error(request, _("月份格式应为 YYYY-MM，如 2026-11。"))
     statements = Settlement.objects.restrict(user).select_related("provider", "jurisdiction")
-    if not _may_prepare(user):  # a provider: its statements, newest first
+    if not _bureau_view(user):  # a provider: its statements, newest first
         page = Paginator(statements.order_by("-month", "jurisdiction_id"), 24).get_page(request.GET.get("page"))
         return render(request, "services/settlement/list.html", {"provider_view": True, "page": page,
                                                                  "statements": list(page)})
     start, end = services.month_bounds(month)
-    prefix = "" if user.is_superuser else user.scope_code
-    pending = selectors.pending_settlement_totals(prefix, start, end)
+    pending = selectors.pending_settlement_totals(Order.objects.restrict(user), start, end)
     by_key = {(s.provider_id, s.jurisdiction_id): s for s in statements.filter(month=month)}
     keys = set(by_key) | {(p["provider_id"], p["county_code"]) for p in pending}
     providers = Organisation.objects.in_bulk({k[0] for k in keys})
@@ -83,18 +78,19 @@ def settlement_list(request):
         rows.append({"provider": provider, "county_code": key[1], "county": counties.get(key[1], key[1]),
                      "statement": statement, "waiting": waiting.get(key),
                      # An approved statement is final; a draft may be prepared again as the orders are now.
-                     "may_prepare": statement is None or statement.status == SettlementStatus.DRAFT})
+                     "may_prepare": policy.may_prepare_settlement(user, key[1], statement=statement)})
     rows.sort(key=lambda r: (r["county_code"], r["provider"].name, r["provider"].pk))
     return render(request, "services/settlement/list.html", {
         "provider_view": False, "month": month, "rows": rows, "previous_month": _shift_month(month, -1),
         "next_month": _shift_month(month, 1), "this_month": timezone.localdate().replace(day=1)})
 
 
+@role_required(Role.BUREAU)
 @require_POST
 def prepare(request):
-    _require(request, Role.BUREAU)
     raw = (request.POST.get("provider") or "").strip()
-    provider = Organisation.objects.filter(pk=raw).first() if is_ascii_digits(raw) else None
+    # A provider outside the bureau's area is not found, like any object outside its scope.
+    provider = Organisation.objects.restrict(request.user).filter(pk=raw).first() if is_ascii_digits(raw) else None
     month_text = request.POST.get("month", "")
     back = reverse("services:settlements") + (f"?month={month_text}" if month_text else "")
     if provider is None:
@@ -103,8 +99,7 @@ def prepare(request):
         statement = services.prepare_settlement(actor=request.user, provider=provider, month=month_text,
                                                 jurisdiction=request.POST.get("jurisdiction") or None)
     except (ValidationError, DomainError) as exc:
-        if isinstance(exc, DomainError) and exc.status == 404:
-            raise Http404 from None
+        _refuse(exc)
         flash(request, exc)
         return redirect(back)
     messages.success(request, _("已生成%(provider)s %(month)s 的结算单：%(n)d 单，%(total)s 元；暂缓 %(held)d 单。") % {
@@ -118,8 +113,16 @@ def _statement(request, pk) -> Settlement:
                                                                "exported_by"), request.user, pk=pk)
 
 
+def _refuse(exc) -> None:
+    """A step the user may not take at all answers 403 (404 outside the scope); a state refusal is shown."""
+    if isinstance(exc, DomainError) and exc.status == 404:
+        raise Http404 from None
+    if isinstance(exc, DomainError) and exc.status == 403:
+        raise PermissionDenied(str(exc.message)) from None
+
+
+@role_required(*SETTLEMENT_ROLES)
 def settlement_detail(request, pk):
-    _require(request, *SETTLEMENT_ROLES)
     statement = _statement(request, pk)
     items = SettlementItem.objects.filter(settlement=statement)
     included = items.filter(held=False)
@@ -130,7 +133,6 @@ def settlement_detail(request, pk):
     sums = selectors.money_sums(included)
     parts = ("total", "subsidy", "allowance", "copay")
     reconciled = sums["count"] == statement.order_count and all(sums[p] == getattr(statement, p) for p in parts)
-    bureau = _may_prepare(request.user)
     # A large approved statement's orders are marked 已结算 by the task queue after approval: say how far.
     settling = None
     if statement.status != SettlementStatus.DRAFT:
@@ -139,10 +141,10 @@ def settlement_detail(request, pk):
     return render(request, "services/settlement/detail.html", {
         "statement": statement, "page": page, "rows": list(page), "held": held, "sums": sums,
         "reconciled": reconciled, "settling": settling,
-        "may_approve": bureau and statement.status == SettlementStatus.DRAFT,
-        "may_prepare": bureau and statement.status == SettlementStatus.DRAFT,
+        "may_approve": policy.may_approve_settlement(request.user, statement),
+        "may_prepare": policy.may_prepare_settlement(request.user, statement.jurisdiction_id, statement=statement),
         # The xlsx is for payment, by the county's bureau (services.export_settlement): providers read the page.
-        "may_export": bureau and statement.status != SettlementStatus.DRAFT})
+        "may_export": policy.may_export_settlement(request.user, statement)})
 
 
 def _back(request, statement):
@@ -154,13 +156,14 @@ def _back(request, statement):
     return redirect(url)
 
 
+@role_required(*SETTLEMENT_ROLES)
 @require_POST
 def approve(request, pk):
-    _require(request, Role.BUREAU)
     statement = _statement(request, pk)
     try:
         statement = services.approve_settlement(actor=request.user, settlement=statement)
     except (ValidationError, DomainError) as exc:
+        _refuse(exc)
         flash(request, exc)
     else:
         messages.success(request, _("结算单已审核通过：%(n)d 单，合计 %(total)s 元。现在可以导出付款文件。") % {
@@ -168,13 +171,14 @@ def approve(request, pk):
     return _back(request, statement)
 
 
+@role_required(*SETTLEMENT_ROLES)
 @require_POST
 def export(request, pk):
-    _require(request, Role.BUREAU)
     statement = _statement(request, pk)
     try:
         content = services.export_settlement(actor=request.user, settlement=statement)
     except (ValidationError, DomainError) as exc:
+        _refuse(exc)
         flash(request, exc)
         return _back(request, statement)
     response = HttpResponse(content, content_type=settlement_file.CONTENT_TYPE)

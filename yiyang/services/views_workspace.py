@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -27,17 +27,19 @@ from django.views.decorators.http import require_POST
 
 from yiyang.core.errors import DomainError, flash, messages_of
 from yiyang.core.models import Region, RegionLevel, Role
-from yiyang.core.permissions import has_role
+from yiyang.core.permissions import REGION_STAFF
 from yiyang.core.pii import is_ascii_digits
+from yiyang.core.policy import has_role, require_roles
 from yiyang.core.scope import get_scoped_or_404
-from yiyang.registry.models import FamilyLink, Organisation, Practitioner
+from yiyang.registry.models import FamilyLink, Organisation, OrganisationKind, Practitioner
 
-from . import pricing, selectors, services
+from . import policy, pricing, selectors, services
 from .models import CaregiverShift, Order, OrderStatus, ProviderOffer, ServiceItem, ServicePrice, SubsidyRule
 
 ORDERS_PER_PAGE = 30
 DISPATCH_PER_PAGE = 20
 TABS = ("incoming", "dispatch", "board", "shifts", "flags")
+WORKSPACE_ROLES = (Role.PROVIDER, Role.BUREAU)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -47,32 +49,26 @@ def _htmx(request) -> bool:
 
 
 def workspace_provider(request) -> tuple[Organisation | None, bool]:
-    """(the provider whose workspace this is, whether the user may act in it). A provider account works on
-    its own organisation; a superuser on any (?provider=); a bureau looks at one of its region, read-only.
-    None when a superuser or bureau has not chosen one yet."""
-    _require_workspace_user(request)
+    """(the provider whose workspace this is, whether the user may act in it: policy.may_view_workspace and
+    may_run_workspace). A provider account works on its own organisation; a superuser on any (?provider=); a
+    bureau looks at one of its region, read-only. None when a superuser or bureau has not chosen one yet."""
     user = request.user
-    if user.is_authenticated and user.role == Role.PROVIDER and not user.is_superuser:
+    if not has_role(user, *WORKSPACE_ROLES):
+        raise Http404
+    if user.role == Role.PROVIDER and not user.is_superuser:
         if not user.organisation_id:
             raise Http404
-        return Organisation.objects.get(pk=user.organisation_id), True
-    raw = (request.GET.get("provider") or request.POST.get("provider") or "").strip()
-    if not raw:
-        return None, False
-    if not is_ascii_digits(raw):
+        provider = Organisation.objects.get(pk=user.organisation_id)
+    else:
+        raw = (request.GET.get("provider") or request.POST.get("provider") or "").strip()
+        if not raw:
+            return None, False
+        if not is_ascii_digits(raw):
+            raise Http404
+        provider = get_scoped_or_404(Organisation.objects.all(), user, pk=raw)
+    if not policy.may_view_workspace(user, provider):
         raise Http404
-    if user.is_superuser:
-        return get_object_or_404(Organisation, pk=raw), True
-    if user.role == Role.BUREAU and user.scope_code:
-        return get_object_or_404(Organisation, pk=raw, region__code__startswith=user.scope_code), False
-    raise Http404
-
-
-def _require_workspace_user(request) -> None:
-    if not request.user.is_authenticated:
-        raise Http404
-    if not has_role(request.user, Role.PROVIDER, Role.BUREAU):
-        raise Http404
+    return provider, bool(policy.may_run_workspace(user, provider))
 
 
 def _orders(request, provider: Organisation):
@@ -128,6 +124,14 @@ def _suggestion_label(s: selectors.Suggestion) -> str:
     return f"{s.caregiver.name}（{'，'.join(bits)}）"
 
 
+def _with_steps(user, orders):
+    """Each order with the workspace's steps the user may take on it now (`order.may`, policy.py)."""
+    for order in orders:
+        order.may = {"accept": policy.may_accept_order(user, order), "decline": policy.may_decline_order(user, order),
+                     "assign": policy.may_assign_order(user, order)}
+    return orders
+
+
 def _dispatch_rows(provider, orders) -> list[dict]:
     orders = list(orders)
     days = {timezone.localdate(o.scheduled_start) for o in orders}
@@ -158,15 +162,12 @@ def _week_start(request) -> datetime.date:
 
 
 def _provider_picker(request):
-    user = request.user
-    qs = Organisation.objects.filter(pk__in=ProviderOffer.objects.values("provider_id")).order_by("name")
-    if not user.is_superuser:
-        qs = qs.filter(region__code__startswith=user.scope_code or "\0")
+    qs = (Organisation.objects.restrict(request.user).filter(pk__in=ProviderOffer.objects.values("provider_id"))
+          .order_by("name"))
     return render(request, "services/workspace/pick.html", {"providers": qs})
 
 
 def workspace(request):
-    _require_workspace_user(request)
     provider, may_act = workspace_provider(request)
     if provider is None:
         return _provider_picker(request)
@@ -184,11 +185,11 @@ def _workspace_context(request, provider, may_act: bool, tab: str, *, shift_form
     if tab == "incoming":
         page = Paginator(orders.filter(status=OrderStatus.REQUESTED).select_related("elder", "item")
                          .order_by("scheduled_start", "pk"), ORDERS_PER_PAGE).get_page(request.GET.get("page"))
-        context.update(page=page, rows=list(page))
+        context.update(page=page, rows=_with_steps(request.user, list(page)))
     elif tab == "dispatch":
         page = Paginator(orders.filter(status=OrderStatus.ACCEPTED).select_related("elder", "item")
                          .order_by("scheduled_start", "pk"), DISPATCH_PER_PAGE).get_page(request.GET.get("page"))
-        context.update(page=page, rows=_dispatch_rows(provider, page))
+        context.update(page=page, rows=_dispatch_rows(provider, _with_steps(request.user, list(page))))
     elif tab == "board":
         day = _board_day(request)
         board = selectors.provider_board(provider.pk, day)
@@ -220,15 +221,16 @@ def _workspace_context(request, provider, may_act: bool, tab: str, *, shift_form
 # --------------------------------------------------------------------------------------- order actions
 
 def _action_order(request, pk) -> Order:
-    if not has_role(request.user, Role.PROVIDER):
-        raise Http404
+    # The workspace's buttons are the provider's: other roles have no such route (404, like an unknown order).
+    require_roles(request.user, Role.PROVIDER, on_object=True)
     return get_scoped_or_404(Order.objects.select_related("elder", "item", "caregiver"), request.user, pk=pk)
 
 
 def _answer(request, order: Order, *, template: str, ok: str = "", errors=(), context=None):
     """htmx: the row again (with the outcome in place); otherwise back to the tab with a message."""
     if _htmx(request):
-        return render(request, template, {"row": order, "ok": ok, "errors": list(errors), "may_act": True,
+        _with_steps(request.user, [order])
+        return render(request, template, {"row": order, "ok": ok, "errors": list(errors),
                                           "provider": order.provider, **(context or {})})
     if ok:
         messages.success(request, ok)
@@ -312,11 +314,14 @@ def _shifts_context(request, provider, form=None) -> dict:
              if p.start_date <= days[-1] and (p.end_date is None or p.end_date >= days[0])]
     cells: dict = {}
     for shift in (CaregiverShift.objects.filter(caregiver__organisation_id=provider.pk, day__gte=days[0],
-                                                day__lte=days[-1]).order_by("day", "start")):
+                                                day__lte=days[-1]).select_related("caregiver")
+                  .order_by("day", "start")):
+        shift.may_remove = policy.may_remove_shift(request.user, shift)
         cells.setdefault((shift.caregiver_id, shift.day), []).append(shift)
     grid = [{"caregiver": p, "cells": [{"day": d, "shifts": cells.get((p.pk, d), [])} for d in days]}
             for p in staff]
     return {"shifts_kept": True, "week": week, "days": days, "grid": grid,
+            "may_set_shifts": any(policy.may_set_shift(request.user, p) for p in staff),
             "previous_week": week - datetime.timedelta(days=7), "next_week": week + datetime.timedelta(days=7),
             "shift_form": form or ShiftForm(provider=provider, initial={
                 "day": max(timezone.localdate(), week), "start": datetime.time(8), "end": datetime.time(17)}),
@@ -329,8 +334,7 @@ def _shift_back(request, provider, week: str = ""):
 
 @require_POST
 def shift_add(request):
-    if not has_role(request.user, Role.PROVIDER):
-        raise Http404
+    require_roles(request.user, Role.PROVIDER, on_object=True)
     provider, may_act = workspace_provider(request)
     if provider is None or not may_act:
         raise Http404
@@ -354,12 +358,11 @@ def shift_add(request):
 
 @require_POST
 def shift_remove(request, pk):
-    if not has_role(request.user, Role.PROVIDER):
-        raise Http404
+    require_roles(request.user, Role.PROVIDER, on_object=True)
     provider, may_act = workspace_provider(request)
     if provider is None or not may_act:
         raise Http404
-    shift = get_object_or_404(CaregiverShift.objects.select_related("caregiver"), pk=pk,
+    shift = get_scoped_or_404(CaregiverShift.objects.select_related("caregiver"), request.user, pk=pk,
                               caregiver__organisation_id=provider.pk)
     try:
         services.remove_shift(actor=request.user, shift=shift)
@@ -393,20 +396,7 @@ def describe_rule(rule: SubsidyRule | None) -> list[str]:
         params = pricing.parse(rule.params)
     except ValidationError:
         return [_("（规则数据有误，请联系管理员）")]
-    out = []
-    for row in params.rows:
-        share = format(row.share.normalize(), "f")
-        if row.share >= 100:
-            out.append(_("%(who)s：按普惠价，政府全额补贴，本人无需付费。") % {"who": row.label()})
-        elif row.share > 0:
-            out.append(_("%(who)s：按普惠价，政府补贴 %(share)s%%，其余先从每月服务补贴余额抵扣，不足部分本人自付。")
-                       % {"who": row.label(), "share": share})
-        else:
-            out.append(_("%(who)s：按普惠价，先从每月服务补贴余额抵扣，不足部分本人自付。") % {"who": row.label()})
-    if params.rows:
-        out.append(_("同时符合多项的，按补贴比例最高的一项计算；补贴四舍五入到分。"))
-    out.append(_("其他老人：按市场价自付。") if params.others == "market" else _("其他老人：按普惠价自付。"))
-    return out
+    return pricing.sentences(params)
 
 
 class PriceForm(forms.Form):
@@ -443,15 +433,25 @@ def _add_errors(form: forms.Form, exc) -> None:
 
 
 def _bureau_jurisdiction(user) -> Region | None:
+    """The jurisdiction whose prices the page publishes: the bureau's own, when it may (policy.py)."""
     if user.role == Role.BUREAU and user.scope_code and not user.is_superuser:
-        return Region.objects.filter(code=user.scope_code).first()
+        region = Region.objects.filter(code=user.scope_code).first()
+        if region is not None and policy.may_publish_price(user, region.code):
+            return region
     return None
 
 
-def _provider_org(user) -> Organisation | None:
-    if user.role == Role.PROVIDER and user.organisation_id and not user.is_superuser:
-        return Organisation.objects.filter(pk=user.organisation_id).first()
-    return None
+def _offer_provider(request) -> Organisation | None:
+    """Whose offers the page declares: a provider's own; the bureau's choice (?provider=) among the providers
+    of its area, on whose behalf it may declare (policy.may_declare_offer)."""
+    user = request.user
+    if user.role == Role.PROVIDER and not user.is_superuser:
+        provider = Organisation.objects.filter(pk=user.organisation_id).first() if user.organisation_id else None
+    else:
+        raw = (request.GET.get("provider") or request.POST.get("provider") or "").strip()
+        provider = (Organisation.objects.restrict(user).filter(pk=raw, kind=OrganisationKind.PROVIDER).first()
+                    if is_ascii_digits(raw) and len(raw) < 12 else None)
+    return provider if provider is not None and policy.may_declare_offer(user, provider) else None
 
 
 def _catalogue_context(request, *, price_form=None, offer_form=None) -> dict:
@@ -473,7 +473,9 @@ def _catalogue_context(request, *, price_form=None, offer_form=None) -> dict:
     if rule is not None and not SubsidyRule.objects.restrict(user).filter(pk=rule.pk).exists():
         rule = None
     context = {"where": where, "day": day, "groups": list(groups.values()), "rule": rule,
-               "rule_sentences": describe_rule(rule)}
+               "rule_sentences": describe_rule(rule),
+               # The bureau's revision notes (and where its figures came from) are for staff, not families.
+               "staff_notes": has_role(user, *REGION_STAFF)}
     jurisdiction = _bureau_jurisdiction(user)
     if jurisdiction is not None:
         context["jurisdiction"] = jurisdiction
@@ -484,9 +486,15 @@ def _catalogue_context(request, *, price_form=None, offer_form=None) -> dict:
                                         .order_by("item__position", "item__code", "-valid_from")[:200])
         context["rule_history"] = list(SubsidyRule.objects.filter(jurisdiction=jurisdiction)
                                        .order_by("-valid_from")[:20])
-    provider = _provider_org(user)
+    if user.role == Role.BUREAU and not user.is_superuser:
+        # The providers of its area, to declare an offer on one's behalf.
+        context["offer_providers"] = [
+            p for p in Organisation.objects.restrict(user).filter(kind=OrganisationKind.PROVIDER).order_by("name")[:200]
+            if policy.may_declare_offer(user, p)]
+    provider = _offer_provider(request)
     if provider is not None:
         context["provider"] = provider
+        context["on_behalf"] = user.organisation_id != provider.pk
         context["offers"] = list(ProviderOffer.objects.restrict(user).filter(provider=provider)
                                  .exclude(valid_until__lt=day).select_related("item").prefetch_related("streets")
                                  .order_by("item__position", "item__code", "valid_from"))
@@ -542,7 +550,7 @@ def set_price(request):
 def declare_offer(request):
     if not request.user.is_authenticated:
         raise Http404
-    provider = _provider_org(request.user)
+    provider = _offer_provider(request)
     if provider is None:
         raise Http404
     form = OfferForm(request.POST, provider=provider)
@@ -557,7 +565,8 @@ def declare_offer(request):
         else:
             messages.success(request, _("已申报%(item)s：%(price)s 元，自 %(date)s 起。") % {
                 "item": offer.item.name, "price": offer.price, "date": offer.valid_from.isoformat()})
-            return redirect(reverse("services:catalogue") + "#offers")
+            back = "" if request.user.organisation_id == provider.pk else "?" + urlencode({"provider": provider.pk})
+            return redirect(reverse("services:catalogue") + back + "#offers")
     messages.error(request, _("报价未申报：请检查下面标出的内容。"))
     return render(request, "services/catalogue/catalogue.html", _catalogue_context(request, offer_form=form),
                   status=422)

@@ -128,7 +128,7 @@ def test_an_approved_service_roll_credits_its_lines_once(world):
         benefits.resolve_check(actor=world["bureau"], check=check, resolution="confirmed", note="ok")
     benefits.submit_for_review(actor=world["bureau"], roll=roll)
     for review in roll.street_reviews.select_related("street"):
-        benefits.sign_off_street(actor=world["bureau"], roll=roll, street=review.street)
+        benefits.sign_off_street(actor=world["bureau"], roll=roll, street=review.street, note="纸质审核表已签字")
     assert not AllowanceEntry.objects.exists()  # nothing before approval
     benefits.approve_roll(actor=world["bureau"], roll=roll)
     assert list(AllowanceEntry.objects.values_list("elder_id", "month", "amount", "kind")) == [

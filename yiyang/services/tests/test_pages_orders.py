@@ -107,7 +107,10 @@ def test_quote_partial_shows_the_hand_computed_split_for_a_subsistence_elder(cli
     assert "政府补贴（90%）" in page
     assert ("张秀英属于低保，按普惠价计价：服务机构报价 33.33 元/次，普惠价上限 40.00 元/次，"
             "取较低者 33.33 元/次。") in page
-    assert "依据：特困全额、低保九成、80 岁以上普惠价（恩阳区自" in page
+    # The rule in the family's words (the row that applied), not the bureau's revision note.
+    assert (f"依据：恩阳区自 {days_ago(30).isoformat()} 起执行的服务补贴规则——低保：按普惠价，政府补贴 90%，"
+            "其余先从每月服务补贴余额抵扣，不足部分本人自付。") in page
+    assert "特困全额、低保九成" not in page
     assert not Order.objects.exists()
 
 
@@ -333,7 +336,9 @@ def test_detail_shows_the_money_timeline_and_masked_id(client, world):
 
 
 @pytest.mark.parametrize(("who", "visible"), [
-    ("provider", {"accept", "decline"}), ("family", {"cancel"}), ("community", {"cancel"}), ("street", {"cancel"}),
+    # The provider may cancel a new order too (services.cancel_order), so its page offers it.
+    ("provider", {"accept", "decline", "cancel"}), ("family", {"cancel"}), ("community", {"cancel"}),
+    ("street", {"cancel"}),
     ("bureau", set()),
 ])
 def test_buttons_for_a_new_order(client, world, who, visible):

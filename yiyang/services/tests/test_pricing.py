@@ -4,8 +4,17 @@ from decimal import Decimal as D
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from yiyang.services import pricing
+
+
+@pytest.fixture(autouse=True)
+def chinese():
+    # These functions speak the active language; a request of an earlier test on this worker (Accept-Language:
+    # en) may have left English active.
+    with translation.override("zh-hans"):
+        yield
 
 # The example rule of the issue: 特困 fully paid, 低保 90 %, 80+ the 普惠 price; anyone else the market price.
 RULE = pricing.parse({"rows": [{"category": "destitute", "share": "100"},
