@@ -95,7 +95,9 @@ def elder_in(sw: ServicesWorld, place: str, *, name: str | None = None, seq: int
     if place == "family_mother":
         return sw.world.elders["family"]
     actor = sw.users["other_bureau" if place == "far" else "bureau"]
-    elder = make_elder(actor, name=name or f"{place}老人", seq=seq, residence=PLACES[place])
+    # Place keys ("other_street") are not names: a name holds no underscore (core/validators.py).
+    name = (name or f"{place}老人").replace("_", "·")
+    elder = make_elder(actor, name=name, seq=seq, residence=PLACES[place])
     if category:
         registry.add_category(actor=actor, elder=elder, kind=category, start_date=days_ago(365))
     return elder
