@@ -62,3 +62,24 @@ def nav_to(page, label: str) -> None:
         group = nav.locator("details").filter(has=page.locator(f"a:text-is('{label}')"))
         group.locator("summary").click()
     link.click()
+
+
+def write_beside_server(write, *, seconds: float = 10.0):
+    """Run a test's own database write while the live server may be answering the browser.
+
+    On SQLite the test database is one in-memory database shared by the test and the server thread, and
+    SQLite locks a whole table while another connection reads it ("database table is locked"): the write is
+    tried again until the server's read is over. On PostgreSQL it runs at once.
+    """
+    import time
+
+    from django.db import OperationalError
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return write()
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)

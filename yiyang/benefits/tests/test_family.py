@@ -110,10 +110,13 @@ def test_a_service_voucher_shows_what_was_credited_and_the_balance_when_the_ledg
     line = RollLine.objects.get(programme=prog, elder=world["mother"])
     assert line.status == LineStatus.CREDITED
     client.force_login(world["family"])
+    # Without a ledger registered, the page says what benefits itself knows: the amount credited.
+    monkeypatch.setattr(allowance, "BALANCE_READERS", [])
     body = client.get(reverse("benefits:mine")).content.decode()
     assert 'data-testid="mine-credited">100.00<' in body and "已计入服务补贴余额" in body
     assert "服务补贴不发现金" in body
-    # With the services app's ledger wired in (services registers it in its AppConfig.ready()): the balance.
-    monkeypatch.setattr(allowance, "BALANCE_READERS", [allowance_totals])
+    # The services app registers its ledger in its AppConfig.ready(): then the balance shows.
+    monkeypatch.undo()
+    assert allowance_totals in allowance.BALANCE_READERS
     body = client.get(reverse("benefits:mine")).content.decode()
     assert 'data-testid="mine-allowance">100.00<' in body and "本月计入 100.00 元，已抵扣 0.00 元" in body

@@ -9,7 +9,7 @@ from decimal import Decimal as D
 import pytest
 from django.utils import timezone
 
-from yiyang.browser_testing import nav_to, new_context, sign_in
+from yiyang.browser_testing import nav_to, new_context, sign_in, write_beside_server
 from yiyang.core.services import load_regions
 from yiyang.core.tests.factories import PASSWORD, demo_roles
 from yiyang.registry import services as registry
@@ -93,7 +93,8 @@ def test_family_orders_provider_assigns_caregiver_serves_family_rates_bureau_set
         mobile.get_by_test_id("check-out-step").wait_for()
         mobile.wait_for_function("document.body.dataset.pending === '0'")
         # The bath takes its hour (the clock is moved rather than waited for; a visit of a few seconds is flagged).
-        Order.objects.filter(pk=order.pk).update(check_in_at=timezone.now() - datetime.timedelta(minutes=55))
+        write_beside_server(lambda: Order.objects.filter(pk=order.pk).update(
+            check_in_at=timezone.now() - datetime.timedelta(minutes=55)))
         mobile.get_by_test_id("notes").fill("助浴完成，皮肤无破损")
         mobile.get_by_test_id("check-out").click()
         mobile.get_by_test_id("say").filter(has_text="已签退").wait_for()
