@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "yiyang.core.middleware.RequestContextMiddleware",
+    "yiyang.core.conflicts.IntegrityErrorMiddleware",
 ]
 
 ROOT_URLCONF = "yiyang.urls"

@@ -190,7 +190,7 @@ class Elder(PersonIdentity):
     bank_name = models.CharField(_("开户银行"), max_length=64, blank=True)
     bank_account = EncryptedTextField(_("银行账号"), blank=True, default="")
     bank_account_holder = models.CharField(_("账户名"), max_length=64, blank=True)
-    notes = models.TextField(_("备注"), blank=True)
+    notes = models.TextField(_("备注"), max_length=2000, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

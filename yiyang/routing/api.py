@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
+from yiyang.api.types import Id, SmallInt
 from yiyang.core.api import ErrorOut
 from yiyang.core.errors import DomainError
 from yiyang.core.models import Role
@@ -100,20 +101,20 @@ class PlanOut(Schema):
 class PlanIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    provider_id: int
+    provider_id: Id
     date: datetime.date
-    seed: int = Field(0, description="Random seed (same input, seed and budget: same plan).")
+    seed: SmallInt = Field(0, description="Random seed (same input, seed and budget: same plan).")
     time_limit_seconds: float = Field(10, description="Search time cap, more than 0 and at most 120 s.")
-    continuity_weight: int = Field(600, description="Extra cost, in travel seconds, of a caregiver the elder "
+    continuity_weight: SmallInt = Field(600, description="Extra cost, in travel seconds, of a caregiver the elder "
                                                     "has not had before.")
-    mode: str = Field("ebike", description="`walk`, `ebike` or `car`.")
+    mode: str = Field("ebike", max_length=8, description="`walk`, `ebike` or `car`.")
 
 
 class LockIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    order_id: int
-    caregiver_id: int
+    order_id: Id
+    caregiver_id: Id
 
 
 class LockOut(Schema):
@@ -170,14 +171,14 @@ def plan(request, payload: PlanIn):
 
 
 @router.get("plans/{int:plan_id}", response={200: PlanOut, **ERRORS}, summary="One plan")
-def get_plan(request, plan_id: int):
+def get_plan(request, plan_id: Id):
     _require(request, *PLAN_ROLES)
     return _plan_out(_plan(request, plan_id))
 
 
 @router.post("plans/{int:plan_id}/publish", response={200: PublishOut, **ERRORS},
              summary="Publish a plan to the caregivers (provider)")
-def publish(request, plan_id: int):
+def publish(request, plan_id: Id):
     """Only the latest draft. Every routed order must still be accepted or assigned (or under way with its
     caregiver), else 409 naming the changed orders and nothing is assigned: plan again."""
     _require(request, Role.PROVIDER)
@@ -199,7 +200,7 @@ def lock(request, payload: LockIn):
 
 
 @router.delete("locks/{int:order_id}", response={204: None, **ERRORS}, summary="Release a lock (provider)")
-def unlock(request, order_id: int):
+def unlock(request, order_id: Id):
     _require(request, Role.PROVIDER)
     order = get_scoped_or_404(Order.objects.select_related("provider"), request.user, "change", pk=order_id)
     services.unlock_visit(actor=request.user, order=order)
