@@ -41,10 +41,14 @@ class Leaf:
     """One scalar a client sends: `where` is the schema and field path, `kind` str, int or any."""
 
     operation: str
-    schema: str
+    model: type  # the pydantic model the field belongs to
     field: str
     kind: str
     metadata: list = field(default_factory=list)
+
+    @property
+    def schema(self) -> str:
+        return self.model.__name__
 
     def bound(self, cls):
         return next((m for m in self.metadata if isinstance(m, cls)), None)
@@ -54,7 +58,7 @@ def _metadata_of(info: FieldInfo) -> list:
     return list(info.metadata)
 
 
-def _leaves(annotation, metadata: list, where: tuple[str, str], op: str):
+def _leaves(annotation, metadata: list, where: tuple[type, str], op: str):
     schema, path = where
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
@@ -95,7 +99,7 @@ def _leaves(annotation, metadata: list, where: tuple[str, str], op: str):
 def walk_model(model: type[BaseModel], op: str, prefix: str = ""):
     for name, info in model.model_fields.items():
         path = f"{prefix}.{name}" if prefix else name
-        yield from _leaves(info.annotation, _metadata_of(info), (model.__name__, path), op)
+        yield from _leaves(info.annotation, _metadata_of(info), (model, path), op)
 
 
 def input_leaves() -> list[Leaf]:
