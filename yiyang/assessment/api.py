@@ -13,7 +13,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from yiyang.api.pagination import Rows, paginated
 from yiyang.api.types import Id, column
-from yiyang.core.api import ErrorOut
+from yiyang.core.api import ERRORS
 from yiyang.core.errors import DomainError
 from yiyang.core.models import Region, Role
 from yiyang.core.navigation import STAFF
@@ -25,7 +25,6 @@ from .models import Assessment, Reason
 
 router = Router(tags=["assessments"])
 
-ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
 def _english() -> bool:
@@ -332,7 +331,7 @@ class ListFilters(Schema):
     mine: bool = Field(False, description="Assessors: only those where I am one of the two assessors.")
 
 
-@router.get("", response=list[AssessmentSummaryOut], summary="Assessments in my scope")
+@router.get("", response={200: list[AssessmentSummaryOut], **ERRORS}, summary="Assessments in my scope")
 @paginated
 def list_assessments(request, filters: Query[ListFilters]):
     qs = selectors.assessments_for(user=request.user, filters=selectors.AssessmentFilters(

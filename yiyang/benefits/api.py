@@ -24,7 +24,7 @@ from pydantic import ConfigDict
 
 from yiyang.api.pagination import Rows, paginated
 from yiyang.api.types import Id, column, money
-from yiyang.core.api import ErrorOut
+from yiyang.core.api import ERRORS
 from yiyang.core.errors import DomainError
 from yiyang.core.models import Region, Role
 from yiyang.core.permissions import REGION_STAFF, has_role
@@ -48,7 +48,6 @@ from .models import (
 
 router = Router(tags=["benefits"])
 
-ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut, 422: ErrorOut}
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 MONTH_TEXT = 10  # "YYYY-MM", with room for stray spaces (stripped)
 

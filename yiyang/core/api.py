@@ -41,10 +41,11 @@ class ErrorOut(Schema):
     errors: list[ErrorItem]
 
 
-ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+# What any operation may answer besides its success (400 for a body that is not JSON, 413 for one too large).
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut, 422: ErrorOut}
 
 
-@router.post("auth/token", auth=None, response={200: TokenOut, 401: ErrorOut, 429: ErrorOut, 422: ErrorOut},
+@router.post("auth/token", auth=None, response={200: TokenOut, **ERRORS, 429: ErrorOut},
              tags=["auth"], summary="Issue an API token")
 def issue_token(request, payload: TokenIn):
     """Exchange a username and password for a bearer token (throttled like the login page)."""
@@ -76,7 +77,7 @@ def _scope_of(user) -> dict:
     return {"kind": "self", "code": "", "name": ""}
 
 
-@router.get("me", response={200: MeOut, 401: ErrorOut}, tags=["auth"], summary="The signed-in account")
+@router.get("me", response={200: MeOut, **ERRORS}, tags=["auth"], summary="The signed-in account")
 def me(request):
     user = request.user
     return {

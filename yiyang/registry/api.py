@@ -10,7 +10,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from yiyang.api.pagination import Rows, paginated
 from yiyang.api.types import Id, SmallInt, column
-from yiyang.core.api import ErrorOut
+from yiyang.core.api import ERRORS
 from yiyang.core.errors import DomainError
 from yiyang.core.models import Region
 from yiyang.core.permissions import REGION_STAFF, has_role
@@ -29,7 +29,6 @@ from .models import (
 
 router = Router(tags=["registry"])
 
-ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
 def _require(request, *roles):

@@ -15,7 +15,7 @@ from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
 from yiyang.api.types import Id, SmallInt
-from yiyang.core.api import ErrorOut
+from yiyang.core.api import ERRORS
 from yiyang.core.errors import DomainError
 from yiyang.core.models import Role
 from yiyang.core.permissions import has_role
@@ -28,7 +28,6 @@ from .models import RoutePlan
 
 router = Router(tags=["routing"])
 
-ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 PLAN_ROLES = (Role.PROVIDER, Role.BUREAU)
 
 

@@ -22,7 +22,7 @@ from pydantic import ConfigDict
 
 from yiyang.api.pagination import Rows, paginated
 from yiyang.api.types import Id, Money, SmallInt, column, money
-from yiyang.core.api import ErrorOut
+from yiyang.core.api import ERRORS
 from yiyang.core.errors import DomainError
 from yiyang.core.models import CODE_LENGTH, Region, Role
 from yiyang.core.permissions import REGION_STAFF, has_role
@@ -48,7 +48,6 @@ from .models import (
 
 router = Router(tags=["services"])
 
-ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 ORDER_ROLES = (*REGION_STAFF, Role.PROVIDER, Role.CAREGIVER, Role.FAMILY, Role.ELDER)
 FLAG_ROLES = (*REGION_STAFF, Role.PROVIDER)
 STREET_LEN = CODE_LENGTH["street"]
