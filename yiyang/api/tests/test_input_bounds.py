@@ -130,3 +130,29 @@ def test_an_integer_beyond_the_database_is_a_422(bureau_client, url):
     resp = client.get(url)
     assert resp.status_code == 422, resp.content[:300]
     assert resp.json()["errors"][0]["code"] == "out_of_range"
+
+
+@pytest.mark.parametrize(("method", "url", "data", "fields"), [
+    ("get", "/api/v1/elders?q=%E7%8E%8B%00", None, ["q"]),
+    ("get", "/api/v1/regions/5119%0003", None, ["path"]),
+    ("patch", "/api/v1/elders/{pk}", {"name": "王\x00秀英", "address": "ok"}, ["name"]),
+    ("post", "/api/v1/elders", {"name": "王", "categories": [{"kind": "destitute", "grade": "\x00"}],
+                                "k\x00": 1}, ["categories.0.grade", "k"]),
+])
+def test_a_nul_character_is_a_422_on_its_field_before_the_database(bureau_client, method, url, data, fields):
+    # PostgreSQL refuses NUL in text (a DataError, so a 500 before); SQLite would store it.
+    client, roles = bureau_client
+    elder = make_elder(roles["bureau"], name="王秀英")
+    kwargs = {"data": json.dumps(data), "content_type": "application/json"} if data is not None else {}
+    resp = getattr(client, method)(url.replace("{pk}", str(elder.pk)), **kwargs)
+    assert resp.status_code == 422, resp.content[:300]
+    assert [(e["field"], e["code"]) for e in resp.json()["errors"]] == [(f, "invalid_character") for f in fields]
+    assert resp.json()["errors"][0]["message"] == "不能包含空字符（U+0000）。"
+    assert Elder.objects.get(pk=elder.pk).name == "王秀英" and Elder.objects.count() == 1
+
+
+def test_a_nul_in_a_form_field_is_a_422_too(bureau_client):
+    client, _roles = bureau_client
+    resp = client.post("/api/v1/services/orders/1/photo", {"client_key": "k\x00"})
+    assert resp.status_code == 422
+    assert resp.json()["errors"][0]["field"] == "client_key"
