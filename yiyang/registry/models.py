@@ -203,6 +203,10 @@ class Elder(PersonIdentity):
         indexes = [
             models.Index(fields=["county_code", "status", "birth_date"]),
             models.Index(fields=["residence_region", "name"]),
+            # The register's list in region order (pages and API): the columns of the order and of the staff
+            # scope, so that a deep page and the count read this index only (bench/api_list.py).
+            models.Index(fields=["residence_region", "name_pinyin", "id", "status", "hukou_region"],
+                         name="elder_list_region_order"),
         ]
         constraints = [models.UniqueConstraint(fields=["id_number_hash"], name="elder_one_person_one_record")]
 
