@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make bench: run every benchmark; each prints its figure and the ratio against its baseline.
+# make bench: run every benchmark (bench/*.py: routing, import_elders, roll, orders, api_list); each prints its
+# figure and the ratio against its baseline.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh

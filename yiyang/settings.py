@@ -77,11 +77,13 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "yiyang.core.middleware.PreferredLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "yiyang.api.middleware.RejectNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "yiyang.core.middleware.RequestContextMiddleware",
+    "yiyang.core.conflicts.IntegrityErrorMiddleware",
 ]
 
 ROOT_URLCONF = "yiyang.urls"

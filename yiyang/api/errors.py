@@ -5,17 +5,21 @@
 `code` values are stable; `message` is in the caller's language (Accept-Language, or the session's choice).
 """
 
+import logging
 import re
 from functools import partial
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from yiyang.core.errors import DomainError
+from yiyang.core.errors import CONFLICT_MESSAGE, DomainError, ErrorCode
+
+logger = logging.getLogger(__name__)
 
 # Pydantic error types → our codes and messages (pydantic's own messages are English only).
 PYDANTIC_MESSAGES = {
@@ -38,6 +42,9 @@ PYDANTIC_MESSAGES = {
     "extra_forbidden": ("unknown_field", lambda: _("不认识的字段。")),
     "greater_than_equal": ("out_of_range", lambda: _("数值过小。")),
     "less_than_equal": ("out_of_range", lambda: _("数值过大。")),
+    "greater_than": ("out_of_range", lambda: _("数值过小。")),
+    "less_than": ("out_of_range", lambda: _("数值过大。")),
+    "too_long": ("too_long", lambda: _("项目过多。")),
     "literal_error": ("invalid_choice", lambda: _("不是允许的取值。")),
     "enum": ("invalid_choice", lambda: _("不是允许的取值。")),
     "json_invalid": ("malformed_request", lambda: _("请求内容不是有效的 JSON。")),
@@ -63,11 +70,29 @@ def _field_path(loc) -> str:
 _VALIDATOR_TAG = re.compile(r"[a-z][a-z0-9_-]*\[.*\]|nullable|lax-or-strict")
 
 
+# The bound itself in the message, so that a client learns the limit from the error.
+BOUNDED_MESSAGES = {
+    "string_too_long": ("max_length", lambda n: _("内容过长（最多 %(n)d 字）。") % {"n": n}),
+    "too_long": ("max_length", lambda n: _("最多 %(n)d 项。") % {"n": n}),
+    "less_than_equal": ("le", lambda n: _("不能大于 %(n)s。") % {"n": n}),
+    "greater_than_equal": ("ge", lambda n: _("不能小于 %(n)s。") % {"n": n}),
+}
+
+
+def _message(err: dict) -> tuple[str, str]:
+    code, message = PYDANTIC_MESSAGES.get(err.get("type"), ("invalid", lambda: _("取值无效。")))
+    bound = BOUNDED_MESSAGES.get(err.get("type"))
+    ctx = err.get("ctx") or {}
+    if bound and isinstance(ctx.get(bound[0]), int):
+        return code, str(bound[1](ctx[bound[0]]))
+    return code, str(message())
+
+
 def ninja_validation(request, exc: NinjaValidationError, api):
     errors = []
     for err in exc.errors:
-        code, message = PYDANTIC_MESSAGES.get(err.get("type"), ("invalid", lambda: _("取值无效。")))
-        errors.append({"field": _field_path(err.get("loc", ())), "code": code, "message": str(message())})
+        code, message = _message(err)
+        errors.append({"field": _field_path(err.get("loc", ())), "code": code, "message": message})
     return api.create_response(
         request, error_body(422, "validation_error", _("提交的数据有误，请检查标出的字段。"), errors), status=422
     )
@@ -124,6 +149,13 @@ def too_big(request, exc, api):
     return api.create_response(request, error_body(413, "request_too_large", _("请求内容过大。")), status=413)
 
 
+def integrity_error(request, exc: IntegrityError, api):
+    # A constraint the checks before the write did not catch (two requests at once, or a rule only the database
+    # states): the write was rolled back; the cause goes to the log, not to the client.
+    logger.warning("IntegrityError on %s %s: %s", request.method, request.path, exc)
+    return api.create_response(request, error_body(409, ErrorCode.CONFLICT, CONFLICT_MESSAGE), status=409)
+
+
 def install(api) -> None:
     handlers = [
         (NinjaValidationError, ninja_validation),
@@ -133,6 +165,7 @@ def install(api) -> None:
         (AuthenticationError, authentication),
         (HttpError, http_error),
         (RequestDataTooBig, too_big),
+        (IntegrityError, integrity_error),
     ]
     for exc_class, handler in handlers:
         api.add_exception_handler(exc_class, partial(handler, api=api))

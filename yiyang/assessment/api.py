@@ -8,12 +8,13 @@ from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import ConfigDict
 from pydantic.json_schema import SkipJsonSchema
 
-from yiyang.core.api import ErrorOut
-from yiyang.core.models import Role
+from yiyang.api.pagination import Rows, paginated
+from yiyang.api.types import Id, column
+from yiyang.core.api import ERRORS
+from yiyang.core.models import Region, Role
 from yiyang.core.navigation import STAFF
 from yiyang.core.permissions import REGION_STAFF
 from yiyang.core.policy import require_roles
@@ -24,7 +25,6 @@ from .models import Assessment, Reason
 
 router = Router(tags=["assessments"])
 
-ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
 def _english() -> bool:
@@ -45,7 +45,7 @@ ITEMS_EXAMPLE = {
 class ScoreIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    template: str = Field(scoring.GBT_42195_2022, max_length=32,
+    template: str = Field(scoring.GBT_42195_2022, max_length=column(Assessment, "template_code"),
                           description="Template code: `GB/T 42195-2022` (current) or `MZ/T 039-2013` (legacy).")
     items: dict[str, Any] = Field(..., description="Every item code of the template → its score (integers; "
                                                    "GB/T 42195-2022 has 26 items B.1.1 … B.4.5).",
@@ -61,7 +61,7 @@ class ScoreIn(Schema):
     stack_adjustments: bool | None = Field(
         None, description="Whether the two one-level-up rules add up. Default: the jurisdiction's setting "
                           "(`region`, else the caller's scope; without a policy they do not).")
-    region: str | None = Field(None, max_length=12,
+    region: str | None = Field(None, max_length=column(Region, "code"),
                                description="Region code whose assessment policy applies (default: the caller's).")
 
 
@@ -349,15 +349,17 @@ def _get(request, pk: int, action: str = "view") -> Assessment:
 
 
 class ListFilters(Schema):
-    status: str = Field("", description="A status, or `open` for everything under way.")
-    reason: str = ""
-    region: str = Field("", max_length=12, description="Region code (prefix) of where the elder lives.")
-    elder: int | None = None
+    status: str = Field("", max_length=column(Assessment, "status"),
+                        description="A status, or `open` for everything under way.")
+    reason: str = Field("", max_length=column(Assessment, "reason"))
+    region: str = Field("", max_length=column(Region, "code"),
+                        description="Region code (prefix) of where the elder lives.")
+    elder: Id | None = None
     mine: bool = Field(False, description="Assessors: only those where I am one of the two assessors.")
 
 
-@router.get("", response=list[AssessmentSummaryOut], summary="Assessments in my scope")
-@paginate(LimitOffsetPagination)
+@router.get("", response={200: list[AssessmentSummaryOut], **ERRORS}, summary="Assessments in my scope")
+@paginated
 def list_assessments(request, filters: Query[ListFilters]):
     require_roles(request.user, *REGION_STAFF, Role.ASSESSOR, Role.FAMILY, Role.ELDER)
     qs = selectors.assessments_for(user=request.user, filters=selectors.AssessmentFilters(
@@ -365,17 +367,17 @@ def list_assessments(request, filters: Query[ListFilters]):
     if filters.elder:
         qs = qs.filter(elder_id=filters.elder)
     today = timezone.localdate()
-    return [_summary(a, today) for a in qs]
+    return Rows(qs, lambda page: [_summary(a, today) for a in page])
 
 
 class RequestIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    elder: int
+    elder: Id
     reason: Reason = Field(..., description="`first` 首次评估, `routine` 常规评估, `immediate` 即时评估 "
                                             "(`review` 复评 comes from `POST {id}/dispute`).")
-    agency: int | None = Field(None, description="Assessment agency; default the one serving the county.")
-    note: str = Field("", max_length=300)
+    agency: Id | None = Field(None, description="Assessment agency; default the one serving the county.")
+    note: str = Field("", max_length=column(Assessment, "request_note"))
 
 
 @router.post("", response={201: AssessmentOut, **ERRORS}, summary="Request an assessment")
@@ -400,22 +402,22 @@ def request_assessment(request, payload: RequestIn):
 
 
 @router.get("{int:assessment_id}", response={200: AssessmentOut, **ERRORS}, summary="One assessment")
-def get_assessment(request, assessment_id: int):
+def get_assessment(request, assessment_id: Id):
     return _detail(request, _get(request, assessment_id))
 
 
 class AssignIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    assessor_1: int = Field(..., description="Account id of the lead assessor (an assessor of the agency).")
-    assessor_2: int = Field(..., description="Account id of the second assessor: another person.")
+    assessor_1: Id = Field(..., description="Account id of the lead assessor (an assessor of the agency).")
+    assessor_2: Id = Field(..., description="Account id of the second assessor: another person.")
     scheduled_for: datetime.date | None = None
-    location: str = Field("", max_length=200)
+    location: str = Field("", max_length=column(Assessment, "location"))
 
 
 @router.post("{int:assessment_id}/assign", response={200: AssessmentOut, **ERRORS},
              summary="Assign two assessors (the agency)")
-def assign(request, assessment_id: int, payload: AssignIn):
+def assign(request, assessment_id: Id, payload: AssignIn):
     from yiyang.core.models import User
 
     a = _get(request, assessment_id, "change")
@@ -463,7 +465,7 @@ def _refuse_computed(payload: ComputedFieldsRefused) -> None:
 
 @router.patch("{int:assessment_id}/answers", response={200: ProgressOut, **ERRORS},
               summary="Save answers as they are given (the two assessors)")
-def save_answers(request, assessment_id: int, payload: AnswersIn):
+def save_answers(request, assessment_id: Id, payload: AnswersIn):
     """Autosave from the tablet. Sending `final_level` (or any result field) is refused: the level is computed
     at submission."""
     _refuse_computed(payload)
@@ -481,7 +483,7 @@ class SubmitIn(ComputedFieldsRefused):
 
 @router.post("{int:assessment_id}/submit", response={200: AssessmentOut, **ERRORS},
              summary="Submit for review (computes the result)")
-def submit(request, assessment_id: int, payload: SubmitIn):
+def submit(request, assessment_id: Id, payload: SubmitIn):
     """Refused with every missing item listed (`items.B.x.y`: `missing_item`) while anything is incomplete."""
     _refuse_computed(payload)
     a = _get(request, assessment_id, "change")
@@ -492,18 +494,34 @@ def submit(request, assessment_id: int, payload: SubmitIn):
 class NoteIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    note: str = Field("", max_length=500)
+    note: str = Field("", max_length=column(Assessment, "review_note"))
 
 
 class ReasonIn(Schema):
+    """Sending back (kept as the review note) or disputing (the dispute reason)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(..., max_length=500)
+    reason: str = Field(..., max_length=min(column(Assessment, "review_note"), column(Assessment, "dispute_reason")))
+
+
+class CorrectIn(Schema):
+    """The reason opens the correcting assessment as its request note."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(..., max_length=column(Assessment, "request_note"))
+
+
+class CancelIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(..., max_length=column(Assessment, "cancel_reason"))
 
 
 @router.post("{int:assessment_id}/publish", response={200: AssessmentOut, **ERRORS},
              summary="Approve and publish (a reviewer of the agency)")
-def publish(request, assessment_id: int, payload: NoteIn):
+def publish(request, assessment_id: Id, payload: NoteIn):
     """Any assessor account of the agency other than the two who assessed. The result becomes the elder's
     current level and can no longer change."""
     a = _get(request, assessment_id, "change")
@@ -513,7 +531,7 @@ def publish(request, assessment_id: int, payload: NoteIn):
 
 @router.post("{int:assessment_id}/return", response={200: AssessmentOut, **ERRORS},
              summary="Send back to the assessors with a reason")
-def send_back(request, assessment_id: int, payload: ReasonIn):
+def send_back(request, assessment_id: Id, payload: ReasonIn):
     a = _get(request, assessment_id, "change")
     services.send_back(actor=request.user, assessment=a, reason=payload.reason)
     return _detail(request, _get(request, assessment_id))
@@ -521,7 +539,7 @@ def send_back(request, assessment_id: int, payload: ReasonIn):
 
 @router.post("{int:assessment_id}/dispute", response={201: AssessmentOut, **ERRORS},
              summary="Dispute a published result (opens a 复评)")
-def dispute(request, assessment_id: int, payload: ReasonIn):
+def dispute(request, assessment_id: Id, payload: ReasonIn):
     a = _get(request, assessment_id)
     new = services.dispute(actor=request.user, assessment=a, reason=payload.reason)
     return Status(201, _detail(request, _get(request, new.pk)))
@@ -529,7 +547,7 @@ def dispute(request, assessment_id: int, payload: ReasonIn):
 
 @router.post("{int:assessment_id}/correct", response={201: AssessmentOut, **ERRORS},
              summary="Correct a published result (the agency; opens a new assessment)")
-def correct(request, assessment_id: int, payload: ReasonIn):
+def correct(request, assessment_id: Id, payload: CorrectIn):
     """Published results never change. A correction is a new assessment that supersedes the old one, starting
     from a copy of its answers and assigned to the same two assessors; it replaces the old result once it is
     reviewed and published."""
@@ -540,7 +558,7 @@ def correct(request, assessment_id: int, payload: ReasonIn):
 
 @router.post("{int:assessment_id}/cancel", response={200: AssessmentOut, **ERRORS},
              summary="Cancel an assessment under way")
-def cancel(request, assessment_id: int, payload: ReasonIn):
+def cancel(request, assessment_id: Id, payload: CancelIn):
     a = _get(request, assessment_id)
     services.cancel(actor=request.user, assessment=a, reason=payload.reason)
     return _detail(request, _get(request, assessment_id))
@@ -549,7 +567,7 @@ def cancel(request, assessment_id: int, payload: ReasonIn):
 @router.get("{int:assessment_id}/report.pdf", response={200: None, **ERRORS}, summary="Printable report (PDF)",
             openapi_extra={"responses": {"200": {"description": "The report, A4, in Chinese.",
                                                  "content": {"application/pdf": {}}}}})
-def report(request, assessment_id: int):
+def report(request, assessment_id: Id):
     from .pdf import report_response
 
     a = _get(request, assessment_id)
@@ -582,7 +600,7 @@ class ElderLevelsOut(Schema):
 
 @router.get("elders/{int:elder_id}/levels", response={200: ElderLevelsOut, **ERRORS},
             summary="An elder's ability levels over time")
-def elder_levels(request, elder_id: int):
+def elder_levels(request, elder_id: Id):
     from yiyang.registry.models import Elder
 
     elder = get_scoped_or_404(Elder.objects, request.user, "view", pk=elder_id)

@@ -14,7 +14,7 @@ import datetime
 import hashlib
 import re
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -22,12 +22,12 @@ from django.db.models import Count, Sum, prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, File, Query, Router, Schema, Status, UploadedFile
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja import Field, File, Path, Query, Router, Schema, Status, UploadedFile
 from pydantic import ConfigDict
 
-from yiyang.api.types import money
-from yiyang.core.api import ErrorOut
+from yiyang.api.pagination import Rows, paginated
+from yiyang.api.types import Id, column, money
+from yiyang.core.api import ERRORS
 from yiyang.core.errors import DomainError, ErrorCode
 from yiyang.core.models import Region, Role
 from yiyang.core.permissions import REGION_STAFF
@@ -55,8 +55,8 @@ router = Router(tags=["benefits"])
 # Roles that may see roll lines: region staff, and the family or the elder for the elder's own.
 LINE_VIEWERS = (*REGION_STAFF, Role.FAMILY, Role.ELDER)
 
-ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut, 422: ErrorOut}
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH_TEXT = 10  # "YYYY-MM", with room for stray spaces (stripped)
 
 
 # ------------------------------------------------------------------------------------------------- helpers
@@ -128,6 +128,9 @@ def _person(user) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------------- schemas
+
+ProgrammeCode = Annotated[str, Path(..., max_length=column(Programme, "code"), description="Programme code.")]
+RegionCode = Annotated[str, Path(..., max_length=column(Region, "code"))]
 
 
 class Ref(Schema):
@@ -426,7 +429,8 @@ class CheckOut(Schema):
 
 
 @router.get("programmes", response={200: list[ProgrammeOut], **ERRORS}, summary="Programmes and the rule in force")
-def list_programmes(request, month: str = Query("", description="YYYY-MM; default this month.")):
+def list_programmes(request, month: str = Query("", max_length=MONTH_TEXT,
+                                                description="YYYY-MM; default this month.")):
     """Every programme with the rule in force for the caller's jurisdiction (a bureau's region; the county of a
     street or community worker), the jurisdiction's own rule or else the nearest one above it."""
     require_roles(request.user, *REGION_STAFF)
@@ -443,12 +447,14 @@ def list_programmes(request, month: str = Query("", description="YYYY-MM; defaul
 
 
 @router.get("programmes/{code}/rules", response={200: list[RuleOut], **ERRORS}, summary="Rule versions")
-def list_rules(request, code: str):
+@paginated
+def list_rules(request, code: ProgrammeCode):
     """Every version of the programme's rule the caller may see (their jurisdiction's and those above it),
     newest first per jurisdiction. Versions are never changed, only closed when a newer one takes over."""
     require_roles(request.user, *REGION_STAFF, on_object=True)
     prog = _programme(code)
-    return [_rule_out(rv) for rv in selectors.rules_for(request.user, prog).select_related("programme")]
+    return Rows(selectors.rules_for(request.user, prog).select_related("programme"),
+                lambda page: [_rule_out(rv) for rv in page])
 
 
 class RuleIn(Schema):
@@ -458,15 +464,18 @@ class RuleIn(Schema):
                                                     "`levels`, `basis`, `exclude_institution`, `amount_kind` "
                                                     "(fixed | age_bands | level_table), `fixed_amount`, `bands`, "
                                                     "`table`.")
-    valid_from: str = Field(..., description="First month it applies (YYYY-MM), within the look-back window.",
+    valid_from: str = Field(..., max_length=MONTH_TEXT,
+                            description="First month it applies (YYYY-MM), within the look-back window.",
                             examples=["2026-12"])
-    note: str = Field(..., max_length=300, description="Why it changes (required).")
-    source: str = Field("", max_length=300, description="Policy document, e.g. 巴民发〔2026〕12号.")
-    jurisdiction: str | None = Field(None, max_length=12, description="Region code; default the caller's.")
+    note: str = Field(..., max_length=column(RuleVersion, "note"), description="Why it changes (required).")
+    source: str = Field("", max_length=column(RuleVersion, "source"),
+                        description="Policy document, e.g. 巴民发〔2026〕12号.")
+    jurisdiction: str | None = Field(None, max_length=column(Region, "code"),
+                                     description="Region code; default the caller's.")
 
 
 @router.post("programmes/{code}/rules", response={201: RuleOut, **ERRORS}, summary="Adopt a new rule version")
-def adopt_rule(request, code: str, payload: RuleIn):
+def adopt_rule(request, code: ProgrammeCode, payload: RuleIn):
     """The bureau adopts a new version from `valid_from`; the version in force is closed the month before.
     Invalid parameters answer 422 with one entry per problem (`params.bands.1`, `params.min_age`, …)."""
     require_roles(request.user, *REGION_STAFF, on_object=True)
@@ -488,8 +497,8 @@ class SimulateIn(Schema):
     changes: dict[str, Any] | None = Field(
         None, description="Or only what changes, applied over the rule in force (`bands` and `table` replace "
                           "the whole list).", examples=[{"min_age": 75}])
-    month: str = Field("", description="Month to cost (YYYY-MM); default next month.")
-    jurisdiction: str | None = Field(None, max_length=12)
+    month: str = Field("", max_length=MONTH_TEXT, description="Month to cost (YYYY-MM); default next month.")
+    jurisdiction: str | None = Field(None, max_length=column(Region, "code"))
 
 
 class SimRowOut(Schema):
@@ -528,7 +537,7 @@ def _sim_row(code: str, name: str, row: dict) -> dict:
 
 
 @router.post("programmes/{code}/simulate", response={200: SimulationOut, **ERRORS}, summary="Budget simulation")
-def simulate(request, code: str, payload: SimulateIn):
+def simulate(request, code: ProgrammeCode, payload: SimulateIn):
     """What the proposed rule would pay for one month against the rule in force: cost in total and per street,
     and who gains, loses, joins or leaves. Reads only; nothing is written. Bureau only."""
     require_roles(request.user, *REGION_STAFF, on_object=True)
@@ -565,28 +574,29 @@ def simulate(request, code: str, payload: SimulateIn):
 
 
 class RollFilters(Schema):
-    programme: str = Field("", max_length=32, description="Programme code.")
-    month: str = Field("", description="YYYY-MM.")
+    programme: str = Field("", max_length=column(Programme, "code"), description="Programme code.")
+    month: str = Field("", max_length=MONTH_TEXT, description="YYYY-MM.")
     status: RollStatus | Literal[""] = ""
 
 
 @router.get("rolls", response={200: list[RollSummaryOut], **ERRORS}, summary="Rolls in my scope")
-@paginate(LimitOffsetPagination)
+@paginated
 def list_rolls(request, filters: Query[RollFilters]):
     require_roles(request.user, *REGION_STAFF)
     if filters.month:
         _month(filters.month)
     qs = selectors.rolls(request.user, selectors.RollFilters(programme=filters.programme, month=filters.month,
                                                             status=filters.status))
-    return [_summary(r) for r in qs]
+    return Rows(qs, lambda page: [_summary(r) for r in page])
 
 
 class RollIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    programme: str = Field(..., max_length=32, description="Programme code.")
-    month: str = Field(..., description="YYYY-MM: this month or next.", examples=["2026-12"])
-    jurisdiction: str | None = Field(None, max_length=12, description="Region code; default the caller's.")
+    programme: str = Field(..., max_length=column(Programme, "code"), description="Programme code.")
+    month: str = Field(..., max_length=MONTH_TEXT, description="YYYY-MM: this month or next.", examples=["2026-12"])
+    jurisdiction: str | None = Field(None, max_length=column(Region, "code"),
+                                     description="Region code; default the caller's.")
 
 
 @router.post("rolls", response={201: RollOut, 202: RollOut, **ERRORS}, summary="Generate a month's roll")
@@ -605,7 +615,7 @@ def create_roll(request, payload: RollIn):
 
 
 @router.get("rolls/{int:roll_id}", response={200: RollOut, **ERRORS}, summary="One roll")
-def get_roll(request, roll_id: int):
+def get_roll(request, roll_id: Id):
     """Status, progress, totals, open checks by kind, lines by status and kind (for a street or community: of
     its own region), the streets' sign-offs and the imported bank results."""
     require_roles(request.user, *REGION_STAFF, on_object=True)
@@ -613,7 +623,7 @@ def get_roll(request, roll_id: int):
 
 
 class LineFilters(Schema):
-    region: str = Field("", max_length=12, description="Street or community code (prefix).")
+    region: str = Field("", max_length=column(Region, "code"), description="Street or community code (prefix).")
     kind: LineKind | Literal[""] = ""
     status: LineStatus | Literal[""] = ""
     q: str = Field("", max_length=40, description="Name, pinyin initials or a fragment of the masked ID.")
@@ -621,8 +631,8 @@ class LineFilters(Schema):
 
 
 @router.get("rolls/{int:roll_id}/lines", response={200: list[LineOut], **ERRORS}, summary="Lines of a roll")
-@paginate(LimitOffsetPagination)
-def list_lines(request, roll_id: int, filters: Query[LineFilters]):
+@paginated
+def list_lines(request, roll_id: Id, filters: Query[LineFilters]):
     """Each line explains itself (`explanation`). Street and community workers see their own region's lines
     only. Bank accounts are masked (`**** 1234`)."""
     require_roles(request.user, *REGION_STAFF, on_object=True)
@@ -632,8 +642,8 @@ def list_lines(request, roll_id: int, filters: Query[LineFilters]):
 
 
 @router.get("rolls/{int:roll_id}/checks", response={200: list[CheckOut], **ERRORS}, summary="Checks of a roll")
-@paginate(LimitOffsetPagination)
-def list_checks(request, roll_id: int, all: bool = Query(False, description="Also the resolved ones.")):
+@paginated
+def list_checks(request, roll_id: Id, all: bool = Query(False, description="Also the resolved ones.")):
     """Doubts found before payment (deceased, moved away, duplicate identity, missing or invalid account,
     amount outside the rule, …); a roll cannot be approved while any is open."""
     require_roles(request.user, *REGION_STAFF, on_object=True)
@@ -646,11 +656,11 @@ class ResolveIn(Schema):
 
     resolution: CheckResolution = Field(..., description="`confirmed` (pay as usual) or `withheld` (not paid "
                                                          "this month; `note` required).")
-    note: str = Field("", max_length=300)
+    note: str = Field("", max_length=column(RollCheck, "note"))
 
 
 @router.post("checks/{int:check_id}/resolve", response={200: CheckOut, **ERRORS}, summary="Clear a check")
-def resolve_check(request, check_id: int, payload: ResolveIn):
+def resolve_check(request, check_id: Id, payload: ResolveIn):
     require_roles(request.user, *REGION_STAFF, on_object=True)
     found = RollCheck.objects.select_related("roll", "roll__jurisdiction").filter(pk=check_id).first()
     if found is None or not selectors.checks(request.user, found.roll, open_only=False).filter(pk=check_id).exists():
@@ -659,14 +669,20 @@ def resolve_check(request, check_id: int, payload: ResolveIn):
     return RollCheck.objects.select_related("line", "line__elder", "resolved_by").get(pk=check_id)
 
 
-class NoteIn(Schema):
+class SignOffIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    note: str = Field("", max_length=300)
+    note: str = Field("", max_length=column(StreetReview, "note"))
+
+
+class RecoveredIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field("", max_length=column(RollLine, "withheld_reason"))
 
 
 @router.post("rolls/{int:roll_id}/submit", response={200: RollOut, **ERRORS}, summary="Submit for street review")
-def submit(request, roll_id: int):
+def submit(request, roll_id: Id):
     """Draft → street review: one sign-off per street with lines in the roll (bureau)."""
     require_roles(request.user, *REGION_STAFF, on_object=True)
     roll = _roll(request, roll_id)
@@ -676,7 +692,7 @@ def submit(request, roll_id: int):
 
 @router.post("rolls/{int:roll_id}/streets/{street_code}/sign-off", response={200: StreetReviewOut, **ERRORS},
              summary="A street signs off its part")
-def sign_off(request, roll_id: int, street_code: str, payload: NoteIn):
+def sign_off(request, roll_id: Id, street_code: RegionCode, payload: SignOffIn):
     """The street's worker for their own street (`note` optional), or the bureau on its behalf from the street's
     signed paper form (`note` required: 422 without it). Refused (409) while the street has open checks or
     once it has signed."""
@@ -690,7 +706,7 @@ def sign_off(request, roll_id: int, street_code: str, payload: NoteIn):
 
 
 @router.post("rolls/{int:roll_id}/approve", response={200: RollOut, **ERRORS}, summary="Approve (locks the roll)")
-def approve(request, roll_id: int):
+def approve(request, roll_id: Id):
     """Bureau approval once every check is cleared and every street has signed; the roll is locked from now on
     (corrections become back-pay or recovery lines in a later roll)."""
     require_roles(request.user, *REGION_STAFF, on_object=True)
@@ -704,7 +720,7 @@ def approve(request, roll_id: int):
                                                                 "docs/benefits-bank-files.md).",
                                                  "content": {"application/vnd.openxmlformats-officedocument."
                                                              "spreadsheetml.sheet": {}, "text/csv": {}}}}})
-def bank_file(request, roll_id: int, format: str = Query("xlsx", description="`xlsx` or `csv`.")):
+def bank_file(request, roll_id: Id, format: str = Query("xlsx", max_length=4, description="`xlsx` or `csv`.")):
     """The approved roll's payment file, with full account numbers: the bureau of the roll's jurisdiction only
     (403 for street and community workers), never for a programme paid as a service voucher (409). Every
     download is in the audit log; the first one moves the roll to `exported`."""
@@ -724,7 +740,7 @@ class BankResultsOut(ImportOut):
 
 @router.post("rolls/{int:roll_id}/bank-results", response={200: BankResultsOut, **ERRORS},
              summary="Import the bank's results file")
-def bank_results(request, roll_id: int, file: File[UploadedFile]):
+def bank_results(request, roll_id: Id, file: File[UploadedFile]):
     """Multipart upload of the results file (xlsx or CSV, UTF-8 or GBK): the payment file with 结果, 失败原因 and
     发放日期 added. Paid lines get their date, failed ones their reason and are re-issued by next month's roll.
     A bad file answers 422 with every bad row (`row 5`: …) and changes nothing; the same file twice changes
@@ -744,7 +760,7 @@ def bank_results(request, roll_id: int, file: File[UploadedFile]):
 
 @router.post("lines/{int:line_id}/recovered", response={200: LineOut, **ERRORS},
              summary="Record a recovery as recovered")
-def line_recovered(request, line_id: int, payload: NoteIn):
+def line_recovered(request, line_id: Id, payload: RecoveredIn):
     """A recovery (追回) line of an approved roll whose money came back (bureau)."""
     require_roles(request.user, *LINE_VIEWERS, on_object=True)
     line = get_scoped_or_404(RollLine.objects.select_related("roll", "roll__jurisdiction"), request.user, "view",
@@ -764,7 +780,7 @@ class ElderBenefitsOut(Schema):
 
 @router.get("elders/{int:elder_id}/benefits", response={200: ElderBenefitsOut, **ERRORS},
             summary="An elder's benefit history")
-def elder_benefits(request, elder_id: int):
+def elder_benefits(request, elder_id: Id):
     """Every line for the elder the caller may see, newest first: staff of the elder's region, or the elder's
     family."""
     from yiyang.registry.models import Elder
@@ -801,8 +817,8 @@ class TotalsOut(Schema):
 
 
 @router.get("totals", response={200: TotalsOut, **ERRORS}, summary="Totals by region and programme")
-def totals(request, month: str = Query(..., description="Roll month (YYYY-MM)."),
-           level: int = Query(9, description="Group by county (6), street (9) or community (12).")):
+def totals(request, month: str = Query(..., max_length=MONTH_TEXT, description="Roll month (YYYY-MM)."),
+           level: int = Query(9, ge=0, le=99, description="Group by county (6), street (9) or community (12).")):
     require_roles(request.user, *REGION_STAFF)
     when = _month(month)
     if level not in (6, 9, 12):

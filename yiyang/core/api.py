@@ -3,22 +3,23 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja import Field, Path, Query, Router, Schema, Status
 
 from yiyang.api.errors import error_body
+from yiyang.api.pagination import Rows, paginated
+from yiyang.api.types import Id, column
 
 from . import selectors, services
 from .errors import DomainError
 from .middleware import client_ip
-from .models import Region, Role
+from .models import AuditEvent, Region, Role, User
 from .scope import get_scoped_or_404
 
 router = Router()
 
 
 class TokenIn(Schema):
-    username: str = Field(..., max_length=150)
+    username: str = Field(..., max_length=column(User, "username"))
     password: str = Field(..., max_length=256)
 
 
@@ -40,7 +41,11 @@ class ErrorOut(Schema):
     errors: list[ErrorItem]
 
 
-@router.post("auth/token", auth=None, response={200: TokenOut, 401: ErrorOut, 429: ErrorOut, 422: ErrorOut},
+# What any operation may answer besides its success (400 for a body that is not JSON, 413 for one too large).
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut, 422: ErrorOut}
+
+
+@router.post("auth/token", auth=None, response={200: TokenOut, **ERRORS, 429: ErrorOut},
              tags=["auth"], summary="Issue an API token")
 def issue_token(request, payload: TokenIn):
     """Exchange a username and password for a bearer token (throttled like the login page)."""
@@ -72,7 +77,7 @@ def _scope_of(user) -> dict:
     return {"kind": "self", "code": "", "name": ""}
 
 
-@router.get("me", response=MeOut, tags=["auth"], summary="The signed-in account")
+@router.get("me", response={200: MeOut, **ERRORS}, tags=["auth"], summary="The signed-in account")
 def me(request):
     user = request.user
     return {
@@ -95,10 +100,14 @@ def _region(r: Region, path: str = "") -> dict:
             "has_children": r.level != "community"}
 
 
-@router.get("regions", response=list[RegionOut], tags=["regions"], summary="Browse or search regions")
-def list_regions(request, parent: str = Query("", max_length=12), q: str = Query("", max_length=40),
+@router.get("regions", response={200: list[RegionOut], **ERRORS}, tags=["regions"],
+            summary="Browse or search regions")
+def list_regions(request, parent: str = Query("", max_length=column(Region, "code")),
+                 q: str = Query("", max_length=40),
                  limit: int = Query(20, ge=1, le=100)):
-    """Children of `parent` (provinces when empty), or a search by name, pinyin or initials when `q` is given."""
+    """Children of `parent` (provinces when empty), or a search by name, pinyin or initials when `q` is given.
+
+    A lookup for region pickers rather than a paged list: at most `limit` matches, or one region's children."""
     if q:
         regions = selectors.search_regions(query=q, within=parent, limit=limit)
         paths = selectors.region_paths(regions)
@@ -106,8 +115,8 @@ def list_regions(request, parent: str = Query("", max_length=12), q: str = Query
     return [_region(r) for r in selectors.region_children(parent_code=parent or None)]
 
 
-@router.get("regions/{code}", response={200: RegionOut, 404: ErrorOut}, tags=["regions"])
-def get_region(request, code: str):
+@router.get("regions/{code}", response={200: RegionOut, **ERRORS}, tags=["regions"])
+def get_region(request, code: str = Path(..., max_length=column(Region, "code"))):
     region = get_object_or_404(Region, code=code)
     return _region(region, region.path_name())
 
@@ -133,30 +142,31 @@ def _account(u) -> dict:
 
 
 class AccountIn(Schema):
-    username: str = Field(..., max_length=150)
+    username: str = Field(..., max_length=column(User, "username"))
     password: str = Field(..., max_length=128)
     role: Role
-    region: str | None = Field(None, max_length=12)
-    organisation: int | None = None
-    display_name: str = Field("", max_length=64)
-    phone: str = Field("", max_length=20)
-    id_number: str = Field("", max_length=24)
+    region: str | None = Field(None, max_length=column(User, "region"))
+    organisation: Id | None = None
+    display_name: str = Field("", max_length=column(User, "display_name"))
+    phone: str = Field("", max_length=column(User, "phone"))
+    id_number: str = Field("", max_length=24)  # stored encrypted: the length of an ID number
 
 
-@router.get("accounts", response=list[AccountOut], tags=["accounts"], summary="Accounts in my scope")
-@paginate(LimitOffsetPagination)
-def list_accounts(request, q: str = "", role: str = ""):
-    return [_account(u) for u in selectors.accounts_for(user=request.user, query=q, role=role)]
+@router.get("accounts", response={200: list[AccountOut], **ERRORS}, tags=["accounts"],
+            summary="Accounts in my scope")
+@paginated
+def list_accounts(request, q: str = Query("", max_length=40),
+                  role: str = Query("", max_length=column(User, "role"))):
+    return Rows(selectors.accounts_for(user=request.user, query=q, role=role),
+                lambda page: [_account(u) for u in page])
 
 
-@router.get("accounts/{account_id}", response={200: AccountOut, 404: ErrorOut}, tags=["accounts"])
-def get_account(request, account_id: int):
-    from .models import User
-
+@router.get("accounts/{account_id}", response={200: AccountOut, **ERRORS}, tags=["accounts"])
+def get_account(request, account_id: Id):
     return _account(get_scoped_or_404(User.objects, request.user, "view", pk=account_id))
 
 
-@router.post("accounts", response={201: AccountOut, 403: ErrorOut, 422: ErrorOut}, tags=["accounts"],
+@router.post("accounts", response={201: AccountOut, **ERRORS}, tags=["accounts"],
              summary="Create a staff account (bureau)")
 def create_account(request, payload: AccountIn):
     from yiyang.registry.models import Organisation
@@ -193,9 +203,12 @@ class AuditOut(Schema):
     detail: str
 
 
-@router.get("audit", response={200: list[AuditOut], 403: ErrorOut}, tags=["audit"], summary="Search the audit log")
-@paginate(LimitOffsetPagination)
-def list_audit(request, actor: str = "", action: str = "", object_type: str = "", object_id: str = "",
+@router.get("audit", response={200: list[AuditOut], **ERRORS}, tags=["audit"], summary="Search the audit log")
+@paginated
+def list_audit(request, actor: str = Query("", max_length=column(AuditEvent, "actor_username")),
+               action: str = Query("", max_length=column(AuditEvent, "action")),
+               object_type: str = Query("", max_length=column(AuditEvent, "object_type")),
+               object_id: str = Query("", max_length=column(AuditEvent, "object_id")),
                date_from: datetime.date | None = None, date_to: datetime.date | None = None):
     return selectors.audit_events_for(
         user=request.user, actor=actor, action=action, object_type=object_type, object_id=object_id,

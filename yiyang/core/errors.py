@@ -43,6 +43,9 @@ class LoginError(DomainError):
 
 
 INVALID_CREDENTIALS = _("用户名或密码错误。")
+# What a user is told when the database refuses a write the checks let through (yiyang/api/errors.py for the
+# API, yiyang/core/conflicts.py for the pages).
+CONFLICT_MESSAGE = _("提交的内容与已有记录冲突（可能刚被他人修改），未作任何更改。请刷新后重试。")
 THROTTLED = _("登录失败次数过多，请 %(minutes)d 分钟后再试。")
 
 

@@ -7,14 +7,25 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
 
+from yiyang.api.pagination import Rows, paginated
+from yiyang.api.types import Id, SmallInt, column
+from yiyang.core.api import ERRORS
+from yiyang.core.models import Region
 from yiyang.core.permissions import REGION_STAFF
 from yiyang.core.policy import require_roles
 from yiyang.core.scope import get_scoped_or_404
 
 from . import selectors, services
-from .models import Elder, Facility, Organisation, Practitioner
+from .models import (
+    Contact,
+    Elder,
+    ElderCategory,
+    ElderStatusEvent,
+    Facility,
+    Organisation,
+    Practitioner,
+)
 
 router = Router(tags=["registry"])
 
@@ -79,82 +90,90 @@ def _elder_out(e: Elder, today: datetime.date, categories=None, detail: bool = F
 
 class ElderFilterIn(Schema):
     q: str = Field("", max_length=40)
-    region: str = Field("", max_length=12)
-    age_band: str = ""
-    sex: str = ""
-    category: str = ""
-    living_situation: str = ""
-    status: str = "active"
-    sort: str = "region"
-    level: str = ""
+    region: str = Field("", max_length=column(Region, "code"))
+    age_band: str = Field("", max_length=8)
+    sex: str = Field("", max_length=column(Elder, "sex"))
+    category: str = Field("", max_length=column(ElderCategory, "kind"))
+    living_situation: str = Field("", max_length=column(Elder, "living_situation"))
+    status: str = Field("active", max_length=column(Elder, "status"))
+    sort: str = Field("region", max_length=16)
+    level: str = Field("", max_length=8)
 
 
-@router.get("elders", response=list[ElderOut], summary="List elders in my scope")
-@paginate(LimitOffsetPagination)
+@router.get("elders", response={200: list[ElderOut], **ERRORS}, summary="List elders in my scope")
+@paginated
 def list_elders(request, filters: Query[ElderFilterIn]):
     """Filters as on the list page: region (any level, code prefix), age band (60-69 … 100+, 80+), sex (M/F),
     category, living situation, status (active/all/…); `q` searches name, pinyin initials, phone or exact ID."""
     require_roles(request.user, *REGION_STAFF)
     qs = selectors.elders_for(user=request.user, filters=selectors.ElderFilters(**filters.dict()))
+    # The categories are prefetched for the page's elders only (Django prefetches after the LIMIT).
     qs = qs.prefetch_related("categories").defer("id_number", "bank_account")
     today = timezone.localdate()
-    return [_elder_out(e, today, [c for c in e.categories.all() if c.active_on(today)]) for e in qs]
+    return Rows(qs, lambda page: [_elder_out(e, today, [c for c in e.categories.all() if c.active_on(today)])
+                                  for e in page])
 
 
-@router.get("elders/{elder_id}", response={200: ElderDetailOut, 404: dict}, summary="One elder")
-def get_elder(request, elder_id: int):
+@router.get("elders/{elder_id}", response={200: ElderDetailOut, **ERRORS}, summary="One elder")
+def get_elder(request, elder_id: Id):
     elder = selectors.elder_detail(user=request.user, pk=elder_id)
     return _elder_out(elder, timezone.localdate(), list(elder.categories.all()), detail=True)
 
 
 class CategoryIn(Schema):
-    kind: str
+    kind: str = Field(..., max_length=column(ElderCategory, "kind"))
     start_date: datetime.date
     end_date: datetime.date | None = None
-    grade: str = ""
+    grade: str = Field("", max_length=column(ElderCategory, "grade"))
 
 
 class ContactIn(Schema):
-    name: str = Field(..., max_length=64)
-    relationship: str
-    phone: str = Field(..., max_length=20)
+    name: str = Field(..., max_length=column(Contact, "name"))
+    relationship: str = Field(..., max_length=column(Contact, "relationship"))
+    phone: str = Field(..., max_length=column(Contact, "phone"))
     is_guardian: bool = False
 
 
+# The ID number and the bank account are stored encrypted (no column length): as many characters as the
+# registration form takes.
+ID_NUMBER_MAX = 24
+BANK_ACCOUNT_MAX = 40
+
+
 class ElderIn(Schema):
-    id_number: str = Field(..., max_length=24)
-    name: str = Field(..., max_length=64)
-    phone: str = Field("", max_length=20)
-    residence_region: str = Field(..., max_length=12)
-    hukou_region: str = Field("", max_length=12)
-    address: str = Field("", max_length=200)
+    id_number: str = Field(..., max_length=ID_NUMBER_MAX)
+    name: str = Field(..., max_length=column(Elder, "name"))
+    phone: str = Field("", max_length=column(Elder, "phone"))
+    residence_region: str = Field(..., max_length=column(Elder, "residence_region"))
+    hukou_region: str = Field("", max_length=column(Elder, "hukou_region"))
+    address: str = Field("", max_length=column(Elder, "address"))
     latitude: Decimal | None = None
     longitude: Decimal | None = None
-    living_situation: str = ""
-    bank_name: str = Field("", max_length=64)
-    bank_account: str = Field("", max_length=40)
-    bank_account_holder: str = Field("", max_length=64)
-    notes: str = ""
-    categories: list[CategoryIn] = []
-    contacts: list[ContactIn] = []
+    living_situation: str = Field("", max_length=column(Elder, "living_situation"))
+    bank_name: str = Field("", max_length=column(Elder, "bank_name"))
+    bank_account: str = Field("", max_length=BANK_ACCOUNT_MAX)
+    bank_account_holder: str = Field("", max_length=column(Elder, "bank_account_holder"))
+    notes: str = Field("", max_length=column(Elder, "notes"))
+    categories: list[CategoryIn] = Field([], max_length=20)
+    contacts: list[ContactIn] = Field([], max_length=20)
 
 
 class ElderPatch(Schema):
-    name: str | None = Field(None, max_length=64)
-    phone: str | None = Field(None, max_length=20)
-    residence_region: str | None = Field(None, max_length=12)
-    hukou_region: str | None = Field(None, max_length=12)
-    address: str | None = Field(None, max_length=200)
+    name: str | None = Field(None, max_length=column(Elder, "name"))
+    phone: str | None = Field(None, max_length=column(Elder, "phone"))
+    residence_region: str | None = Field(None, max_length=column(Elder, "residence_region"))
+    hukou_region: str | None = Field(None, max_length=column(Elder, "hukou_region"))
+    address: str | None = Field(None, max_length=column(Elder, "address"))
     latitude: Decimal | None = None
     longitude: Decimal | None = None
-    living_situation: str | None = None
-    bank_name: str | None = None
-    bank_account: str | None = None
-    bank_account_holder: str | None = None
-    notes: str | None = None
+    living_situation: str | None = Field(None, max_length=column(Elder, "living_situation"))
+    bank_name: str | None = Field(None, max_length=column(Elder, "bank_name"))
+    bank_account: str | None = Field(None, max_length=BANK_ACCOUNT_MAX)
+    bank_account_holder: str | None = Field(None, max_length=column(Elder, "bank_account_holder"))
+    notes: str | None = Field(None, max_length=column(Elder, "notes"))
 
 
-@router.post("elders", response={201: ElderDetailOut, 403: dict, 422: dict}, summary="Register an elder")
+@router.post("elders", response={201: ElderDetailOut, **ERRORS}, summary="Register an elder")
 def create_elder(request, payload: ElderIn):
     require_roles(request.user, *REGION_STAFF)
     data = payload.dict()
@@ -165,8 +184,8 @@ def create_elder(request, payload: ElderIn):
     return Status(201, _elder_out(elder, timezone.localdate(), list(elder.categories.all()), detail=True))
 
 
-@router.patch("elders/{elder_id}", response={200: ElderDetailOut, 404: dict, 422: dict}, summary="Change an elder")
-def update_elder(request, elder_id: int, payload: ElderPatch):
+@router.patch("elders/{elder_id}", response={200: ElderDetailOut, **ERRORS}, summary="Change an elder")
+def update_elder(request, elder_id: Id, payload: ElderPatch):
     require_roles(request.user, *REGION_STAFF, on_object=True)
     elder = get_scoped_or_404(Elder.objects, request.user, "change", pk=elder_id)
     changes = payload.dict(exclude_unset=True)
@@ -175,10 +194,10 @@ def update_elder(request, elder_id: int, payload: ElderPatch):
 
 
 class StatusEventIn(Schema):
-    kind: str
+    kind: str = Field(..., max_length=column(ElderStatusEvent, "kind"))
     effective_date: datetime.date
-    to_region: str = ""
-    note: str = Field("", max_length=300)
+    to_region: str = Field("", max_length=column(ElderStatusEvent, "to_region"))
+    note: str = Field("", max_length=column(ElderStatusEvent, "note"))
 
 
 class StatusEventOut(Schema):
@@ -189,9 +208,9 @@ class StatusEventOut(Schema):
     elder_status: str
 
 
-@router.post("elders/{elder_id}/status-events", response={201: StatusEventOut, 404: dict, 422: dict},
+@router.post("elders/{elder_id}/status-events", response={201: StatusEventOut, **ERRORS},
              summary="Record a death, move, suspension or return")
-def create_status_event(request, elder_id: int, payload: StatusEventIn):
+def create_status_event(request, elder_id: Id, payload: StatusEventIn):
     require_roles(request.user, *REGION_STAFF, on_object=True)
     elder = get_scoped_or_404(Elder.objects, request.user, "change", pk=elder_id)
     event = services.record_status_event(actor=request.user, elder=elder, kind=payload.kind,
@@ -213,35 +232,36 @@ class OrganisationOut(Schema):
 
 
 class OrganisationIn(Schema):
-    name: str = Field(..., max_length=128)
-    kind: str
-    credit_code: str = Field("", max_length=24)
-    region: str = Field(..., max_length=12)
-    address: str = Field("", max_length=200)
-    phone: str = Field("", max_length=20)
-    legal_representative: str = Field("", max_length=64)
-    contact_person: str = Field("", max_length=64)
+    name: str = Field(..., max_length=column(Organisation, "name"))
+    kind: str = Field(..., max_length=column(Organisation, "kind"))
+    credit_code: str = Field("", max_length=column(Organisation, "credit_code"))
+    region: str = Field(..., max_length=column(Organisation, "region"))
+    address: str = Field("", max_length=column(Organisation, "address"))
+    phone: str = Field("", max_length=column(Organisation, "phone"))
+    legal_representative: str = Field("", max_length=column(Organisation, "legal_representative"))
+    contact_person: str = Field("", max_length=column(Organisation, "contact_person"))
 
 
-@router.get("organisations", response=list[OrganisationOut])
-@paginate(LimitOffsetPagination)
-def list_organisations(request, q: str = Query("", max_length=40), kind: str = ""):
+@router.get("organisations", response={200: list[OrganisationOut], **ERRORS})
+@paginated
+def list_organisations(request, q: str = Query("", max_length=40),
+                       kind: str = Query("", max_length=column(Organisation, "kind"))):
     return selectors.organisations_for(user=request.user, q=q, kind=kind)
 
 
-@router.get("organisations/{org_id}", response={200: OrganisationOut, 404: dict})
-def get_organisation(request, org_id: int):
+@router.get("organisations/{org_id}", response={200: OrganisationOut, **ERRORS})
+def get_organisation(request, org_id: Id):
     return get_scoped_or_404(Organisation.objects, request.user, "view", pk=org_id)
 
 
-@router.post("organisations", response={201: OrganisationOut, 403: dict, 422: dict})
+@router.post("organisations", response={201: OrganisationOut, **ERRORS})
 def create_organisation(request, payload: OrganisationIn):
     require_roles(request.user, "bureau")
     return Status(201, services.save_organisation(actor=request.user, **payload.dict()))
 
 
-@router.put("organisations/{org_id}", response={200: OrganisationOut, 404: dict, 422: dict})
-def update_organisation(request, org_id: int, payload: OrganisationIn):
+@router.put("organisations/{org_id}", response={200: OrganisationOut, **ERRORS})
+def update_organisation(request, org_id: Id, payload: OrganisationIn):
     require_roles(request.user, "bureau", on_object=True)
     org = get_scoped_or_404(Organisation.objects, request.user, "change", pk=org_id)
     return services.save_organisation(actor=request.user, organisation=org, **payload.dict())
@@ -265,17 +285,17 @@ class FacilityOut(Schema):
 
 
 class FacilityIn(Schema):
-    name: str = Field(..., max_length=128)
-    kind: str
-    operator: int | None = None
-    region: str = Field(..., max_length=12)
-    address: str = Field("", max_length=200)
+    name: str = Field(..., max_length=column(Facility, "name"))
+    kind: str = Field(..., max_length=column(Facility, "kind"))
+    operator: Id | None = None
+    region: str = Field(..., max_length=column(Facility, "region"))
+    address: str = Field("", max_length=column(Facility, "address"))
     latitude: Decimal | None = None
     longitude: Decimal | None = None
     floor_area: Decimal | None = None
-    beds_total: int = 0
-    beds_nursing: int = 0
-    opening_hours: str = Field("", max_length=100)
+    beds_total: SmallInt = 0
+    beds_nursing: SmallInt = 0
+    opening_hours: str = Field("", max_length=column(Facility, "opening_hours"))
     is_inclusive: bool = False
 
 
@@ -289,25 +309,27 @@ def _facility_fields(request, payload: FacilityIn) -> dict:
     return data
 
 
-@router.get("facilities", response=list[FacilityOut])
-@paginate(LimitOffsetPagination)
-def list_facilities(request, q: str = Query("", max_length=40), kind: str = "", region: str = ""):
+@router.get("facilities", response={200: list[FacilityOut], **ERRORS})
+@paginated
+def list_facilities(request, q: str = Query("", max_length=40),
+                    kind: str = Query("", max_length=column(Facility, "kind")),
+                    region: str = Query("", max_length=column(Region, "code"))):
     return selectors.facilities_for(user=request.user, q=q, kind=kind, region=region)
 
 
-@router.get("facilities/{facility_id}", response={200: FacilityOut, 404: dict})
-def get_facility(request, facility_id: int):
+@router.get("facilities/{facility_id}", response={200: FacilityOut, **ERRORS})
+def get_facility(request, facility_id: Id):
     return get_scoped_or_404(Facility.objects, request.user, "view", pk=facility_id)
 
 
-@router.post("facilities", response={201: FacilityOut, 403: dict, 422: dict})
+@router.post("facilities", response={201: FacilityOut, **ERRORS})
 def create_facility(request, payload: FacilityIn):
     require_roles(request.user, "bureau")
     return Status(201, services.save_facility(actor=request.user, **_facility_fields(request, payload)))
 
 
-@router.put("facilities/{facility_id}", response={200: FacilityOut, 404: dict, 422: dict})
-def update_facility(request, facility_id: int, payload: FacilityIn):
+@router.put("facilities/{facility_id}", response={200: FacilityOut, **ERRORS})
+def update_facility(request, facility_id: Id, payload: FacilityIn):
     require_roles(request.user, "bureau", on_object=True)
     facility = get_scoped_or_404(Facility.objects, request.user, "change", pk=facility_id)
     return services.save_facility(actor=request.user, facility=facility, **_facility_fields(request, payload))
@@ -329,29 +351,30 @@ class PractitionerOut(Schema):
 
 
 class PractitionerIn(Schema):
-    name: str = Field(..., max_length=64)
-    id_number: str = Field(..., max_length=24)
-    phone: str = Field(..., max_length=20)
-    organisation: int
-    role: str
-    certificate_level: str = ""
-    certificate_number: str = Field("", max_length=64)
-    skills: str = Field("", max_length=200)
+    name: str = Field(..., max_length=column(Practitioner, "name"))
+    id_number: str = Field(..., max_length=ID_NUMBER_MAX)
+    phone: str = Field(..., max_length=column(Practitioner, "phone"))
+    organisation: Id
+    role: str = Field(..., max_length=column(Practitioner, "role"))
+    certificate_level: str = Field("", max_length=column(Practitioner, "certificate_level"))
+    certificate_number: str = Field("", max_length=column(Practitioner, "certificate_number"))
+    skills: str = Field("", max_length=column(Practitioner, "skills"))
     start_date: datetime.date
 
 
-@router.get("staff", response=list[PractitionerOut])
-@paginate(LimitOffsetPagination)
-def list_staff(request, q: str = Query("", max_length=40), role: str = "", organisation: int | None = None):
+@router.get("staff", response={200: list[PractitionerOut], **ERRORS})
+@paginated
+def list_staff(request, q: str = Query("", max_length=40),
+               role: str = Query("", max_length=column(Practitioner, "role")), organisation: Id | None = None):
     return selectors.practitioners_for(user=request.user, q=q, role=role, organisation=organisation)
 
 
-@router.get("staff/{staff_id}", response={200: PractitionerOut, 404: dict})
-def get_staff(request, staff_id: int):
+@router.get("staff/{staff_id}", response={200: PractitionerOut, **ERRORS})
+def get_staff(request, staff_id: Id):
     return get_scoped_or_404(Practitioner.objects, request.user, "view", pk=staff_id)
 
 
-@router.post("staff", response={201: PractitionerOut, 403: dict, 422: dict})
+@router.post("staff", response={201: PractitionerOut, **ERRORS})
 def create_staff(request, payload: PractitionerIn):
     require_roles(request.user, "bureau", "provider")
     data = payload.dict()

@@ -191,7 +191,7 @@ class Elder(PersonIdentity):
     bank_name = models.CharField(_("开户银行"), max_length=64, blank=True, validators=[organisation_name])
     bank_account = EncryptedTextField(_("银行账号"), blank=True, default="")
     bank_account_holder = models.CharField(_("账户名"), max_length=64, blank=True, validators=[person_name])
-    notes = models.TextField(_("备注"), blank=True, validators=[multiline_text])
+    notes = models.TextField(_("备注"), max_length=2000, blank=True, validators=[multiline_text])
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -204,6 +204,10 @@ class Elder(PersonIdentity):
         indexes = [
             models.Index(fields=["county_code", "status", "birth_date"]),
             models.Index(fields=["residence_region", "name"]),
+            # The register's list in region order (pages and API): the columns of the order and of the staff
+            # scope, so that a deep page and the count read this index only (bench/api_list.py).
+            models.Index(fields=["residence_region", "name_pinyin", "id", "status", "hukou_region"],
+                         name="elder_list_region_order"),
         ]
         constraints = [models.UniqueConstraint(fields=["id_number_hash"], name="elder_one_person_one_record")]
 

@@ -496,9 +496,16 @@ def save_facility(*, actor, facility: Facility | None = None, **fields) -> Facil
     for field in ("is_inclusive", "is_active"):
         if field in fields:
             clean[field] = bool(fields[field])
-    if created and clean.get("name") and clean.get("region") and Facility.objects.filter(
-            name=clean["name"], region=clean["region"]).exists():
-        errors.add("name", _("该区域已有同名设施。"))
+    # One name per region, checked whenever either changes (on update too: the database's unique constraint
+    # would otherwise answer with an IntegrityError).
+    name = clean.get("name", facility.name if facility else "")
+    where = clean.get("region", facility.region_id if facility else None)
+    if name and where is not None:
+        clash = Facility.objects.filter(name=name, region=where)
+        if facility is not None:
+            clash = clash.exclude(pk=facility.pk)
+        if clash.exists():
+            errors.add("name", _("该区域已有同名设施。"))
     errors.raise_if_any()
     facility = facility or Facility()
     before = None if created else audit.snapshot(facility)

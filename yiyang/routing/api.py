@@ -14,7 +14,8 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
-from yiyang.core.api import ErrorOut
+from yiyang.api.types import Id, SmallInt
+from yiyang.core.api import ERRORS
 from yiyang.core.errors import DomainError
 from yiyang.core.models import Role
 from yiyang.core.permissions import has_role
@@ -28,7 +29,6 @@ from .models import RoutePlan
 
 router = Router(tags=["routing"])
 
-ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 PLAN_ROLES = (Role.PROVIDER, Role.BUREAU)
 
 
@@ -101,20 +101,20 @@ class PlanOut(Schema):
 class PlanIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    provider_id: int
+    provider_id: Id
     date: datetime.date
-    seed: int = Field(0, description="Random seed (same input, seed and budget: same plan).")
+    seed: SmallInt = Field(0, description="Random seed (same input, seed and budget: same plan).")
     time_limit_seconds: float = Field(10, description="Search time cap, more than 0 and at most 120 s.")
-    continuity_weight: int = Field(600, description="Extra cost, in travel seconds, of a caregiver the elder "
+    continuity_weight: SmallInt = Field(600, description="Extra cost, in travel seconds, of a caregiver the elder "
                                                     "has not had before.")
-    mode: str = Field("ebike", description="`walk`, `ebike` or `car`.")
+    mode: str = Field("ebike", max_length=8, description="`walk`, `ebike` or `car`.")
 
 
 class LockIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    order_id: int
-    caregiver_id: int
+    order_id: Id
+    caregiver_id: Id
 
 
 class LockOut(Schema):
@@ -171,14 +171,14 @@ def plan(request, payload: PlanIn):
 
 
 @router.get("plans/{int:plan_id}", response={200: PlanOut, **ERRORS}, summary="One plan")
-def get_plan(request, plan_id: int):
+def get_plan(request, plan_id: Id):
     require_roles(request.user, *PLAN_ROLES, on_object=True)
     return _plan_out(_plan(request, plan_id))
 
 
 @router.post("plans/{int:plan_id}/publish", response={200: PublishOut, **ERRORS},
              summary="Publish a plan to the caregivers (provider)")
-def publish(request, plan_id: int):
+def publish(request, plan_id: Id):
     """Only the latest draft. Every routed order must still be accepted or assigned (or under way with its
     caregiver), else 409 naming the changed orders and nothing is assigned: plan again."""
     # The bureau sees the plan and may not publish it (403, from the service); outside the scope: 404.
@@ -201,7 +201,7 @@ def lock(request, payload: LockIn):
 
 
 @router.delete("locks/{int:order_id}", response={204: None, **ERRORS}, summary="Release a lock (provider)")
-def unlock(request, order_id: int):
+def unlock(request, order_id: Id):
     require_roles(request.user, Role.PROVIDER, on_object=True)
     order = get_scoped_or_404(Order.objects.select_related("provider"), request.user, "change", pk=order_id)
     services.unlock_visit(actor=request.user, order=order)

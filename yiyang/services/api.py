@@ -18,11 +18,11 @@ from django.http import FileResponse, Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
-from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import ConfigDict
 
-from yiyang.api.types import Money, money
-from yiyang.core.api import ErrorOut
+from yiyang.api.pagination import Rows, paginated
+from yiyang.api.types import Id, Money, SmallInt, column, money
+from yiyang.core.api import ERRORS
 from yiyang.core.models import CODE_LENGTH, Region, Role
 from yiyang.core.permissions import REGION_STAFF, has_role
 from yiyang.core.policy import require_roles
@@ -48,7 +48,6 @@ from .models import (
 
 router = Router(tags=["services"])
 
-ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 ORDER_ROLES = (*REGION_STAFF, Role.PROVIDER, Role.CAREGIVER, Role.FAMILY, Role.ELDER)
 FLAG_ROLES = (*REGION_STAFF, Role.PROVIDER)
 # The service allowance is benefits data: the elder's family and region staff, not providers or caregivers.
@@ -328,9 +327,11 @@ def _fresh(request, order_id: int) -> dict:
 
 
 class CatalogueFilters(Schema):
-    region: str = Field("", max_length=12, description="Region code; default the caller's jurisdiction.")
+    region: str = Field("", max_length=column(Region, "code"),
+                        description="Region code; default the caller's jurisdiction.")
     date: datetime.date | None = Field(None, description="Day the prices apply to; default today.")
-    category: str = Field("", max_length=12, description="Only this category (e.g. `bath`).")
+    category: str = Field("", max_length=column(ServiceItem, "category"),
+                          description="Only this category (e.g. `bath`).")
 
 
 @router.get("catalogue", response={200: CatalogueOut, **ERRORS}, summary="Service items with the prices in force")
@@ -364,14 +365,15 @@ def catalogue(request, filters: Query[CatalogueFilters]):
 
 
 class OfferFilters(Schema):
-    item: str = Field("", max_length=32, description="Item code.")
-    street: str = Field("", max_length=12, description="Street code (a community code is cut to its street).")
-    provider: int | None = Field(None, description="Provider (organisation) id.")
+    item: str = Field("", max_length=column(ServiceItem, "code"), description="Item code.")
+    street: str = Field("", max_length=column(Region, "code"),
+                        description="Street code (a community code is cut to its street).")
+    provider: Id | None = Field(None, description="Provider (organisation) id.")
     date: datetime.date | None = Field(None, description="In force on this day; default today.")
 
 
 @router.get("offers", response={200: list[OfferOut], **ERRORS}, summary="Providers' offers in force")
-@paginate(LimitOffsetPagination)
+@paginated
 def list_offers(request, filters: Query[OfferFilters]):
     """Which provider offers which item in which streets at what price, on a day. Scoped: a provider (and its
     caregivers) see its own offers, region staff all of them."""
@@ -394,9 +396,9 @@ def list_offers(request, filters: Query[OfferFilters]):
 class QuoteIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    elder: int = Field(..., description="Elder id.")
-    provider: int = Field(..., description="Provider (organisation) id.")
-    item: str = Field(..., max_length=32, description="Item code, e.g. `bath`.")
+    elder: Id = Field(..., description="Elder id.")
+    provider: Id = Field(..., description="Provider (organisation) id.")
+    item: str = Field(..., max_length=column(ServiceItem, "code"), description="Item code, e.g. `bath`.")
     scheduled_start: str = Field(..., max_length=40, description="ISO 8601 date and time, in the future (at most "
                                                                  "60 days ahead).",
                                  examples=["2026-12-01T09:00:00+08:00"])
@@ -446,8 +448,9 @@ class OrderIn(QuoteIn):
     channel: Literal["portal", "phone", "staff"] | None = Field(
         None, description="`portal` (the elder or family themselves), `phone` or `staff` (a worker on their "
                           "behalf). Default: `portal` for the elder and family, `staff` for others.")
-    note: str = Field("", max_length=300, description="What the person needs (e.g. 需要助浴椅).")
-    client_key: str | None = Field(None, max_length=64, description="The client's key for this submission: "
+    note: str = Field("", max_length=column(Order, "note"), description="What the person needs (e.g. 需要助浴椅).")
+    client_key: str | None = Field(None, max_length=column(Order, "client_key"),
+                                   description="The client's key for this submission: "
                                                                     "sending it again returns the same order.")
 
 
@@ -472,15 +475,15 @@ def place_order(request, payload: OrderIn):
 
 
 class OrderFilters(Schema):
-    status: str = Field("", max_length=12, description="One status, e.g. `requested`.")
+    status: str = Field("", max_length=column(Order, "status"), description="One status, e.g. `requested`.")
     date_from: datetime.date | None = Field(None, description="Scheduled on or after this day.")
     date_to: datetime.date | None = Field(None, description="Scheduled on or before this day.")
-    provider: int | None = Field(None, description="Provider (organisation) id.")
-    elder: int | None = Field(None, description="Elder id.")
+    provider: Id | None = Field(None, description="Provider (organisation) id.")
+    elder: Id | None = Field(None, description="Elder id.")
 
 
 @router.get("orders", response={200: list[OrderOut], **ERRORS}, summary="Orders in my scope")
-@paginate(LimitOffsetPagination)
+@paginated
 def list_orders(request, filters: Query[OrderFilters]):
     """Newest visit first. A provider sees its own orders, a caregiver the visits assigned to them, the family
     their linked elder's, bureau, street and community staff those of their region."""
@@ -488,22 +491,13 @@ def list_orders(request, filters: Query[OrderFilters]):
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         raise ValidationError({"date_to": [_("结束日期不能早于开始日期。")]})
     _choice(filters.status, OrderStatus, "status")
-    qs = Order.objects.restrict(request.user).select_related(*ORDER_RELATED)
-    if filters.status:
-        qs = qs.filter(status=filters.status)
-    if filters.date_from:
-        qs = qs.filter(scheduled_start__date__gte=filters.date_from)
-    if filters.date_to:
-        qs = qs.filter(scheduled_start__date__lte=filters.date_to)
-    if filters.provider:
-        qs = qs.filter(provider_id=filters.provider)
-    if filters.elder:
-        qs = qs.filter(elder_id=filters.elder)
-    return qs
+    return selectors.orders_for(request.user, selectors.OrderFilters(
+        status=filters.status, date_from=filters.date_from, date_to=filters.date_to, provider=filters.provider,
+        elder=filters.elder))
 
 
 @router.get("orders/{int:order_id}", response={200: OrderDetailOut, **ERRORS}, summary="One order")
-def get_order(request, order_id: int):
+def get_order(request, order_id: Id):
     """With its timeline (events) and, for the provider and region staff, its flags."""
     require_roles(request.user, *ORDER_ROLES, on_object=True)
     return _fresh(request, order_id)
@@ -512,19 +506,19 @@ def get_order(request, order_id: int):
 class NoteIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    note: str = Field("", max_length=300)
+    note: str = Field("", max_length=column(OrderEvent, "note"))
 
 
 class ReasonIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(..., max_length=300)
+    reason: str = Field(..., max_length=min(column(Order, "end_reason"), column(OrderEvent, "note")))
 
 
 class AssignIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    caregiver: int = Field(..., description="Practitioner id of one of the provider's caregivers.")
+    caregiver: Id = Field(..., description="Practitioner id of one of the provider's caregivers.")
 
 
 class CheckInIn(Schema):
@@ -534,23 +528,24 @@ class CheckInIn(Schema):
                                                             "Not in the future.")
     latitude: Decimal | None = None
     longitude: Decimal | None = None
-    client_key: str | None = Field(None, max_length=64, description="The phone's key for this step: a replay "
+    client_key: str | None = Field(None, max_length=column(OrderEvent, "client_key"),
+                                   description="The phone's key for this step: a replay "
                                                                     "from the offline queue is applied once.")
 
 
 class CheckOutIn(CheckInIn):
-    notes: str = Field("", max_length=500, description="What was done (服务记录).")
+    notes: str = Field("", max_length=column(Order, "service_notes"), description="What was done (服务记录).")
 
 
 class RateIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    rating: int = Field(..., description="1 to 5.")
-    comment: str = Field("", max_length=300)
+    rating: SmallInt = Field(..., description="1 to 5.")
+    comment: str = Field("", max_length=column(Order, "rating_comment"))
 
 
 @router.post("orders/{int:order_id}/accept", response={200: OrderDetailOut, **ERRORS}, summary="Accept (provider)")
-def accept(request, order_id: int, payload: NoteIn):
+def accept(request, order_id: Id, payload: NoteIn):
     order = _get(request, order_id, "change")
     services.accept_order(actor=request.user, order=order, note=payload.note)
     return _fresh(request, order_id)
@@ -558,7 +553,7 @@ def accept(request, order_id: int, payload: NoteIn):
 
 @router.post("orders/{int:order_id}/decline", response={200: OrderDetailOut, **ERRORS},
              summary="Decline with a reason (provider)")
-def decline(request, order_id: int, payload: ReasonIn):
+def decline(request, order_id: Id, payload: ReasonIn):
     order = _get(request, order_id, "change")
     services.decline_order(actor=request.user, order=order, reason=payload.reason)
     return _fresh(request, order_id)
@@ -566,7 +561,7 @@ def decline(request, order_id: int, payload: ReasonIn):
 
 @router.post("orders/{int:order_id}/assign", response={200: OrderDetailOut, **ERRORS},
              summary="Assign (or re-assign) a caregiver (provider)")
-def assign(request, order_id: int, payload: AssignIn):
+def assign(request, order_id: Id, payload: AssignIn):
     """The caregiver must be the provider's, employed on the day and have the item's skill."""
     order = _get(request, order_id, "change")
     # Who may assign is answered before whom (only the provider sees its caregivers), as on the page.
@@ -580,7 +575,7 @@ def assign(request, order_id: int, payload: AssignIn):
 
 @router.post("orders/{int:order_id}/check-in", response={200: OrderDetailOut, **ERRORS},
              summary="Check in at the elder's home (the assigned caregiver)")
-def check_in(request, order_id: int, payload: CheckInIn):
+def check_in(request, order_id: Id, payload: CheckInIn):
     """From two hours before the scheduled time. Far from the elder's home, or while still checked in
     elsewhere, is flagged, not refused. Replaying the same `client_key` changes nothing."""
     order = _get(request, order_id, "change")
@@ -591,7 +586,7 @@ def check_in(request, order_id: int, payload: CheckInIn):
 
 @router.post("orders/{int:order_id}/check-out", response={200: OrderDetailOut, **ERRORS},
              summary="Check out with notes (the assigned caregiver)")
-def check_out(request, order_id: int, payload: CheckOutIn):
+def check_out(request, order_id: Id, payload: CheckOutIn):
     """Not before the check-in. A duration outside 50 %–200 % of the standard is flagged. Replaying the same
     `client_key` changes nothing."""
     order = _get(request, order_id, "change")
@@ -602,7 +597,7 @@ def check_out(request, order_id: int, payload: CheckOutIn):
 
 @router.post("orders/{int:order_id}/confirm", response={200: OrderDetailOut, **ERRORS},
              summary="Confirm the service was done (elder, family, street or community)")
-def confirm(request, order_id: int, payload: NoteIn):
+def confirm(request, order_id: Id, payload: NoteIn):
     order = _get(request, order_id, "change")
     services.confirm_order(actor=request.user, order=order, note=payload.note)
     return _fresh(request, order_id)
@@ -610,7 +605,7 @@ def confirm(request, order_id: int, payload: NoteIn):
 
 @router.post("orders/{int:order_id}/rate", response={200: OrderDetailOut, **ERRORS},
              summary="Rate 1–5 with a comment (elder or family)")
-def rate(request, order_id: int, payload: RateIn):
+def rate(request, order_id: Id, payload: RateIn):
     order = _get(request, order_id, "change")
     services.rate_order(actor=request.user, order=order, rating=payload.rating, comment=payload.comment)
     return _fresh(request, order_id)
@@ -618,7 +613,7 @@ def rate(request, order_id: int, payload: RateIn):
 
 @router.post("orders/{int:order_id}/cancel", response={200: OrderDetailOut, **ERRORS},
              summary="Cancel before the visit starts, with a reason")
-def cancel(request, order_id: int, payload: ReasonIn):
+def cancel(request, order_id: Id, payload: ReasonIn):
     """By whoever placed it (or the family), the provider, or the street or community; who and why are kept."""
     order = _get(request, order_id, "change")
     services.cancel_order(actor=request.user, order=order, reason=payload.reason)
@@ -627,7 +622,7 @@ def cancel(request, order_id: int, payload: ReasonIn):
 
 @router.post("orders/{int:order_id}/no-show", response={200: OrderDetailOut, **ERRORS},
              summary="Record a no-show with a reason (provider or caregiver)")
-def no_show(request, order_id: int, payload: ReasonIn):
+def no_show(request, order_id: Id, payload: ReasonIn):
     order = _get(request, order_id, "change")
     services.mark_no_show(actor=request.user, order=order, reason=payload.reason)
     return _fresh(request, order_id)
@@ -638,19 +633,18 @@ def no_show(request, order_id: int, payload: ReasonIn):
 
 @router.post("orders/{int:order_id}/photo", response={200: OrderDetailOut, **ERRORS},
              summary="Upload the visit's photo (the assigned caregiver)")
-def upload_photo(request, order_id: int, photo: File[UploadedFile], client_key: Form[str] = ""):
+def upload_photo(request, order_id: Id, photo: File[UploadedFile],
+                 client_key: str = Form("", max_length=column(Order, "photo_client_key"))):
     """Multipart: `photo` (JPEG or PNG, at most 5 MB, checked by its content) and optionally `client_key`.
     Once checked in or out and before confirmation; a new photo replaces the previous one. Replaying the same
     `client_key` from the phone's offline queue changes nothing."""
     order = _get(request, order_id, "change")
-    if len(client_key or "") > 64:
-        raise ValidationError({"client_key": [_("提交编号过长。")]})
     services.attach_photo(actor=request.user, order=order, photo=photo, client_key=client_key or None)
     return _fresh(request, order_id)
 
 
 @router.get("orders/{int:order_id}/photo", response={200: None, **ERRORS}, summary="The visit's photo")
-def get_photo(request, order_id: int):
+def get_photo(request, order_id: Id):
     """The photo itself (image/jpeg or image/png), to anyone who may see the order; 404 when there is none."""
     require_roles(request.user, *ORDER_ROLES, on_object=True)
     order = _get(request, order_id)
@@ -691,10 +685,11 @@ class ShiftFilters(Schema):
     day: datetime.date | None = Field(None, description="Only this day.")
     date_from: datetime.date | None = Field(None, description="On or after this day.")
     date_to: datetime.date | None = Field(None, description="On or before this day.")
-    caregiver: int | None = Field(None, description="Practitioner id.")
+    caregiver: Id | None = Field(None, description="Practitioner id.")
 
 
 @router.get("shifts", response={200: list[ShiftOut], **ERRORS}, summary="Caregivers' shifts in my scope")
+@paginated
 def list_shifts(request, filters: Query[ShiftFilters]):
     """A provider sees its caregivers' shifts, a caregiver their own, the bureau those of its district.
     Without a day or range: from today, 14 days."""
@@ -712,17 +707,17 @@ def list_shifts(request, filters: Query[ShiftFilters]):
         qs = qs.filter(day__gte=start, day__lte=end)
     if filters.caregiver:
         qs = qs.filter(caregiver_id=filters.caregiver)
-    return [_shift_out(s) for s in qs.order_by("day", "start", "caregiver__name", "pk")]
+    return Rows(qs.order_by("day", "start", "caregiver__name", "pk"), lambda page: [_shift_out(s) for s in page])
 
 
 class ShiftIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    caregiver: int = Field(..., description="Practitioner id of one of the provider's caregivers.")
+    caregiver: Id = Field(..., description="Practitioner id of one of the provider's caregivers.")
     day: datetime.date
     start: str = Field(..., max_length=5, examples=["08:00"])
     end: str = Field(..., max_length=5, examples=["12:00"])
-    note: str = Field("", max_length=200)
+    note: str = Field("", max_length=column(CaregiverShift, "note"))
 
 
 @router.post("shifts", response={201: ShiftOut, **ERRORS}, summary="Set a shift (provider)")
@@ -739,7 +734,7 @@ def create_shift(request, payload: ShiftIn):
 
 
 @router.delete("shifts/{int:shift_id}", response={204: None, **ERRORS}, summary="Remove a shift (provider)")
-def delete_shift(request, shift_id: int):
+def delete_shift(request, shift_id: Id):
     # Those who see the shift and may not remove it (a caregiver, the bureau) are told so by the service (403).
     require_roles(request.user, *SHIFT_ROLES, on_object=True)
     shift = get_scoped_or_404(CaregiverShift.objects, request.user, "view", pk=shift_id)
@@ -798,7 +793,7 @@ class AllowanceOut(Schema):
 
 @router.get("elders/{int:elder_id}/allowance", response={200: AllowanceOut, **ERRORS},
             summary="An elder's monthly service allowance (服务补贴余额)")
-def elder_allowance(request, elder_id: int, month: str = ""):
+def elder_allowance(request, elder_id: Id, month: str = Query("", max_length=10)):
     """Credited by the approved 服务补贴 roll of the month, drawn by orders of services that month, given back
     when an order is cancelled, declined or not served. Scoped like the elder (404 outside)."""
     require_roles(request.user, *ALLOWANCE_ROLES, on_object=True)
@@ -888,11 +883,11 @@ FOLLOW_UP_RELATED = ("order__elder", "order__provider", "order__item", "called_b
 class FollowUpFilters(Schema):
     month: str = Field("", max_length=10, description="YYYY-MM.")
     pending: bool | None = Field(None, description="true: not called yet; false: called.")
-    provider: int | None = None
+    provider: Id | None = None
 
 
 @router.get("follow-ups", response={200: list[FollowUpRow], **ERRORS}, summary="Follow-up calls (回访) in my scope")
-@paginate(LimitOffsetPagination)
+@paginated
 def list_follow_ups(request, filters: Query[FollowUpFilters]):
     """Bureau, street and community staff see the calls of their region; a provider those of its orders."""
     require_roles(request.user, *REGION_STAFF, Role.PROVIDER)
@@ -909,7 +904,8 @@ def list_follow_ups(request, filters: Query[FollowUpFilters]):
 class SampleIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    jurisdiction: str = Field("", max_length=12, description="Region code; default the caller's scope.")
+    jurisdiction: str = Field("", max_length=column(Region, "code"),
+                              description="Region code; default the caller's scope.")
     month: str = Field(..., max_length=10, examples=["2026-11"])
     rate: Decimal = Field(Decimal("0.1"), description="Share of the completed orders to call (0 < rate ≤ 1).")
 
@@ -934,13 +930,13 @@ class FollowUpIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     outcome: Literal["reached", "unreachable", "refused"]
-    satisfaction: int | None = Field(None, description="1–5, required when reached.")
-    issues: str = Field("", max_length=2000)
-    note: str = Field("", max_length=300)
+    satisfaction: SmallInt | None = Field(None, description="1–5, required when reached.")
+    issues: str = Field("", max_length=column(FollowUpCall, "issues"))
+    note: str = Field("", max_length=column(FollowUpCall, "note"))
 
 
 @router.post("follow-ups/{int:call_id}", response={200: FollowUpOut, **ERRORS}, summary="Record a follow-up call")
-def record(request, call_id: int, payload: FollowUpIn):
+def record(request, call_id: Id, payload: FollowUpIn):
     """A satisfaction of 2 or less flags the order (回访满意度低) and holds it back from settlement."""
     require_roles(request.user, *REGION_STAFF, on_object=True)
     call = get_scoped_or_404(FollowUpCall.objects, request.user, "change", pk=call_id)
@@ -1014,8 +1010,8 @@ RECURRING_RELATED = ("elder", "provider", "item")
 
 
 @router.get("recurring", response={200: list[RecurringRow], **ERRORS}, summary="Standing orders in my scope")
-@paginate(LimitOffsetPagination)
-def list_recurring(request, elder: int | None = None, active: bool | None = None):
+@paginated
+def list_recurring(request, elder: Id | None = None, active: bool | None = None):
     require_roles(request.user, *REGION_STAFF, Role.PROVIDER, Role.FAMILY, Role.ELDER)
     qs = (RecurringOrder.objects.restrict(request.user).select_related(*RECURRING_RELATED)
           .prefetch_related("skips"))
@@ -1029,17 +1025,17 @@ def list_recurring(request, elder: int | None = None, active: bool | None = None
 class RecurringIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    elder: int
-    provider: int
-    item: str = Field(..., max_length=32)
-    weekdays: list[int] = Field(..., description="ISO weekdays, e.g. [2] for every Tuesday.")
+    elder: Id
+    provider: Id
+    item: str = Field(..., max_length=column(ServiceItem, "code"))
+    weekdays: list[SmallInt] = Field(..., max_length=7, description="ISO weekdays, e.g. [2] for every Tuesday.")
     time: str = Field(..., max_length=5, examples=["09:00"])
     quantity: Decimal = Decimal("1")
     starts_on: datetime.date
     ends_on: datetime.date | None = None
     channel: Literal["portal", "phone", "staff"] | None = None
-    note: str = Field("", max_length=300)
-    client_key: str | None = Field(None, max_length=64,
+    note: str = Field("", max_length=column(RecurringOrder, "note"))
+    client_key: str | None = Field(None, max_length=column(RecurringOrder, "client_key"),
                                    description="Sending the same key again returns the rule it made (200).")
 
 
@@ -1064,7 +1060,7 @@ def create_recurring(request, payload: RecurringIn):
 
 @router.post("recurring/{int:recurring_id}/stop", response={200: RecurringOut, **ERRORS},
              summary="Stop a standing order")
-def stop_recurring(request, recurring_id: int):
+def stop_recurring(request, recurring_id: Id):
     require_roles(request.user, *REGION_STAFF, Role.FAMILY, Role.ELDER, on_object=True)
     rule = get_scoped_or_404(RecurringOrder.objects, request.user, "change", pk=recurring_id)
     services.stop_recurring(actor=request.user, recurring=rule)

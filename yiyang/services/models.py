@@ -578,7 +578,7 @@ class FollowUpCall(models.Model):
                                   related_name="+", verbose_name=_("回访人"))
     outcome = models.CharField(_("回访结果"), max_length=12, choices=FollowUpOutcome.choices, blank=True)
     satisfaction = models.PositiveSmallIntegerField(_("满意度"), null=True, blank=True)
-    issues = models.TextField(_("反映问题"), blank=True)
+    issues = models.TextField(_("反映问题"), max_length=2000, blank=True)
     note = models.CharField(_("备注"), max_length=300, blank=True)
 
     objects = ScopedQuerySet.as_manager()

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from yiyang.core.models import CODE_LENGTH
 from yiyang.core.pii import is_ascii_digits
 
 from . import pricing
-from .models import ProviderOffer, ServiceItem, ServicePrice, SubsidyRule
+from .models import OrderFlag, ProviderOffer, ServiceItem, ServicePrice, SubsidyRule
 
 
 def region_chain(region_code: str) -> list[str]:
@@ -102,6 +102,39 @@ def visit_minutes(standard_minutes: int, quantity) -> int:
 def local_day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
     start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
     return start, start + datetime.timedelta(days=1)
+
+
+@dataclass
+class OrderFilters:
+    status: str = ""
+    date_from: datetime.date | None = None  # scheduled on or after this local day
+    date_to: datetime.date | None = None    # scheduled on or before this local day
+    provider: int | None = None
+    elder: int | None = None
+    item: str = ""
+    flagged: bool = False
+
+
+def orders_for(user, filters: OrderFilters | None = None):
+    """The order list of the page and the API: the orders the user may see, newest visit first. Days are the
+    jurisdiction's local days, compared as time bounds so that the database can use its indexes."""
+    f = filters or OrderFilters()
+    qs = Order.objects.restrict(user).select_related("elder", "item", "provider", "caregiver")
+    if f.status:
+        qs = qs.filter(status=f.status)
+    if f.date_from:
+        qs = qs.filter(scheduled_start__gte=local_day_bounds(f.date_from)[0])
+    if f.date_to:
+        qs = qs.filter(scheduled_start__lt=local_day_bounds(f.date_to)[1])
+    if f.item:
+        qs = qs.filter(item__code=f.item)
+    if f.provider:
+        qs = qs.filter(provider_id=f.provider)
+    if f.elder:
+        qs = qs.filter(elder_id=f.elder)
+    if f.flagged:
+        qs = qs.filter(Exists(OrderFlag.objects.filter(order_id=OuterRef("pk"))))
+    return qs.order_by("-scheduled_start", "-pk")
 
 
 def field_staff(provider_id: int):

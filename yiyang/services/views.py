@@ -31,7 +31,6 @@ from . import policy, pricing, selectors, services
 from .forms import FAMILY_ROLES, OrderFilterForm, OrderForm
 from .models import (
     Order,
-    OrderFlag,
     OrderStatus,
     RecurringOrder,
     ServiceCategory,
@@ -401,10 +400,6 @@ def order_elders(request):
 # -------------------------------------------------------------------------------------------- order list
 
 
-def _day_start(day: datetime.date) -> datetime.datetime:
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
-
-
 @role_required(*LIST_ROLES)
 def order_list(request):
     user = request.user
@@ -419,19 +414,10 @@ def order_list(request):
     form = OrderFilterForm(request.GET or None, items=ServiceItem.objects.order_by("position", "code"),
                            providers=providers, flags=flags)
     data = form.cleaned_data if form.is_valid() else {}
-    qs = Order.objects.restrict(user).select_related("elder", "item", "provider", "caregiver")
-    if data.get("status"):
-        qs = qs.filter(status=data["status"])
-    if data.get("date_from"):
-        qs = qs.filter(scheduled_start__gte=_day_start(data["date_from"]))
-    if data.get("date_to"):
-        qs = qs.filter(scheduled_start__lt=_day_start(data["date_to"] + datetime.timedelta(days=1)))
-    if data.get("item"):
-        qs = qs.filter(item__code=data["item"])
-    if data.get("provider"):
-        qs = qs.filter(provider_id=int(data["provider"]))
-    if data.get("flagged"):
-        qs = qs.filter(Exists(OrderFlag.objects.filter(order_id=OuterRef("pk"))))
+    qs = selectors.orders_for(user, selectors.OrderFilters(
+        status=data.get("status") or "", date_from=data.get("date_from"), date_to=data.get("date_to"),
+        item=data.get("item") or "", provider=int(data["provider"]) if data.get("provider") else None,
+        flagged=bool(data.get("flagged"))))
     if flags:
         qs = qs.prefetch_related("flags")
     page = Paginator(qs, ORDERS_PER_PAGE).get_page(request.GET.get("page"))

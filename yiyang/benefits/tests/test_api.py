@@ -129,7 +129,7 @@ def test_adopt_rule_closes_the_previous_version(client, world):
     body = resp.json()
     assert body["version"] == 2 and body["valid_from"] == ym(nxt) and body["status"] == "adopted"
     assert body["params"]["bands"][1]["amount"] == "150.00"
-    versions = get(client, "programmes/longevity/rules").json()
+    versions = get(client, "programmes/longevity/rules").json()["items"]
     assert [(v["version"], v["valid_until"]) for v in versions] == [(2, None), (1, ym(this_month()))]
     # This month still pays 100, next month 150.
     now = get(client, "programmes").json()[0]["rule"]

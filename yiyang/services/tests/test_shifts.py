@@ -110,15 +110,16 @@ def test_shift_api_is_scoped(client, world):
     overlap = client.post(BASE + "shifts", json.dumps({**body, "start": "10:00", "end": "13:00"}),
                           content_type="application/json")
     assert overlap.status_code == 422 and "start" in overlap.content.decode()
-    assert [s["id"] for s in client.get(BASE + "shifts").json()] == [shift_id]
+    assert [s["id"] for s in client.get(BASE + "shifts").json()["items"]] == [shift_id]
     avail = client.get(BASE + "availability", {"start": tomorrow_at(9).isoformat()}).json()
     assert {a["caregiver"]["name"]: a["on_shift"] for a in avail} == {"李护理": True, "张护理": None}
     # The caregiver sees their own shifts and cannot write; another provider sees none and gets 404.
     client.force_login(world["caregiver"])
-    assert [s["id"] for s in client.get(BASE + "shifts", {"day": tomorrow().isoformat()}).json()] == [shift_id]
+    assert [s["id"] for s in client.get(BASE + "shifts", {"day": tomorrow().isoformat()}).json()["items"]] == [
+        shift_id]
     assert client.delete(BASE + f"shifts/{shift_id}").status_code == 403
     client.force_login(make_user("p2", "provider", organisation=make_org("夕阳红", region="511903001")))
-    assert client.get(BASE + "shifts").json() == []
+    assert client.get(BASE + "shifts").json() == {"items": [], "count": 0}
     assert client.delete(BASE + f"shifts/{shift_id}").status_code == 404
     client.force_login(world["provider"])
     assert client.delete(BASE + f"shifts/{shift_id}").status_code == 204

@@ -1,0 +1,73 @@
+"""No NUL character (U+0000) reaches the database from the API.
+
+PostgreSQL text cannot hold it (a DataError, so a 500) and SQLite stores it where nothing downstream expects it.
+The check sits in front of every API operation, over everything a client sends as text: the path, the query
+string, a JSON body (keys and values, at any depth) and form fields. Uploaded files are content, not text.
+Which characters a name or an address may contain beyond that is the business of their validators.
+"""
+
+import json
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
+from django.utils.translation import gettext as _
+
+from .errors import error_body
+
+NUL = "\x00"
+
+
+def _nul_paths(value, path: str):
+    """The paths (a.b.0) of the strings and keys holding a NUL inside a decoded JSON value."""
+    if isinstance(value, str):
+        if NUL in value:
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            if NUL in str(key):
+                yield child.replace(NUL, "")
+            else:
+                yield from _nul_paths(item, child)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _nul_paths(item, f"{path}.{i}" if path else str(i))
+
+
+class RejectNulMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path_info.startswith("/api/"):
+            fields = self._fields_with_nul(request)
+            if fields:
+                message = _("不能包含空字符（U+0000）。")
+                errors = [{"field": f, "code": "invalid_character", "message": message} for f in fields]
+                body = error_body(422, "validation_error", _("提交的数据有误，请检查标出的字段。"), errors)
+                return JsonResponse(body, status=422)
+        return self.get_response(request)
+
+    @staticmethod
+    def _fields_with_nul(request) -> list[str]:
+        fields = []
+        if NUL in request.path_info:
+            fields.append("path")
+        for key, values in request.GET.lists():
+            if NUL in key or any(NUL in v for v in values):
+                fields.append(key.replace(NUL, ""))
+        if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+            return fields
+        if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+            for key, values in request.POST.lists():
+                if NUL in key or any(NUL in v for v in values):
+                    fields.append(key.replace(NUL, ""))
+            return fields
+        try:
+            # A body operation reads JSON whatever the Content-Type says, so every body is looked at as JSON.
+            data = json.loads(request.body) if request.body else None
+        except RequestDataTooBig:
+            return fields  # the operation answers 413
+        except (ValueError, UnicodeDecodeError):
+            return fields  # not JSON: the operation answers 400
+        return fields + list(_nul_paths(data, ""))

@@ -1,0 +1,69 @@
+"""A small county with something in every list of the API, built through the real services: the demo roles
+(恩阳区 bureau, 登科街道 street, 登科寺社区 community, 颐康 provider and its caregiver), elders in the street
+and in another one, facilities, staff, assessments, a generated benefit roll with lines and checks, orders
+(some served, confirmed and sampled for follow-up calls), standing orders and shifts."""
+
+import datetime
+
+from django.utils import timezone
+
+from yiyang.assessment import services as assessment_services
+from yiyang.benefits.tests import factories as benefits
+from yiyang.core.tests.factories import demo_roles, make_org
+from yiyang.registry import services as registry
+from yiyang.registry.tests.factories import make_elder
+from yiyang.services import services
+from yiyang.services.tests.factories import catalogue, make_caregiver, soon, tomorrow_at
+
+COMMUNITY = "511903001002"    # 登科寺社区, in the street user's 登科街道
+OTHER_COMMUNITY = "511903002001"  # in 文治街道
+
+
+def api_world() -> dict:
+    roles = demo_roles()
+    cat = catalogue(roles)
+    bureau, provider = roles["bureau"], roles["provider"]
+    carer = make_caregiver(roles)
+    make_caregiver(roles, account=None, seq=8, name="张护理")
+    make_caregiver(roles, account=None, seq=9, name="王护理")
+    make_org("夕阳红", region="511903001")
+
+    today = timezone.localdate()
+    elders = [make_elder(bureau, seq=i, name=f"老人{i}", birth=datetime.date(1938 + i, 3, 8), residence=COMMUNITY,
+                         categories=[{"kind": "destitute", "start_date": today - datetime.timedelta(days=400)}]
+                         if i == 1 else ())
+              for i in range(1, 5)]
+    elders.append(make_elder(bureau, seq=9, name="别街老人", residence=OTHER_COMMUNITY))
+    facilities = [registry.save_facility(actor=bureau, name=f"日间照料中心{i}", kind="day_care",
+                                         region=COMMUNITY if i < 3 else OTHER_COMMUNITY) for i in range(1, 4)]
+
+    for e in elders[:3]:
+        assessment_services.request_assessment(actor=roles["community"], elder=e, reason="first")
+
+    prog = benefits.programme()
+    benefits.rule(prog, benefits.LONGEVITY)
+    roll = benefits.generate(bureau, prog, today.replace(day=1))
+
+    for i, e in enumerate(elders[:3]):
+        services.place_order(actor=bureau, elder=e, provider=cat["org"], item=cat["bath"],
+                             scheduled_start=tomorrow_at(9 + i), channel="staff")
+    served = []
+    for i, e in enumerate(elders[:3]):
+        order = services.place_order(actor=bureau, elder=e, provider=cat["org"], item=cat["bath"],
+                                     scheduled_start=soon(5 + i), channel="staff")
+        services.accept_order(actor=provider, order=order)
+        services.assign_order(actor=provider, order=order, caregiver=carer)
+        now = timezone.now()
+        services.check_in(actor=carer.account, order=order, at=now - datetime.timedelta(minutes=60))
+        services.check_out(actor=carer.account, order=order, at=now)
+        services.confirm_order(actor=roles["community"], order=order)
+        served.append(order)
+    services.sample_follow_ups(actor=bureau, jurisdiction="511903", month=today.strftime("%Y-%m"), rate=1)
+    for e in elders[:3]:
+        services.create_recurring(actor=bureau, elder=e, provider=cat["org"], item=cat["cleaning"], weekdays=[2],
+                                  time="15:00", starts_on=today + datetime.timedelta(days=1))
+    for d in range(1, 4):
+        services.set_shift(actor=provider, caregiver=carer, day=today + datetime.timedelta(days=d), start="08:00",
+                           end="17:00")
+    return {**roles, **cat, "carer": carer, "elders": elders, "facilities": facilities, "roll": roll,
+            "programme": prog, "served": served}
