@@ -42,8 +42,9 @@ class RejectNulMiddleware:
         if request.path_info.startswith("/api/"):
             fields = self._fields_with_nul(request)
             if fields:
-                message = _("不能包含空字符（U+0000）。")
-                errors = [{"field": f, "code": "invalid_character", "message": message} for f in fields]
+                # The same refusal as the text validators give (core/validators.py), so a client sees one code.
+                message = _("不能包含控制字符 %(char)s。") % {"char": "U+0000 NULL"}
+                errors = [{"field": f, "code": "control_character", "message": message} for f in fields]
                 body = error_body(422, "validation_error", _("提交的数据有误，请检查标出的字段。"), errors)
                 return JsonResponse(body, status=422)
         return self.get_response(request)

@@ -146,8 +146,8 @@ def test_a_nul_character_is_a_422_on_its_field_before_the_database(bureau_client
     kwargs = {"data": json.dumps(data), "content_type": "application/json"} if data is not None else {}
     resp = getattr(client, method)(url.replace("{pk}", str(elder.pk)), **kwargs)
     assert resp.status_code == 422, resp.content[:300]
-    assert [(e["field"], e["code"]) for e in resp.json()["errors"]] == [(f, "invalid_character") for f in fields]
-    assert resp.json()["errors"][0]["message"] == "不能包含空字符（U+0000）。"
+    assert [(e["field"], e["code"]) for e in resp.json()["errors"]] == [(f, "control_character") for f in fields]
+    assert resp.json()["errors"][0]["message"] == "不能包含控制字符 U+0000 NULL。"
     assert Elder.objects.get(pk=elder.pk).name == "王秀英" and Elder.objects.count() == 1
 
 
