@@ -1,0 +1,74 @@
+"""core/http.py: the one place a page turns a service's refusal into messages."""
+
+import pytest
+from django.contrib.messages import get_messages
+from django.contrib.messages.storage.fallback import FallbackStorage
+from django.core.exceptions import ValidationError
+from django.test import RequestFactory
+
+from yiyang.core.errors import DomainError, ErrorCode
+from yiyang.core.http import GENERAL, attachment, errors_by_field, is_htmx, run_service
+
+
+def _request(**headers):
+    request = RequestFactory().post("/", headers=headers)
+    request.session = {}
+    request._messages = FallbackStorage(request)
+    return request
+
+
+def _texts(request):
+    return [(m.level_tag, str(m)) for m in get_messages(request)]
+
+
+def test_a_refusal_is_flashed_and_returned_with_its_fields():
+    request = _request()
+
+    def refuse():
+        raise ValidationError({"name": ["姓名不能为空。"], "__all__": ["整体有误。"]})
+
+    outcome = run_service(request, refuse, success="不该出现")
+    assert not outcome
+    assert outcome.errors == {"name": ["姓名不能为空。"], GENERAL: ["整体有误。"]}
+    assert sorted(_texts(request)) == [("error", "姓名不能为空。"), ("error", "整体有误。")]
+
+
+def test_a_domain_error_keeps_its_message_and_can_stay_off_the_messages():
+    request = _request()
+
+    def refuse():
+        raise DomainError(ErrorCode.INVALID_STATE, "已结算的订单不能取消。", status=409)
+
+    outcome = run_service(request, refuse, flash_errors=False)
+    assert outcome.messages == ["已结算的订单不能取消。"]
+    assert isinstance(outcome.error, DomainError)
+    assert _texts(request) == []
+
+
+def test_success_text_may_depend_on_the_value():
+    request = _request()
+    outcome = run_service(request, lambda: 7, success=lambda n: f"已处理 {n} 条")
+    assert outcome and outcome.value == 7
+    assert _texts(request) == [("success", "已处理 7 条")]
+
+
+def test_anything_else_is_a_bug_and_propagates():
+    with pytest.raises(ZeroDivisionError):
+        run_service(_request(), lambda: 1 / 0)
+
+
+def test_errors_by_field_of_a_plain_validation_error():
+    assert errors_by_field(ValidationError("格式不对")) == {GENERAL: ["格式不对"]}
+
+
+def test_attachment_names_a_chinese_file_safely():
+    response = attachment(b"x", filename="名册 2026-11.xlsx", content_type="application/octet-stream")
+    assert response["Content-Disposition"].startswith("attachment; filename*=utf-8''")
+    assert "%E5%90%8D%E5%86%8C" in response["Content-Disposition"]
+    assert attachment(b"x", filename="a.pdf", content_type="application/pdf", inline=True)[
+        "Content-Disposition"] == 'inline; filename="a.pdf"'
+
+
+def test_is_htmx():
+    assert is_htmx(_request(**{"HX-Request": "true"}))
+    assert not is_htmx(_request())
