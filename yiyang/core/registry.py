@@ -22,7 +22,7 @@ STORES = {
     "home_panels": "home-page panels: callables (request) -> dict | None with 'template' and its context",
     "landing_pages": "(role, url_name): where a role lands after signing in",
     "elder_panels": "panels on the elder page: callables (request, elder) -> dict | None",
-    "elder_list_filters": "extra filters of the elder list (registry.selectors), each with form field and queryset step",
+    "elder_list_filters": "extra filters of the elder list (registry.selectors): form field and queryset step",
     "scope_hooks": "callables (user) -> Q | None widening what a role sees of a lower app's model",
     "demo_steps": "demo-city loaders (core.demo.demo_step)",
     "visit_sequences": "callables (caregiver, day) -> list of order ids in the planned order, or None",
