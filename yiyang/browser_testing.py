@@ -1,6 +1,7 @@
 """Shared fixtures for browser tests: Debian's chromium driven by Playwright (never a downloaded browser)."""
 
 import os
+import re
 
 import pytest
 
@@ -83,3 +84,11 @@ def write_beside_server(write, *, seconds: float = 10.0):
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def wait_for_object_page(page, prefix: str) -> None:
+    """Wait until the browser is on one object's page under `prefix` ("/services/orders/" → /services/orders/42/).
+
+    A glob such as "**/services/orders/*/" also matches the form at /services/orders/new/, so waiting for it on
+    that form returns at once, before the submission has landed; the id must be digits."""
+    page.wait_for_url(re.compile(rf"{re.escape(prefix)}\d+/(?:[?#].*)?$"))

@@ -9,7 +9,7 @@ from django.test import Client
 
 from yiyang.assessment import selectors
 from yiyang.assessment.models import Assessment, Status
-from yiyang.browser_testing import sign_in
+from yiyang.browser_testing import sign_in, wait_for_object_page
 from yiyang.core.services import load_regions
 from yiyang.core.tests.factories import PASSWORD
 from yiyang.registry.models import Elder
@@ -39,7 +39,7 @@ def test_request_assess_on_a_tablet_review_and_publish(page, roles):
     page.get_by_label("首次评估").check()
     page.fill("#id_note", "申请护理补贴")
     page.get_by_test_id("submit-request").click()
-    page.wait_for_url("**/assessment/*/")
+    wait_for_object_page(page, "/assessment/")
     assert page.get_by_test_id("status").inner_text() == "待派单"
     a = Assessment.objects.get(elder=person)
 

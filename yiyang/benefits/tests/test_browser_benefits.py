@@ -12,7 +12,7 @@ from django.utils import timezone
 from yiyang.benefits import rules
 from yiyang.benefits.models import Roll, RollLine, RuleVersion
 from yiyang.benefits.tests import factories as f
-from yiyang.browser_testing import nav_to, sign_in
+from yiyang.browser_testing import nav_to, sign_in, wait_for_object_page
 from yiyang.core.services import load_regions
 from yiyang.core.tests.factories import PASSWORD, demo_roles
 from yiyang.registry.models import FamilyLink
@@ -72,7 +72,7 @@ def test_raise_a_band_simulate_adopt_generate_and_approve(page, roles):
     page.get_by_role("link", name="发放名册").click()
     page.fill("#id_month", nxt.strftime("%Y-%m"))
     page.get_by_test_id("generate-roll").click()
-    page.wait_for_url("**/benefits/rolls/*/")
+    wait_for_object_page(page, "/benefits/rolls/")
     assert page.get_by_test_id("roll-status").inner_text() == "草稿"
     assert page.get_by_test_id("total-amount").inner_text() == "200.00"
     lines = page.get_by_test_id("line-table").inner_text()

@@ -1,6 +1,6 @@
 import pytest
 
-from yiyang.browser_testing import nav_to, new_context, sign_in
+from yiyang.browser_testing import nav_to, new_context, sign_in, wait_for_object_page
 from yiyang.core.models import AuditEvent, User
 from yiyang.core.services import load_regions
 from yiyang.core.tests.factories import PASSWORD, demo_roles
@@ -75,7 +75,7 @@ def test_bureau_creates_a_street_account_with_the_region_picker(page, roles):
     assert "恩阳区/登科街道" in page.locator("[data-region-picker] [data-path]").inner_text()
     page.fill("#id_password", "Gd7#kLmn2pq")
     page.get_by_role("button", name="创建").click()
-    page.wait_for_url("**/accounts/*/")
+    wait_for_object_page(page, "/accounts/")
     assert page.get_by_text("账号 dengke2 已创建。").is_visible()
     assert User.objects.get(username="dengke2").region_id == "511903001"
     assert AuditEvent.objects.filter(action="create", object_repr__contains="登科街道 周敏").exists()

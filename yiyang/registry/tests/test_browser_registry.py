@@ -3,7 +3,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from yiyang.browser_testing import nav_to, sign_in
+from yiyang.browser_testing import nav_to, sign_in, wait_for_object_page
 from yiyang.core.services import load_regions
 from yiyang.core.tests.factories import PASSWORD, demo_roles
 from yiyang.registry.models import Elder
@@ -33,7 +33,7 @@ def test_community_worker_finds_an_elder_by_pinyin_initials_and_registers_a_deat
     assert "何淑珍" in results.first.inner_text()
     assert "文治街道的人" not in page.content()
     results.first.get_by_role("link", name="何淑珍").click()
-    page.wait_for_url("**/registry/elders/*/")
+    wait_for_object_page(page, "/registry/elders/")
     page.select_option("#status-action select[name=kind]", "death")
     yesterday = timezone.localdate() - datetime.timedelta(days=1)
     page.fill("#status-action input[name=effective_date]", yesterday.isoformat())

@@ -7,7 +7,7 @@ import os
 import pytest
 from django.utils import timezone
 
-from yiyang.browser_testing import sign_in
+from yiyang.browser_testing import sign_in, wait_for_object_page
 from yiyang.core.services import load_regions
 from yiyang.core.tests.factories import PASSWORD, demo_roles
 from yiyang.registry import importing
@@ -40,7 +40,7 @@ def test_community_worker_imports_an_elder_list_in_the_background(page, roles, s
     page.set_input_files("#id_file", files=[{"name": "登科寺社区名单.xlsx", "buffer": data,
                                              "mimeType": "application/octet-stream"}])
     page.get_by_role("button", name="上传并校验").click()
-    page.wait_for_url("**/registry/import/*/")
+    wait_for_object_page(page, "/registry/import/")
     page.locator("#job-progress").wait_for()
     shot(page, "progress")
     job = ImportJob.objects.get()
@@ -65,7 +65,7 @@ def test_community_worker_fixes_a_broken_file_imports_it_finds_an_elder_and_regi
     page.set_input_files("#id_file", files=[{"name": "名单.xlsx", "buffer": broken,
                                              "mimeType": "application/octet-stream"}])
     page.get_by_role("button", name="上传并校验").click()
-    page.wait_for_url("**/registry/import/*/")
+    wait_for_object_page(page, "/registry/import/")
     assert "身份证号应为18位" in page.locator(".import-issues").inner_text()
     page.get_by_role("button", name="确认导入 1 行（新增 1，修改 0）").click()
     page.get_by_text("已写入：新增 1 条，修改 0 条。").wait_for()
@@ -75,7 +75,7 @@ def test_community_worker_fixes_a_broken_file_imports_it_finds_an_elder_and_regi
     page.set_input_files("#id_file", files=[{"name": "名单-改.xlsx", "buffer": fixed,
                                              "mimeType": "application/octet-stream"}])
     page.get_by_role("button", name="上传并校验").click()
-    page.wait_for_url("**/registry/import/*/")
+    wait_for_object_page(page, "/registry/import/")
     page.get_by_role("button", name="确认导入 1 行（新增 1，修改 0）").click()
     page.get_by_text("已写入：新增 1 条，修改 0 条。").wait_for()
     assert sorted(Elder.objects.values_list("name", flat=True)) == ["何淑珍", "蒲国华"]
@@ -84,7 +84,7 @@ def test_community_worker_fixes_a_broken_file_imports_it_finds_an_elder_and_regi
     page.fill("#id_q", "pgh")
     page.wait_for_function("document.querySelectorAll('#elder-results tbody tr').length === 1")
     page.locator("#elder-results tbody tr").first.get_by_role("link", name="蒲国华").click()
-    page.wait_for_url("**/registry/elders/*/")
+    wait_for_object_page(page, "/registry/elders/")
     page.select_option("#status-action select[name=kind]", "death")
     yesterday = timezone.localdate() - datetime.timedelta(days=1)
     page.fill("#status-action input[name=effective_date]", yesterday.isoformat())

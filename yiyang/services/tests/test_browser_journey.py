@@ -9,7 +9,7 @@ from decimal import Decimal as D
 import pytest
 from django.utils import timezone
 
-from yiyang.browser_testing import nav_to, new_context, sign_in, write_beside_server
+from yiyang.browser_testing import nav_to, new_context, sign_in, wait_for_object_page, write_beside_server
 from yiyang.core.services import load_regions
 from yiyang.core.tests.factories import PASSWORD, demo_roles
 from yiyang.registry import services as registry
@@ -61,7 +61,7 @@ def test_family_orders_provider_assigns_caregiver_serves_family_rates_bureau_set
         "33.33", "30.00", "3.33"]
     assert not Order.objects.exists()
     page.get_by_test_id("confirm-order").click()
-    page.wait_for_url("**/services/orders/*/")
+    wait_for_object_page(page, "/services/orders/")
     order = Order.objects.get()
     assert order.status == OrderStatus.REQUESTED and order.channel == "portal"
 
@@ -128,7 +128,7 @@ def test_family_orders_provider_assigns_caregiver_serves_family_rates_bureau_set
     as_user(page, "bureau")
     nav_to(page, "服务结算")
     page.get_by_test_id(f"prepare-{world['org'].pk}").click()
-    page.wait_for_url("**/services/settlements/*/")
+    wait_for_object_page(page, "/services/settlements/")
     figures = {k: page.get_by_test_id(k).inner_text() for k in ("order-count", "total", "subsidy", "copay")}
     assert figures == {"order-count": "1", "total": "33.33", "subsidy": "30.00", "copay": "3.33"}
     assert page.get_by_test_id("reconciled").is_visible()

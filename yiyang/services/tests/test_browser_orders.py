@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from yiyang.browser_testing import sign_in
+from yiyang.browser_testing import sign_in, wait_for_object_page
 from yiyang.core.services import load_regions
 from yiyang.core.tests.factories import PASSWORD, demo_roles
 from yiyang.registry import services as registry
@@ -53,7 +53,7 @@ def test_family_orders_a_bath_and_sees_the_quote_first(page, world):
     page.get_by_test_id("quote-copay").wait_for()
     page.fill("#id_note", "需要助浴椅")
     page.get_by_test_id("confirm-order").click()
-    page.wait_for_url("**/services/orders/*/")
+    wait_for_object_page(page, "/services/orders/")
     assert "已为张秀英预约上门助浴" in page.locator(".messages").inner_text()
     assert page.get_by_test_id("order-status").inner_text() == "待接单"
     assert page.get_by_test_id("money-copay").inner_text() == "3.33"

@@ -6,7 +6,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from yiyang.browser_testing import nav_to, sign_in
+from yiyang.browser_testing import nav_to, sign_in, wait_for_object_page
 from yiyang.core.services import load_regions
 from yiyang.core.tests.factories import PASSWORD, demo_roles
 from yiyang.registry.tests.factories import make_elder
@@ -72,7 +72,7 @@ def test_provider_accepts_and_assigns_inline_then_bureau_approves(page, world):
     switch_user(page, "bureau")
     nav_to(page, "服务结算")
     page.get_by_test_id(f"prepare-{w['org'].pk}").click()
-    page.wait_for_url("**/services/settlements/*/")
+    wait_for_object_page(page, "/services/settlements/")
     assert page.get_by_test_id("total").inner_text() == "33.33"  # 80+: 颐康's price under the 普惠 ceiling
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_test_id("approve").click()
