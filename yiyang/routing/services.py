@@ -391,10 +391,12 @@ def plan_day(*, actor, provider: Organisation, day, seed=0, time_limit_seconds=1
     summary = {
         "visits": len(problem.orders), "served": result.visits_served,
         "unassigned": len(problem.orders) - result.visits_served,
-        "travel_seconds": result.total_travel_time, "continuity_kept": result.continuity_kept,
+        "travel_seconds": result.total_travel_time, "waiting_seconds": result.total_waiting_time,
+        "continuity_kept": result.continuity_kept,
         "continuity_candidates": with_previous, "runtime_seconds": round(result.runtime_seconds, 2),
         "stopped_by": result.stopped_by, "iterations": result.iterations, "caregivers": len(problem.caregivers),
-        "routes": {str(_pk(r.caregiver_id)): {"departure": r.departure, "end": r.end_time, "travel": r.travel_time}
+        "routes": {str(_pk(r.caregiver_id)): {"departure": r.departure, "end": r.end_time, "travel": r.travel_time,
+                                              "waiting": r.waiting_time}
                    for r in result.routes},
         "starts": {str(k): list(v) for k, v in problem.starts.items()},
         "reasons": reasons, "notes": notes,

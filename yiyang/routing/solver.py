@@ -192,6 +192,8 @@ class MatrixVehicle:
     max_duration: int | None = None
     profile: int = 0
     name: str = ""
+    unit_duration_cost: int = 0
+    """Cost per second of route duration (travel, service and waiting), on top of the arc costs."""
 
 
 @dataclass(frozen=True)
@@ -358,7 +360,7 @@ def _build_problem_data(instance: MatrixInstance) -> ProblemData:
                 tw_early=int(v.tw_early),
                 profile=int(v.profile),
                 unit_distance_cost=1,
-                unit_duration_cost=0,
+                unit_duration_cost=int(v.unit_duration_cost),
                 name=v.name,
                 **kwargs,
             )
@@ -700,6 +702,11 @@ class PlanOptions:
     """Hard cap on the search time.  Must be positive (``plan`` raises ``ValueError`` otherwise)."""
     max_iterations: int | None = 10_000
     """Deterministic search budget; ``None`` = search until the time limit (not reproducible)."""
+    count_waiting: bool = True
+    """Waiting (idle time before a window opens) costs like travel, second for second.  PyVRP then
+    charges route *duration* instead of the travel in the cost matrices, and the service time (the same
+    whichever caregiver serves a visit) is added back to each visit's prize, so the charge left is
+    travel + waiting.  ``False`` = travel only: the solver may send a caregiver to a 15:00 visit at 11:00."""
     continuity_weight: int = 600
     """Extra cost (in travel seconds) for serving a visit by someone other than its previous caregiver."""
     unassigned_penalty: int = 100_000
@@ -760,6 +767,9 @@ class Stop:
     end: int
     travel: int
     """Travel time from the previous place (start location or previous stop)."""
+    waiting: int = 0
+    """Idle time before this stop (spent at the previous place: the caregiver leaves it just in time, so
+    ``arrival`` is ``start`` whenever the window allows)."""
 
 
 @dataclass(frozen=True)
@@ -771,6 +781,8 @@ class Route:
     """Arrival at the caregiver's end location."""
     travel_time: int
     break_time: int = 0
+    waiting_time: int = 0
+    """Idle time between departure and return (also working time)."""
 
     @property
     def visit_ids(self) -> list[str]:
@@ -791,7 +803,8 @@ class Plan:
     routes_used: int
     objective: int
     """PyVRP objective: travel seconds + continuity penalties + prizes of visits the solver left out
-    (visits rejected by the pre-checks are not part of it).  0 when the solver did not run."""
+    (visits rejected by the pre-checks are not part of it) + waiting seconds (``count_waiting``).  0 when
+    the solver did not run."""
     continuity_kept: int
     """Served visits with a previous caregiver that are served by that caregiver."""
     idle_caregivers: tuple[str, ...]
@@ -801,6 +814,7 @@ class Plan:
     """``"iterations"`` (reproducible), ``"time_limit"``, or ``"not_run"`` (nothing to optimise)."""
     iterations: int
     runtime_seconds: float = field(compare=False)
+    total_waiting_time: int = 0
 
     def route_for(self, caregiver_id: str) -> Route | None:
         for route in self.routes:
@@ -1067,6 +1081,7 @@ def plan(
         prize = options.unassigned_penalty * max(1, v.priority)
         if v.started:
             prize = 100 * max_prize
+        prize += int(options.count_waiting) * v.service  # offsets the duration cost of the service itself
         clients.append(
             MatrixClient(
                 location=model.visit_loc[vi],
@@ -1085,7 +1100,7 @@ def plan(
                 tw_early=b.earliest,
                 tw_late=b.latest,
                 service=b.duration,
-                prize=100 * max_prize,
+                prize=100 * max_prize + int(options.count_waiting) * b.duration,
                 required=False,
             )
         )
@@ -1122,6 +1137,7 @@ def plan(
                     client_locs,
                     options.continuity_weight,
                     n,
+                    options.count_waiting,
                 )
             )
         max_duration = c.max_working_time
@@ -1136,6 +1152,7 @@ def plan(
                 max_duration=max_duration,
                 profile=profile_key[key],
                 name=c.id,
+                unit_duration_cost=int(options.count_waiting),
             )
         )
 
@@ -1208,14 +1225,17 @@ def plan(
         stops = []
         for s, (kind, idx) in zip(mroute.stops, refs, strict=True):
             loc = clients[s.client].location
+            # PyVRP leaves the previous place at once and waits at the door; the caregiver is told to
+            # leave just in time instead, so the arrival is the start and the wait is spent before.
             stops.append(
                 Stop(
                     kind=kind,
                     visit_id=visits[idx].id if kind == "visit" else None,
-                    arrival=s.arrival,
+                    arrival=s.start,
                     start=s.start,
                     end=s.end,
                     travel=int(mat[prev, loc]),
+                    waiting=s.start - s.arrival,
                 )
             )
             prev = loc
@@ -1228,6 +1248,7 @@ def plan(
                 end_time=mroute.return_time,
                 travel_time=travel_time,
                 break_time=sum(st.end - st.start for st in stops if st.kind == "break"),
+                waiting_time=sum(st.waiting for st in stops),
             )
         )
     served = {st.visit_id for r in routes for st in r.stops if st.kind == "visit"}
@@ -1241,7 +1262,8 @@ def plan(
         routes,
         unassigned,
         missed_breaks,
-        solution.objective,
+        # Without the service-time offset put in the prizes (a constant of the input).
+        solution.objective - int(options.count_waiting) * sum(cl.service for cl in clients),
         solution.iterations,
         solution.stopped_by,
         clock,
@@ -1259,9 +1281,11 @@ def _profile(
     client_locs: np.ndarray,
     continuity_weight: int,
     n: int,
+    count_waiting: bool = False,
 ) -> MatrixProfile:
     duration = base.copy()
-    cost = base.copy()
+    # Counting waiting, travel is charged as route duration (unit_duration_cost), not as arc cost.
+    cost = np.zeros_like(base) if count_waiting else base.copy()
     if penalised:
         cols = [model.visit_loc[vi] for vi in penalised]
         cost[:, cols] += continuity_weight
@@ -1321,6 +1345,7 @@ def _finish(
         stopped_by=stopped_by,
         iterations=iterations,
         runtime_seconds=time.perf_counter() - clock,
+        total_waiting_time=sum(r.waiting_time for r in routes),
     )
 
 
