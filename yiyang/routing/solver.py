@@ -101,7 +101,7 @@ from pyvrp.search import (
     PerturbationParams,
     compute_neighbours,
 )
-from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, StoppingCriterion
+from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, NoImprovement, StoppingCriterion
 
 from yiyang.routing.travel import (
     DEFAULT_DETOUR_FACTOR,
@@ -152,6 +152,9 @@ FORBIDDEN_COST = 10**12
 
 BREAK_NEIGHBOURS = 60
 """Number of nearest allowed visits added to the neighbourhood of each break."""
+
+STALL_ITERATIONS = 500
+"""Default stall stop of the planner (see bench/routing.py --provider-days for the trade-off)."""
 
 MAX_PRIZE = 10**8
 """Largest prize (``unassigned_penalty x priority``) accepted, keeping all sums far from overflow."""
@@ -292,7 +295,7 @@ class MatrixSolution:
     feasible: bool
     iterations: int
     stopped_by: str
-    """``"iterations"`` (deterministic) or ``"time_limit"``."""
+    """``"iterations"`` or ``"stalled"`` (deterministic), or ``"time_limit"``."""
     runtime: float = field(compare=False)
 
     @property
@@ -422,12 +425,14 @@ def solve_matrix(
     max_iterations: int | None = None,
     time_limit: float | None = None,
     params: SearchParams | None = None,
+    stall_iterations: int | None = None,
 ) -> MatrixSolution:
     """Solve an abstract VRPTW with PyVRP.
 
-    Stops after ``max_iterations`` iterations or ``time_limit`` seconds, whichever comes first; at
-    least one of them must be given.  The same instance, seed and ``max_iterations`` give the same
-    solution whenever the iteration budget is what stopped the search.
+    Stops after ``max_iterations`` iterations, ``time_limit`` seconds, or ``stall_iterations``
+    iterations in a row without a better solution, whichever comes first; ``max_iterations`` or
+    ``time_limit`` must be given.  The same instance, seed and ``max_iterations`` give the same
+    solution whenever an iteration count (the budget or the stall) is what stopped the search.
     """
     if max_iterations is None and time_limit is None:
         raise ValueError("give max_iterations and/or time_limit")
@@ -435,6 +440,8 @@ def solve_matrix(
         raise ValueError(f"time_limit must be positive, got {time_limit}")
     if max_iterations is not None and max_iterations < 1:
         raise ValueError(f"max_iterations must be at least 1, got {max_iterations}")
+    if stall_iterations is not None and stall_iterations < 1:
+        raise ValueError(f"stall_iterations must be at least 1, got {stall_iterations}")
 
     data = _build_problem_data(instance)
     criteria = []
@@ -442,6 +449,8 @@ def solve_matrix(
         criteria.append(MaxIterations(max_iterations))
     if time_limit is not None:
         criteria.append(MaxRuntime(time_limit))
+    if stall_iterations is not None:
+        criteria.append(NoImprovement(stall_iterations))
     stop = criteria[0] if len(criteria) == 1 else MultipleCriteria(criteria)
 
     started = time.perf_counter()
@@ -484,11 +493,14 @@ def solve_matrix(
     objective = int(
         best.distance_cost() + best.duration_cost() + best.fixed_vehicle_cost() + best.uncollected_prizes()
     )
-    stopped_by = (
-        "iterations"
-        if max_iterations is not None and result.num_iterations >= max_iterations
-        else "time_limit"
-    )
+    if max_iterations is not None and result.num_iterations >= max_iterations:
+        stopped_by = "iterations"
+    elif time_limit is not None and runtime >= time_limit:
+        stopped_by = "time_limit"
+    elif stall_iterations is not None:
+        stopped_by = "stalled"
+    else:
+        stopped_by = "time_limit"  # pragma: no cover - one of the criteria ended the search
     return MatrixSolution(
         routes=tuple(routes),
         unassigned=unassigned,
@@ -702,6 +714,9 @@ class PlanOptions:
     """Hard cap on the search time.  Must be positive (``plan`` raises ``ValueError`` otherwise)."""
     max_iterations: int | None = 10_000
     """Deterministic search budget; ``None`` = search until the time limit (not reproducible)."""
+    stall_iterations: int | None = STALL_ITERATIONS
+    """Stop after this many iterations in a row without a better plan (deterministic): a small day
+    stops improving long before the budget.  ``None`` = always run the full budget or time limit."""
     count_waiting: bool = True
     """Waiting (idle time before a window opens) costs like travel, second for second.  PyVRP then
     charges route *duration* instead of the travel in the cost matrices, and the service time (the same
@@ -811,7 +826,8 @@ class Plan:
     missed_breaks: tuple[str, ...]
     """Caregivers whose break could not be placed inside their shift (the break was ignored)."""
     stopped_by: str
-    """``"iterations"`` (reproducible), ``"time_limit"``, or ``"not_run"`` (nothing to optimise)."""
+    """``"iterations"`` or ``"stalled"`` (reproducible), ``"time_limit"``, or ``"not_run"`` (nothing to
+    optimise)."""
     iterations: int
     runtime_seconds: float = field(compare=False)
     total_waiting_time: int = 0
@@ -843,6 +859,8 @@ def _validate(visits: Sequence[Visit], caregivers: Sequence[Caregiver], options:
         )
     if options.max_iterations is not None and options.max_iterations < 1:
         raise ValueError(f"max_iterations must be at least 1 or None, got {options.max_iterations}")
+    if options.stall_iterations is not None and options.stall_iterations < 1:
+        raise ValueError(f"stall_iterations must be at least 1 or None, got {options.stall_iterations}")
     if options.continuity_weight < 0:
         raise ValueError("continuity_weight must not be negative")
     if options.unassigned_penalty < 1:
@@ -1188,6 +1206,7 @@ def plan(
         max_iterations=options.max_iterations,
         time_limit=options.time_limit_seconds,
         params=options.search,
+        stall_iterations=options.stall_iterations,
     )
 
     # ---- back to domain objects ------------------------------------------------------------------
