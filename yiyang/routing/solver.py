@@ -153,8 +153,14 @@ FORBIDDEN_COST = 10**12
 BREAK_NEIGHBOURS = 60
 """Number of nearest allowed visits added to the neighbourhood of each break."""
 
-STALL_ITERATIONS = 500
-"""Default stall stop of the planner (see bench/routing.py --provider-days for the trade-off)."""
+STALL_ITERATIONS = 300
+"""Default stall stop of the planner: with the planner's shorter acceptance history (``PLANNER_HISTORY``)
+a provider's day of 12 or 50 visits reaches the cost of the full 10 000-iteration budget in under a second
+(``bench/routing.py --provider-days``)."""
+
+PLANNER_HISTORY = 50
+"""Late-acceptance history of the planner's search (Solomon's tuned 300 accepts worse solutions for longer,
+which a budget cut short by the stall stop cannot afford)."""
 
 MAX_PRIZE = 10**8
 """Largest prize (``unassigned_penalty x priority``) accepted, keeping all sums far from overflow."""
@@ -738,7 +744,7 @@ class PlanOptions:
     """For a re-plan during the day: visits whose window closed before ``now`` are rejected, visits
     cannot start before ``now``, and caregivers without a started visit leave ``start`` at ``now`` at
     the earliest (so ``start`` should then be their current position)."""
-    search: SearchParams = field(default_factory=SearchParams)
+    search: SearchParams = field(default_factory=lambda: SearchParams(history_length=PLANNER_HISTORY))
 
     def travel_model(self) -> TravelTimeProvider:
         if self.travel is not None:
