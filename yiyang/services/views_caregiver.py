@@ -124,6 +124,8 @@ def _config(request) -> dict:
     return {
         "idSentinel": str(ID_SENTINEL), "checkIn": api("check_in"), "checkOut": api("check_out"),
         "photo": photo_url(), "sw": reverse("services:caregiver_sw"), "scope": reverse("services:caregiver_today"),
+        # The jurisdiction's zone (settings.TIME_ZONE): the script shows times as the server does, not in the phone's.
+        "timeZone": timezone.get_default_timezone_name(),
         "t": {
             "pending": _("待同步 (%(n)s)"), "offline": _("离线"), "locating": _("正在获取位置……"),
             "noLocation": _("未能取得位置（%(why)s），已不带位置记录。"),
