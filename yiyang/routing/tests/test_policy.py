@@ -1,5 +1,7 @@
 """routing.policy: who may plan, lock and publish; the caregiver app gets the route order through the registry."""
 
+from pathlib import Path
+
 import pytest
 
 from yiyang.core import registry
@@ -26,4 +28,4 @@ def test_routing_fills_the_visit_sequences_extension_point():
     assert visit_sequence in registry.items("visit_sequences")
     import yiyang.services.views_caregiver as caregiver_app
 
-    assert "yiyang.routing" not in open(caregiver_app.__file__, encoding="utf-8").read()
+    assert "yiyang.routing" not in Path(caregiver_app.__file__).read_text(encoding="utf-8")
