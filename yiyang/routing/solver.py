@@ -1,6 +1,8 @@
 """Solving core of the caregiver route planner (a VRPTW solved with PyVRP).
 
-Two layers live in this module; both are pure Python (numpy + PyVRP), without Django:
+Two layers, both pure Python (numpy + PyVRP), without Django; the matrix layer lives in
+:mod:`yiyang.routing.matrix`, the planner's types in :mod:`yiyang.routing.problem`, the checker in
+:mod:`yiyang.routing.checker`, and this module holds :func:`plan` as named steps (and re-exports the rest):
 
 1. **The matrix layer** - :class:`MatrixInstance` / :func:`solve_matrix`.  An abstract vehicle routing
    problem with time windows: integer cost and duration matrices (one pair per *profile*), clients
@@ -13,7 +15,10 @@ Two layers live in this module; both are pure Python (numpy + PyVRP), without Dj
    :func:`plan`.  It checks the input (every visit that cannot be served gets a reason *before*
    solving), computes travel times, encodes skills, locks, started visits, breaks and continuity of
    care into the matrix layer, solves, and turns the result into a :class:`Plan`.
-   :func:`check_plan` is an independent feasibility checker used by the tests.
+   :func:`check_plan` is an independent feasibility checker used by the tests.  :func:`plan` runs
+   ``_reject_unservable``, ``_build_travel_matrices``, ``_compute_origins``, ``_restrict_to_reachable``,
+   ``_fit_breaks``, ``_make_clients``, ``_make_instance``, ``solve_matrix`` and ``_to_routes`` in turn
+   on one ``_Planning`` state.
 
 Conventions
 -----------
@@ -225,16 +230,87 @@ def plan(
     """
     options = options or PlanOptions()
     _validate(visits, caregivers, options)
-    clock = time.perf_counter()
-    travel = options.travel_model()
-    cg_index = {c.id: i for i, c in enumerate(caregivers)}
-    unassigned: dict[int, UnassignedVisit] = {}
+    p = _Planning(visits, caregivers, options, clock=time.perf_counter())
+    _reject_unservable(p)
+    if not p.candidates() or not caregivers:
+        return p.not_run()
+    _build_travel_matrices(p)
+    _compute_origins(p)
+    _restrict_to_reachable(p)
+    if not p.candidates():
+        return p.not_run()
+    _fit_breaks(p)
+    _make_clients(p)
+    solution = solve_matrix(
+        _make_instance(p),
+        seed=options.seed,
+        max_iterations=options.max_iterations,
+        time_limit=options.time_limit_seconds,
+        params=options.search,
+        stall_iterations=options.stall_iterations,
+    )
+    routes = _to_routes(p, solution)
+    return _finish(
+        visits,
+        caregivers,
+        routes,
+        p.unassigned,
+        p.missed_breaks,
+        # Without the service-time offset put in the prizes (a constant of the input).
+        solution.objective - int(options.count_waiting) * sum(cl.service for cl in p.clients),
+        solution.iterations,
+        solution.stopped_by,
+        p.clock,
+    )
 
-    def reject(vi: int, code: str, reason: str) -> None:
-        unassigned[vi] = UnassignedVisit(visits[vi].id, code, reason)
 
-    # ---- checks that need no travel times ------------------------------------------------------
-    started_of: dict[int, int] = {}  # caregiver index -> started visit index
+@dataclass
+class _Planning:
+    """State of one ``plan`` call, filled in by its steps in order."""
+
+    visits: Sequence[Visit]
+    caregivers: Sequence[Caregiver]
+    options: PlanOptions
+    clock: float
+    unassigned: dict[int, UnassignedVisit] = field(default_factory=dict)
+    started_of: dict[int, int] = field(default_factory=dict)  # caregiver index -> started visit index
+    model: _Model = field(default_factory=lambda: _Model())
+    base: dict[str, np.ndarray] = field(default_factory=dict)  # travel mode -> travel seconds
+    dep_early: list[int] = field(default_factory=list)
+    origin: list[tuple[int, int, int]] = field(default_factory=list)
+    allowed: dict[int, set[int]] = field(default_factory=dict)  # caregiver index -> visit indices
+    breaks: dict[int, Break] = field(default_factory=dict)
+    missed_breaks: list[int] = field(default_factory=list)
+    clients: list[MatrixClient] = field(default_factory=list)
+    client_ref: list[tuple[str, int]] = field(default_factory=list)
+    client_of_visit: dict[int, int] = field(default_factory=dict)
+    client_of_break: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def cg_index(self) -> dict[str, int]:
+        return {c.id: i for i, c in enumerate(self.caregivers)}
+
+    def reject(self, vi: int, code: str, reason: str) -> None:
+        self.unassigned[vi] = UnassignedVisit(self.visits[vi].id, code, reason)
+
+    def candidates(self) -> list[int]:
+        """Visits not rejected so far."""
+        return [vi for vi in range(len(self.visits)) if vi not in self.unassigned]
+
+    def earliest_start(self, v: Visit) -> int:
+        if self.options.now is not None and not v.started:
+            return max(v.earliest, self.options.now)
+        return v.earliest
+
+    def not_run(self) -> Plan:
+        return _finish(self.visits, self.caregivers, [], self.unassigned, [], 0, 0, "not_run", self.clock)
+
+
+def _reject_unservable(p: _Planning) -> None:
+    """Checks that need no travel times: windows, area, caregivers, locks, started visits, skills."""
+    visits, caregivers, options = p.visits, p.caregivers, p.options
+    cg_index, reject = p.cg_index, p.reject
+    started_of = p.started_of
     skills_available = set().union(*(c.skills for c in caregivers)) if caregivers else set()
     for vi, v in enumerate(visits):
         if v.latest < v.earliest:
@@ -286,12 +362,12 @@ def plan(
                 f"locked caregiver {v.locked_caregiver_id} lacks skill {v.skill!r}",
             )
 
-    candidates = [vi for vi in range(len(visits)) if vi not in unassigned]
-    if not candidates or not caregivers:
-        return _finish(visits, caregivers, [], unassigned, [], 0, 0, "not_run", clock)
 
-    # ---- locations and travel times -----------------------------------------------------------
-    model = _Model()
+def _build_travel_matrices(p: _Planning) -> None:
+    """Every place of the day (caregivers' starts and ends, visits, breaks) and the travel times per mode."""
+    visits, caregivers, options = p.visits, p.caregivers, p.options
+    candidates, travel = p.candidates(), options.travel_model()
+    model = p.model
     for c in caregivers:
         model.start_loc.append(model.add(c.start))
         model.end_loc.append(model.start_loc[-1] if c.end is None else model.add(c.end))
@@ -302,7 +378,7 @@ def plan(
             model.break_loc[ci] = model.add(c.rest_break.location or c.start)
 
     modes = sorted({c.mode for c in caregivers})
-    base: dict[str, np.ndarray] = {}
+    base = p.base
     for mode in modes:
         mat = np.asarray(travel.matrix(model.points, mode))
         n = len(model.points)
@@ -314,9 +390,14 @@ def plan(
         np.fill_diagonal(mat, 0)
         base[mode] = mat
 
+
+def _compute_origins(p: _Planning) -> None:
+    """Each caregiver's earliest departure, and where and when they are free to serve (after a started visit)."""
+    visits, caregivers, options = p.visits, p.caregivers, p.options
+    started_of, base, model = p.started_of, p.base, p.model
     # Effective earliest departure, and the "origin" each caregiver can serve visits from.
-    dep_early = []
-    origin = []  # (location, earliest free time, working time already used)
+    dep_early = p.dep_early
+    origin = p.origin  # (location, earliest free time, working time already used)
     for ci, c in enumerate(caregivers):
         early = c.shift_start
         if options.now is not None and ci not in started_of:
@@ -332,10 +413,12 @@ def plan(
         else:
             origin.append((model.start_loc[ci], early, 0))
 
-    def earliest_start(v: Visit) -> int:
-        if options.now is not None and not v.started:
-            return max(v.earliest, options.now)
-        return v.earliest
+
+def _restrict_to_reachable(p: _Planning) -> None:
+    """Which caregivers may serve each visit (skills, locks, started) and can reach it in their shift."""
+    visits, caregivers = p.visits, p.caregivers
+    base, model, origin, cg_index, reject = p.base, p.model, p.origin, p.cg_index, p.reject
+    earliest_start, candidates = p.earliest_start, p.candidates()
 
     def reachable(ci: int, vi: int) -> bool:
         c, v = caregivers[ci], visits[vi]
@@ -369,14 +452,15 @@ def plan(
             continue
         for ci in ok:
             allowed[ci].add(vi)
+    p.allowed = allowed
 
-    candidates = [vi for vi in candidates if vi not in unassigned]
-    if not candidates:
-        return _finish(visits, caregivers, [], unassigned, [], 0, 0, "not_run", clock)
-
+def _fit_breaks(p: _Planning) -> None:
+    """Breaks that cannot fit in the shift are ignored (reported in missed_breaks)."""
+    caregivers = p.caregivers
+    model, base, dep_early, started_of, origin = p.model, p.base, p.dep_early, p.started_of, p.origin
     # Breaks that cannot fit in the shift are ignored (reported in missed_breaks).
-    missed_breaks: list[int] = []
-    breaks: dict[int, Break] = {}
+    missed_breaks = p.missed_breaks
+    breaks = p.breaks
     for ci, loc in model.break_loc.items():
         c = caregivers[ci]
         b = c.rest_break
@@ -397,9 +481,13 @@ def plan(
         else:
             missed_breaks.append(ci)
 
-    # ---- clients --------------------------------------------------------------------------------
-    clients: list[MatrixClient] = []
-    client_ref: list[tuple[str, int]] = []  # ("visit", visit index) or ("break", caregiver index)
+
+def _make_clients(p: _Planning) -> None:
+    """The PyVRP clients: every candidate visit, then every break that fits."""
+    visits, options = p.visits, p.options
+    model, breaks, earliest_start, candidates = p.model, p.breaks, p.earliest_start, p.candidates()
+    clients = p.clients
+    client_ref = p.client_ref  # ("visit", visit index) or ("break", caregiver index)
     max_prize = max(options.unassigned_penalty * max(1, visits[vi].priority) for vi in candidates)
     for vi in candidates:
         v = visits[vi]
@@ -432,8 +520,14 @@ def plan(
         client_ref.append(("break", ci))
     client_of_visit = {idx: k for k, (kind, idx) in enumerate(client_ref) if kind == "visit"}
     client_of_break = {idx: k for k, (kind, idx) in enumerate(client_ref) if kind == "break"}
+    p.client_of_visit, p.client_of_break = client_of_visit, client_of_break
 
-    # ---- profiles (one per distinct set of restrictions) and vehicles -----------------------------
+def _make_instance(p: _Planning) -> MatrixInstance:
+    """Profiles (one per distinct set of restrictions), vehicles and the warm start."""
+    visits, caregivers, options = p.visits, p.caregivers, p.options
+    model, base, clients, allowed, breaks = p.model, p.base, p.clients, p.allowed, p.breaks
+    started_of, candidates, dep_early = p.started_of, p.candidates(), p.dep_early
+    client_of_visit, client_of_break = p.client_of_visit, p.client_of_break
     n = len(model.points)
     client_locs = np.array([cl.location for cl in clients], dtype=np.int64)
     prev_of = {vi: visits[vi].previous_caregiver_id for vi in candidates}
@@ -507,16 +601,13 @@ def plan(
         initial_routes=initial_routes,
         extra_neighbours=extra_neighbours,
     )
-    solution = solve_matrix(
-        instance,
-        seed=options.seed,
-        max_iterations=options.max_iterations,
-        time_limit=options.time_limit_seconds,
-        params=options.search,
-        stall_iterations=options.stall_iterations,
-    )
+    return instance
 
-    # ---- back to domain objects ------------------------------------------------------------------
+def _to_routes(p: _Planning, solution: MatrixSolution) -> list[Route]:
+    """The solver's routes as the caregivers' routes; visits it left out get their reason."""
+    visits, caregivers = p.visits, p.caregivers
+    clients, client_ref, breaks, base, model = p.clients, p.client_ref, p.breaks, p.base, p.model
+    missed_breaks, unassigned, reject, candidates = p.missed_breaks, p.unassigned, p.reject, p.candidates()
     routes: list[Route] = []
     for mroute in solution.routes:
         ci = mroute.vehicle
@@ -581,20 +672,7 @@ def plan(
     for vi in candidates:
         if visits[vi].id not in served and vi not in unassigned:
             reject(vi, Reason.DROPPED, "not enough caregiver time or capacity: dropped by the optimiser")
-
-    return _finish(
-        visits,
-        caregivers,
-        routes,
-        unassigned,
-        missed_breaks,
-        # Without the service-time offset put in the prizes (a constant of the input).
-        solution.objective - int(options.count_waiting) * sum(cl.service for cl in clients),
-        solution.iterations,
-        solution.stopped_by,
-        clock,
-    )
-
+    return routes
 
 def _profile(
     base: np.ndarray,
