@@ -72,7 +72,8 @@ before the time cap, the result is identical on every run and machine with the s
 (the search is single-threaded, uses integer arithmetic, and its random numbers come from the seed
 only).  The default budget (10 000 iterations) takes roughly 35-65 s for 400 visits and 40 caregivers
 on a 2-core machine, about 15 s for 100 visits and 10 caregivers.  ``Plan.stopped_by`` says which
-criterion ended the search; only ``"iterations"`` results are reproducible.
+criterion ended the search; ``"iterations"`` and ``"stalled"`` (``stall_iterations`` without a
+better solution) results are reproducible, ``"time_limit"`` ones are not.
 """
 
 from __future__ import annotations
