@@ -5,7 +5,9 @@
    best-known cost, DIMACS convention (distances and times x10, truncated; vehicle count free).
 2. The same instances with OR-Tools' routing solver (parallel cheapest insertion, then guided local
    search; same time limit, same integer data) as the baseline.
-3. A realistic county day through ``plan()``: 400 visits, 40 caregivers, skills, continuity, locks,
+3. Provider days through ``plan()`` (12 and 50 visits): the page's 10 s / 10 000 iterations with the full
+   budget, then with the stall stop, time and cost side by side.
+4. A realistic county day through ``plan()``: 400 visits, 40 caregivers, skills, continuity, locks,
    breaks, mixed travel modes, checked with ``check_plan``.
 
 The last line is ``summary: instances=N avg_gap=..% ortools_avg_gap=..% ratio=.. failures=a/N
@@ -13,6 +15,7 @@ ortools_failures=b/N`` (ratio = OR-Tools' average gap / ours).
 
 Usage: python bench/routing.py [--instances DIR] [--seconds S] [--only C101,R101] [--no-ortools]
                                [--no-day] [--day-only] [--day-seconds S] [--seed N]
+                               [--provider-days] [--no-provider-days]
 """
 
 from __future__ import annotations
@@ -245,6 +248,69 @@ def make_day(num_visits: int = 400, num_caregivers: int = 40, seed: int = 2024):
     return visits, caregivers
 
 
+def make_provider_day(num_visits: int, num_caregivers: int, seed: int = 7):
+    """One provider's day in one township (4 km around its station): e-bikes, one-hour appointments and
+    half-day windows, a few skills and previous caregivers: what the dispatcher plans on the page."""
+    rng = random.Random(seed)
+    centre = _offset(*CENTRE, 2.0, -3.0)
+    caregivers = [
+        Caregiver(
+            id=f"cg{i:02d}",
+            start=_offset(*centre, rng.uniform(-2, 2), rng.uniform(-2, 2)),  # their homes
+            shift_start=8 * 3600,
+            shift_end=18 * 3600,
+            skills=frozenset(s for s in SKILLS if rng.random() < 0.5),
+        )
+        for i in range(num_caregivers)
+    ]
+    visits = []
+    for j in range(num_visits):
+        if rng.random() < 0.6:
+            earliest = rng.randrange(8 * 3600, 17 * 3600, 1800)
+            latest = earliest + 1800
+        else:
+            earliest = rng.choice((8 * 3600, 13 * 3600 + 1800))
+            latest = earliest + 3 * 3600
+        visits.append(
+            Visit(
+                id=f"v{j:02d}",
+                location=_offset(*centre, rng.uniform(-4, 4), rng.uniform(-4, 4)),
+                earliest=earliest,
+                latest=latest,
+                service=rng.choice((30, 45, 60, 60)) * 60,
+                skill=rng.choice(SKILLS) if rng.random() < 0.2 else None,
+                previous_caregiver_id=rng.choice(caregivers).id if rng.random() < 0.5 else None,
+            )
+        )
+    return visits, caregivers
+
+
+def provider_days(args: argparse.Namespace) -> None:
+    """The page's settings (10 s limit, 10 000 iterations) without and with the stall stop."""
+    print(f"== provider days through plan(): full budget vs stall stop ({PlanOptions().stall_iterations} "
+          "iterations without improvement), 10 s limit, 10 000 iterations")
+    for num_visits, num_caregivers in ((12, 3), (50, 8)):
+        visits, caregivers = make_provider_day(num_visits, num_caregivers)
+        figures = {}
+        for label, stall in (("before", None), ("after", PlanOptions().stall_iterations)):
+            options = PlanOptions(seed=args.seed, time_limit_seconds=10, max_iterations=10_000,
+                                  stall_iterations=stall)
+            started = time.perf_counter()
+            result = plan(visits, caregivers, options)
+            elapsed = time.perf_counter() - started
+            problems = check_plan(result, visits, caregivers, options.travel_model())
+            figures[label] = (elapsed, result.objective)
+            print(
+                f"{num_visits:>3} visits {label:<6}: {elapsed:6.2f} s ({result.iterations} iterations, "
+                f"stopped by {result.stopped_by}), cost {result.objective}, served "
+                f"{result.visits_served}/{num_visits}, travel {result.total_travel_time // 60} min, "
+                f"waiting {result.total_waiting_time // 60} min, violations {len(problems)}"
+            )
+        (t0, c0), (t1, c1) = figures["before"], figures["after"]
+        print(f"provider_day: visits={num_visits} time_before={t0:.2f}s time_after={t1:.2f}s "
+              f"speedup={t0 / t1:.1f}x cost_before={c0} cost_after={c1} cost_ratio={c1 / c0:.4f}")
+
+
 def day(args: argparse.Namespace) -> None:
     visits, caregivers = make_day()
     options = PlanOptions(
@@ -284,6 +350,9 @@ def main() -> None:
     parser.add_argument("--no-ortools", action="store_true", help="skip the OR-Tools baseline")
     parser.add_argument("--no-day", action="store_true", help="skip the county day through plan()")
     parser.add_argument("--day-only", action="store_true", help="only run the county day")
+    parser.add_argument("--provider-days", action="store_true",
+                        help="only run the provider days (12 and 50 visits), full budget vs stall stop")
+    parser.add_argument("--no-provider-days", action="store_true", help="skip the provider days")
     parser.add_argument("--day-seconds", type=float, default=120.0, help="time cap of the county day")
     parser.add_argument(
         "--day-iterations",
@@ -298,10 +367,15 @@ def main() -> None:
     if args.day_iterations is None:
         args.day_iterations = PlanOptions().max_iterations
 
+    if args.provider_days:
+        provider_days(args)
+        return
     if args.day_only:
         day(args)
         return
     ours, failures, theirs, ort_failures, total = solomon(args)
+    if not args.no_provider_days:
+        provider_days(args)
     if not args.no_day:
         day(args)
     avg = sum(ours) / len(ours) if ours else float("nan")

@@ -6,3 +6,11 @@ class RoutingConfig(AppConfig):
     name = "yiyang.routing"
     label = "routing"
     verbose_name = _("排线调度")
+
+    def ready(self):
+        from yiyang.core.registry import register
+
+        from .selectors import visit_sequence
+
+        # The caregiver app (services, a lower app) orders a caregiver's day by the published route.
+        register("visit_sequences", visit_sequence)

@@ -35,6 +35,15 @@ def published_sequence(caregiver, day: datetime.date) -> dict[int, tuple[int, da
     return {order_id: (position, arrival) for order_id, position, arrival in rows}
 
 
+def visit_sequence(caregiver, day: datetime.date) -> list[int] | None:
+    """The caregiver's order ids of the day in the published route's order, or None when nothing is published
+    for them: the "visit_sequences" extension point the caregiver app reads (registered in apps.py)."""
+    if caregiver is None:
+        return None
+    sequence = published_sequence(caregiver, day)
+    return sorted(sequence, key=lambda order_id: sequence[order_id][0]) or None
+
+
 @dataclass
 class RouteView:
     caregiver: object
@@ -43,6 +52,7 @@ class RouteView:
     departure: str = ""
     end: str = ""
     travel_minutes: int = 0
+    waiting_minutes: int = 0
 
 
 @dataclass
@@ -84,7 +94,8 @@ def plan_view(plan: RoutePlan) -> PlanView:
             view = routes[stop.caregiver_id] = RouteView(
                 caregiver=stop.caregiver, colour=COLOURS[len(routes) % len(COLOURS)],
                 departure=_hhmm(meta["departure"]) if "departure" in meta else "",
-                end=_hhmm(meta["end"]) if "end" in meta else "", travel_minutes=minutes(meta.get("travel")))
+                end=_hhmm(meta["end"]) if "end" in meta else "", travel_minutes=minutes(meta.get("travel")),
+                waiting_minutes=minutes(meta.get("waiting")))
         view.stops.append(stop)
     unassigned.sort(key=lambda s: (s.order.scheduled_start, s.order_id))
     locks = dict(RouteLock.objects.filter(order_id__in=[s.order_id for s in stops])
@@ -92,6 +103,7 @@ def plan_view(plan: RoutePlan) -> PlanView:
     figures = {
         "visits": summary.get("visits", 0), "served": summary.get("served", 0),
         "unassigned": summary.get("unassigned", 0), "travel_minutes": minutes(summary.get("travel_seconds")),
+        "waiting_minutes": minutes(summary.get("waiting_seconds")),
         "continuity_kept": summary.get("continuity_kept", 0),
         "continuity_candidates": summary.get("continuity_candidates", 0),
         "runtime_seconds": summary.get("runtime_seconds", 0), "caregivers": summary.get("caregivers", 0),

@@ -21,13 +21,13 @@ from django.utils.translation import gettext as _
 
 from yiyang.core import audit
 from yiyang.core.errors import DomainError
-from yiyang.core.models import AuditAction, Role
+from yiyang.core.models import AuditAction
 from yiyang.registry.models import Elder, Organisation, Practitioner
 from yiyang.services import selectors as service_selectors
 from yiyang.services import services as order_services
 from yiyang.services.models import Order, OrderStatus, ServiceCategory
 
-from . import solver
+from . import policy, solver
 from .models import PlanStatus, RouteLock, RoutePlan, RouteStop
 from .texts import NO_LOCATION, reason_text
 from .travel import DEFAULT_SPEEDS_KMH
@@ -72,21 +72,6 @@ def _clock(seconds: int) -> datetime.time:
     """Seconds since midnight as a time of the same day (clamped to 00:00–23:59)."""
     seconds = min(max(seconds, 0), 23 * 3600 + 59 * 60)
     return datetime.time(seconds // 3600, seconds % 3600 // 60)
-
-
-def _forbidden():
-    return DomainError("forbidden", _("只有本机构的调度人员可以排线和发布。"), status=403)
-
-
-def _require_dispatcher(actor, provider: Organisation, *, bureau_may: bool) -> None:
-    if getattr(actor, "is_superuser", False):
-        return
-    role = getattr(actor, "role", "")
-    if role == Role.PROVIDER and actor.organisation_id == provider.pk:
-        return
-    if bureau_may and role == Role.BUREAU and actor.scope_code and provider.region_id.startswith(actor.scope_code):
-        return
-    raise _forbidden()
 
 
 def _date(value) -> datetime.date:
@@ -337,7 +322,7 @@ def plan_day(*, actor, provider: Organisation, day, seed=0, time_limit_seconds=1
 
     `now`: for a re-plan during the day (default: the current time when `day` is today) visits already
     checked in stay with their caregiver and first in the route, and no visit starts before now."""
-    _require_dispatcher(actor, provider, bureau_may=True)
+    policy.may_plan_routes(actor, provider).require()
     day = _date(day)
     options = _options(seed=seed, time_limit_seconds=time_limit_seconds, continuity_weight=continuity_weight,
                        mode=mode, detour_factor=detour_factor)
@@ -391,10 +376,12 @@ def plan_day(*, actor, provider: Organisation, day, seed=0, time_limit_seconds=1
     summary = {
         "visits": len(problem.orders), "served": result.visits_served,
         "unassigned": len(problem.orders) - result.visits_served,
-        "travel_seconds": result.total_travel_time, "continuity_kept": result.continuity_kept,
+        "travel_seconds": result.total_travel_time, "waiting_seconds": result.total_waiting_time,
+        "continuity_kept": result.continuity_kept,
         "continuity_candidates": with_previous, "runtime_seconds": round(result.runtime_seconds, 2),
         "stopped_by": result.stopped_by, "iterations": result.iterations, "caregivers": len(problem.caregivers),
-        "routes": {str(_pk(r.caregiver_id)): {"departure": r.departure, "end": r.end_time, "travel": r.travel_time}
+        "routes": {str(_pk(r.caregiver_id)): {"departure": r.departure, "end": r.end_time, "travel": r.travel_time,
+                                              "waiting": r.waiting_time}
                    for r in result.routes},
         "starts": {str(k): list(v) for k, v in problem.starts.items()},
         "reasons": reasons, "notes": notes,
@@ -421,7 +408,7 @@ def plan_day(*, actor, provider: Organisation, day, seed=0, time_limit_seconds=1
 
 def _lockable(actor, order: Order) -> None:
     provider = order.provider
-    _require_dispatcher(actor, provider, bureau_may=False)
+    policy.may_dispatch_routes(actor, provider).require()
     if order.status == OrderStatus.CHECKED_IN:
         raise DomainError("invalid_transition", _("该订单已在服务中，不能再锁定。"), status=409)
     if order.status not in PLANNABLE:
@@ -457,7 +444,7 @@ def lock_visit(*, actor, order: Order, caregiver: Practitioner) -> RouteLock:
 @transaction.atomic
 def unlock_visit(*, actor, order: Order) -> None:
     order = Order.objects.select_for_update(of=("self",)).select_related("provider").get(pk=order.pk)
-    _require_dispatcher(actor, order.provider, bureau_may=False)
+    policy.may_dispatch_routes(actor, order.provider).require()
     lock = RouteLock.objects.filter(order=order).first()
     if lock is None:
         return
@@ -484,7 +471,7 @@ def publish_plan(*, actor, plan: RoutePlan) -> PublishResult:
 
     Refused, with nothing assigned, when a newer plan exists or a routed order changed since planning."""
     plan = RoutePlan.objects.select_for_update().select_related("provider").get(pk=plan.pk)
-    _require_dispatcher(actor, plan.provider, bureau_may=False)
+    policy.may_dispatch_routes(actor, plan.provider).require()
     if plan.status != PlanStatus.DRAFT:
         raise DomainError("invalid_state", _("只能发布草稿方案，该方案为“%(status)s”。") % {
             "status": plan.get_status_display()}, status=409)

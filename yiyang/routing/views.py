@@ -27,7 +27,7 @@ from yiyang.registry.models import Organisation, OrganisationKind, Practitioner
 from yiyang.services import selectors as service_selectors
 from yiyang.services.models import Order
 
-from . import selectors, services
+from . import policy, selectors, services
 from .models import PlanStatus, RoutePlan
 
 MODE_CHOICES = [("ebike", gettext_lazy("电动车")), ("walk", gettext_lazy("步行")), ("car", gettext_lazy("汽车"))]
@@ -91,6 +91,8 @@ def plan_page(request):
     if provider is None or not (request.user.role == Role.PROVIDER and not request.user.is_superuser):
         providers = list(Organisation.objects.restrict(request.user).filter(kind=OrganisationKind.PROVIDER)
                          .order_by("name")[:200])
+    # Lock selects and the publish button are drawn from the rule the services enforce.
+    may_act = may_act and provider is not None and bool(policy.may_dispatch_routes(request.user, provider))
     context = {"provider": provider, "may_act": may_act, "day": day, "form": form, "providers": providers,
                "view": None, "map": None, "caregivers": [], "published": None}
     if provider is not None:

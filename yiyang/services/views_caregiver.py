@@ -28,6 +28,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from yiyang.core import registry
 from yiyang.core.errors import DomainError, flash
 from yiyang.core.models import Role
 from yiyang.core.scope import get_scoped_or_404
@@ -123,6 +124,8 @@ def _config(request) -> dict:
     return {
         "idSentinel": str(ID_SENTINEL), "checkIn": api("check_in"), "checkOut": api("check_out"),
         "photo": photo_url(), "sw": reverse("services:caregiver_sw"), "scope": reverse("services:caregiver_today"),
+        # The jurisdiction's zone (settings.TIME_ZONE): the script shows times as the server does, not in the phone's.
+        "timeZone": timezone.get_default_timezone_name(),
         "t": {
             "pending": _("待同步 (%(n)s)"), "offline": _("离线"), "locating": _("正在获取位置……"),
             "noLocation": _("未能取得位置（%(why)s），已不带位置记录。"),
@@ -160,24 +163,32 @@ def _page(request, template: str, context: dict):
 @caregiver_only
 def today(request):
     """Today's visits in time order: when, who, where (map link), what they need, their ability level."""
-    from yiyang.routing.selectors import published_sequence
-
     # Today, or tomorrow (a route for tomorrow is often published the evening before).
     tomorrow = request.GET.get("day") == "tomorrow"
     day = timezone.localdate() + datetime.timedelta(days=1 if tomorrow else 0)
     orders = list(selectors.caregiver_day(request.user, day))
     levels = selectors.ability_levels({o.elder_id for o in orders}, english=_english()) if orders else {}
     profile = Practitioner.objects.filter(account=request.user).first()
-    # When the dispatcher has published today's routes, the visits come in the route's order with the planned
-    # arrival; visits added since (not in the route) follow in time order.
-    route = published_sequence(profile, day) if profile and orders else {}
+    # When the dispatcher has published today's routes, the visits come in the route's order (the routing app
+    # fills the "visit_sequences" extension point); visits added since (not in the route) follow in time order.
+    # The card shows when the service starts, never the planned arrival (which may be long before).
+    route = _sequence(profile, day) if profile and orders else {}
     visits = [_visit(o, levels) for o in orders]
     for v in visits:
-        v["route_position"], v["planned_arrival"] = route.get(v["order"].pk, (None, None))
+        v["route_position"] = route.get(v["order"].pk)
     visits.sort(key=lambda v: (v["route_position"] is None, v["route_position"] or 0, v["start"]))
     return _page(request, "services/caregiver/today.html", {
         "day": day, "visits": visits, "has_profile": bool(orders) or profile is not None, "routed": bool(route),
         "tomorrow": tomorrow})
+
+
+def _sequence(profile, day) -> dict[int, int]:
+    """order id → position (from 1) in the first planned sequence an app offers for the caregiver's day."""
+    for sequence_of in registry.items("visit_sequences"):
+        sequence = sequence_of(profile, day)
+        if sequence is not None:
+            return {order_id: n for n, order_id in enumerate(sequence, start=1)}
+    return {}
 
 
 def _order(request, pk: int, action: str = "view") -> Order:

@@ -115,3 +115,25 @@ def test_the_bureau_reads_only_and_others_get_404(client, day_of):
     assert page.context["view"] is None
     assert client.post(reverse("routing:publish", args=[RoutePlan.objects.get().pk])).status_code == 404
     assert client.post(reverse("routing:lock"), {"order": w["orders"]["甲"].pk, "caregiver": ""}).status_code == 404
+
+
+def test_the_plan_shows_service_starts_arrivals_and_waiting(client, world):
+    # One caregiver, 甲 (09:00–09:30) one leg east, 乙 (15:00–15:45) a leg further. Waiting costs, so 甲 starts
+    # at 09:30 (the latest it may), ends 10:30, and 乙's service starts 15:00: the caregiver leaves 甲 at
+    # 15:00 − one leg and arrives at 15:00, so the 15:00 − 10:30 − 296 s ≈ 265 minutes are waiting, not early.
+    carer(world, "李护理", lon=106.59)
+    visit(world, "甲", 106.60, window=30)
+    visit(world, "乙", 106.61, hour=15, window=45)
+    client.force_login(world["provider"])
+    client.post(URL, plan_form())
+    page = client.get(f"{URL}?date={day().isoformat()}")
+    html = page.content.decode()
+    (route,) = page.context["view"].routes
+    assert [s.order.elder.name for s in route.stops] == ["甲", "乙"]
+    plan = RoutePlan.objects.get()
+    assert abs(plan.summary["waiting_seconds"] - (15 * 3600 - (10 * 3600 + 1800) - 296)) <= 1
+    assert page.context["view"].summary["waiting_minutes"] == 265 and route.waiting_minutes == 265
+    assert '<strong data-testid="stop-start">服务 15:00–16:00</strong> 乙' in html
+    assert '<span class="muted" data-testid="stop-arrival">15:00 到达</span>' in html
+    assert '<strong data-testid="stop-start">服务 09:30–10:30</strong> 甲' in html
+    assert 'data-testid="waiting"><strong>265</strong>' in html and "等候 265 分钟" in html

@@ -171,3 +171,32 @@ def test_check_in_without_location_permission_says_so(browser, live_server, worl
         assert check_ins(order) == 1
     finally:
         context.close()
+
+
+def test_times_are_the_jurisdictions_on_a_phone_in_another_zone(browser, live_server, world):
+    # A phone set to New York (12 or 13 hours behind Beijing): the visit's time and the check-in time the script
+    # writes after the server's answer are both Beijing times (settings.TIME_ZONE), as the server renders them.
+    order = world["order"]
+    beijing = datetime.timezone(datetime.timedelta(hours=8))
+    context = new_context(browser, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                          timezone_id="America/New_York", geolocation=PHONE, permissions=["geolocation"])
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        page.base_url = live_server.url
+        sign_in(page, "caregiver", PASSWORD)
+        assert page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == "America/New_York"
+        page.goto(page.base_url + "/services/m/")
+        start = order.scheduled_start.astimezone(beijing).strftime("%H:%M")
+        assert page.get_by_test_id(f"visit-{order.pk}").locator(".cg-when time").first.inner_text() == start
+        page.goto(page.base_url + f"/services/m/visits/{order.pk}/")
+        page.get_by_test_id("check-in").click()
+        page.get_by_test_id("say").filter(has_text="已签到").wait_for()
+        page.wait_for_function(SYNCED)
+        order.refresh_from_db()
+        shown = page.locator('[data-field="check_in_at"]').inner_text()
+        assert shown == order.check_in_at.astimezone(beijing).strftime("%H:%M")
+        new_york = page.evaluate("iso => new Date(iso).getHours()", order.check_in_at.isoformat())
+        assert int(shown[:2]) == (new_york + 12) % 24 or int(shown[:2]) == (new_york + 13) % 24
+    finally:
+        context.close()

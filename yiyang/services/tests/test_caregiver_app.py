@@ -96,7 +96,7 @@ def test_today_lists_only_my_visits_in_time_order_in_bounded_queries(client, wor
     assert response["Cache-Control"] == "private, no-cache"
 
 
-def test_today_follows_the_published_route_with_planned_arrivals(client, world):
+def test_today_follows_the_published_route_showing_service_starts(client, world):
     from yiyang.routing.models import PlanStatus, RoutePlan, RouteStop
 
     first = visit(world, world["wang"], start=at_today(8))
@@ -104,13 +104,15 @@ def test_today_follows_the_published_route_with_planned_arrivals(client, world):
     added = visit(world, world["zhang"], start=at_today(7))  # booked after the route was published
     plan = RoutePlan.objects.create(provider=world["org"], day=timezone.localdate(), version=1,
                                     status=PlanStatus.PUBLISHED)
-    # The dispatcher's route goes to 张建国 first (09:00 window opens at 09:00, arrival 09:05), then 王秀英.
-    RouteStop.objects.create(plan=plan, order=second, caregiver=world["carer"], position=1, arrival=at_today(9, 5))
-    RouteStop.objects.create(plan=plan, order=first, caregiver=world["carer"], position=2, arrival=at_today(10, 20))
+    # The dispatcher's route goes to 张建国 first (window opens 09:00), then 王秀英 (08:00): the phone says when
+    # each service starts (the booked 09:00 and 08:00), not the planned arrivals (08:55, 07:30).
+    RouteStop.objects.create(plan=plan, order=second, caregiver=world["carer"], position=1, arrival=at_today(8, 55))
+    RouteStop.objects.create(plan=plan, order=first, caregiver=world["carer"], position=2, arrival=at_today(7, 30))
     html = signed_in(client, world["caregiver"]).get(APP).content.decode()
     assert [int(pk) for pk in re.findall(r'data-testid="visit-(\d+)"', html)] == [second.pk, first.pk, added.pk]
-    assert f'data-testid="route-{second.pk}">路线第 1 站 · 预计 09:05 到达<' in html
-    assert f'data-testid="route-{first.pk}">路线第 2 站 · 预计 10:20 到达<' in html
+    assert f'data-testid="route-{second.pk}">路线第 1 站 · 09:00 开始服务<' in html
+    assert f'data-testid="route-{first.pk}">路线第 2 站 · 08:00 开始服务<' in html
+    assert "08:55" not in html and "07:30" not in html and "到达" not in html
     assert f'data-testid="route-{added.pk}"' not in html and 'data-testid="routed"' in html
     # A draft (not published) route changes nothing.
     plan.status = PlanStatus.DRAFT

@@ -131,6 +131,8 @@
   }
   function refresh() { return queue.all().then(render); }
 
+  var clockFormat = new Intl.DateTimeFormat("en-GB", {hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+                                                        timeZone: cfg.timeZone});
   function applyServer(order) {
     // The server's answer after a step: the order's status and result as they now are.
     document.querySelectorAll('[data-order="' + order.id + '"][data-status]').forEach(function (card) {
@@ -142,7 +144,8 @@
         label.className = "cg-status cg-status-" + order.status;
       }
     });
-    var hm = function (iso) { if (!iso) return "—"; var d = new Date(iso); return ("0" + d.getHours()).slice(-2) + ":" + ("0" + d.getMinutes()).slice(-2); };
+    // In the jurisdiction's zone (cfg.timeZone), like the server-rendered times, not the phone's.
+    var hm = function (iso) { return iso ? clockFormat.format(new Date(iso)) : "—"; };
     var set = function (field, text) { var n = document.querySelector('[data-field="' + field + '"]'); if (n) n.textContent = text; };
     if (document.querySelector("article[data-order='" + order.id + "']")) {
       set("check_in_at", hm(order.check_in_at));
