@@ -25,18 +25,34 @@ from .models import (
 )
 
 
+def _pair(username: str, ip: str | None) -> dict:
+    return {"username": username.lower(), **({"ip": ip} if ip else {"ip__isnull": True})}
+
+
 def _throttled(username: str, ip: str | None) -> bool:
+    """Locked: this username from this address, or this username everywhere, or this address for everyone.
+
+    The pair lock is the tight one: wrong passwords typed by someone elsewhere must not lock the real person
+    out. The username-wide limit is six times higher so a guess spread over a few addresses still stops
+    well short of a useful number of tries (30 per 15 minutes) while one stranger alone cannot reach it.
+    """
     since = timezone.now() - datetime.timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
     recent = LoginFailure.objects.filter(at__gte=since)
     limit = settings.LOGIN_FAILURE_LIMIT
-    if recent.filter(username=username.lower()).count() >= limit:
+    if recent.filter(**_pair(username, ip)).count() >= limit:
+        return True
+    if recent.filter(username=username.lower()).count() >= settings.LOGIN_FAILURE_USERNAME_LIMIT:
         return True
     # An address gets more room than a username: several clerks may share one office gateway.
     return bool(ip) and recent.filter(ip=ip).count() >= limit * 4
 
 
-def sign_in(*, username: str, password: str, ip: str | None, request=None) -> User:
-    """Check credentials with throttling; log success and failure. Raises LoginError."""
+def sign_in(*, username: str, password: str, ip: str | None, request=None, staff_only: bool = False) -> User:
+    """Check credentials with throttling; log success and failure. Raises LoginError.
+
+    `staff_only` is the Django admin's sign-in: an account without is_staff is refused like a wrong password
+    (and audited as such), as the admin's own form does.
+    """
     username = (username or "").strip()
     if _throttled(username, ip):
         audit.record(actor=None, action=AuditAction.LOGIN_FAILED, object_type="core.user",
@@ -47,16 +63,22 @@ def sign_in(*, username: str, password: str, ip: str | None, request=None) -> Us
             status=429,
         )
     user = authenticate(request, username=username, password=password)
+    if user is not None and staff_only and not user.is_staff:
+        audit.record(actor=None, action=AuditAction.LOGIN_FAILED, object_type="core.user",
+                     object_repr=username[:150], detail="admin: not staff", ip=ip)
+        raise LoginError("invalid_credentials", INVALID_CREDENTIALS)
     if user is None:
         with transaction.atomic():
             LoginFailure.objects.create(username=username.lower(), ip=ip)
             audit.record(actor=None, action=AuditAction.LOGIN_FAILED, object_type="core.user",
-                         object_repr=username[:150], ip=ip)
+                         object_repr=username[:150], detail="admin" if staff_only else "", ip=ip)
         raise LoginError("invalid_credentials", INVALID_CREDENTIALS)
     with transaction.atomic():
-        LoginFailure.objects.filter(username=username.lower()).delete()
+        # Only this address's failures: others' guesses keep counting towards the username-wide limit.
+        LoginFailure.objects.filter(**_pair(username, ip)).delete()
         User.objects.filter(pk=user.pk).update(last_login=timezone.now())
-        audit.record(actor=user, action=AuditAction.LOGIN, instance=user, ip=ip)
+        audit.record(actor=user, action=AuditAction.LOGIN, instance=user, detail="admin" if staff_only else "",
+                     ip=ip)
     return user
 
 
