@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import audit, pii
+from . import audit, pii, policy
 from .errors import INVALID_CREDENTIALS, THROTTLED, DomainError, LoginError
 from .models import (
     ORGANISATION_ROLES,
@@ -99,6 +99,33 @@ def issue_api_token(*, user: User) -> tuple[str, ApiToken]:
     return key, token
 
 
+@transaction.atomic
+def revoke_api_token(*, actor: User, token: ApiToken) -> ApiToken:
+    """Revoke one token (idempotent: a revoked one keeps its first revocation time)."""
+    policy.may_revoke_api_token(actor, token).require()
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit.record(actor=actor, action=AuditAction.UPDATE, instance=token.user,
+                     detail=f"token {token.prefix}… revoked", region_code=token.user.scope_code)
+    return token
+
+
+def _revoke_all(*, actor: User | None, user: User, why: str) -> int:
+    count = ApiToken.objects.filter(user=user, revoked_at=None).update(revoked_at=timezone.now())
+    if count:
+        audit.record(actor=actor, action=AuditAction.UPDATE, instance=user,
+                     detail=f"{count} token(s) revoked: {why}", region_code=user.scope_code)
+    return count
+
+
+@transaction.atomic
+def revoke_all_api_tokens(*, actor: User, user: User) -> int:
+    """Revoke every live token of `user`; returns how many were live."""
+    policy.may_revoke_api_tokens_of(actor, user).require()
+    return _revoke_all(actor=actor, user=user, why="all")
+
+
 def _check_scope_assignment(*, actor: User, role: str, region: Region | None, organisation) -> None:
     """The actor may only create or move accounts inside their own jurisdiction."""
     if actor.is_superuser:
@@ -180,6 +207,9 @@ def set_account_active(*, actor: User, user: User, active: bool) -> User:
     user.save(update_fields=["is_active"])
     audit.record(actor=actor, action=AuditAction.UPDATE, instance=user, before=before,
                  after=audit.snapshot(user), region_code=user.scope_code)
+    if not active:
+        # A token must not outlive the account's deactivation (nor come back alive if it is re-enabled).
+        _revoke_all(actor=actor, user=user, why="account deactivated")
     return user
 
 
@@ -193,6 +223,15 @@ def change_password(*, actor: User, user: User, new_password: str) -> None:
     user.save(update_fields=["password"])
     audit.record(actor=actor, action=AuditAction.UPDATE, instance=user, detail="password changed",
                  region_code=user.scope_code)
+    # Whoever held the old password may have made tokens with it.
+    _revoke_all(actor=actor, user=user, why="password changed")
+
+
+def change_own_password(*, user: User, current_password: str, new_password: str) -> None:
+    """A person changes their own password: the current one is required; their API tokens are revoked."""
+    if not user.check_password(current_password or ""):
+        raise ValidationError({"current_password": [_("当前密码不正确。")]})
+    change_password(actor=user, user=user, new_password=new_password)
 
 
 def reveal_id_number(*, actor: User, subject, region_code: str = "") -> str:
