@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "yiyang.core.middleware.PreferredLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "yiyang.api.middleware.RejectNulMiddleware",
+    "yiyang.api.middleware.ApiErrorFormatMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
