@@ -22,7 +22,8 @@ from .factories import catalogue, make_caregiver, soon
 pytestmark = [pytest.mark.browser, pytest.mark.flushes, pytest.mark.django_db(transaction=True)]
 HOME = (D("31.800000"), D("106.600000"))
 PHONE = {"latitude": 31.8003, "longitude": 106.6004}  # about 50 m from the door
-SYNCED = "() => document.body.dataset.pending === '0'"  # a function, not an expression (eval, refused by the CSP): the page's count of queued items, after a sync
+# The page's count of queued items, after a sync (a function, not an expression: the CSP refuses eval).
+SYNCED = "() => document.body.dataset.pending === '0'"
 
 
 @pytest.fixture
