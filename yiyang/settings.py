@@ -73,11 +73,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "yiyang.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "yiyang.core.middleware.PreferredLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "yiyang.api.middleware.RejectNulMiddleware",
+    "yiyang.api.middleware.ApiErrorFormatMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -139,8 +141,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     {"NAME": "yiyang.core.passwords.CharacterClassValidator"},
 ]
-# Login throttling: this many failures for one username or one address within the window lock it out.
+# Login throttling within the window: LIMIT failures lock one username from one address (so anonymous guesses
+# from elsewhere cannot lock the real person out); USERNAME_LIMIT failures from all addresses together lock the
+# username everywhere (a slow guess spread over many addresses); LIMIT x 4 lock one address for all usernames.
 LOGIN_FAILURE_LIMIT = int(os.environ.get("YIYANG_LOGIN_FAILURE_LIMIT", "5"))
+LOGIN_FAILURE_USERNAME_LIMIT = int(os.environ.get("YIYANG_LOGIN_FAILURE_USERNAME_LIMIT", "30"))
 LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("YIYANG_LOGIN_FAILURE_WINDOW", "900"))
 API_TOKEN_LIFETIME_DAYS = int(os.environ.get("YIYANG_API_TOKEN_DAYS", "30"))
 
@@ -158,14 +163,22 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Only our own files run or style a page. img-src allows data: for the SVG icons Swagger UI (/api/docs) and
+# ECharts' exports embed; frame-ancestors repeats X-Frame-Options for browsers that honour only CSP.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "font-src 'self'",
+    "connect-src 'self'", "object-src 'none'", "base-uri 'self'", "form-action 'self'", "frame-ancestors 'none'",
+])
 SECURE_SSL_REDIRECT = env_bool("YIYANG_SSL_REDIRECT", False)  # usually done by the reverse proxy
 SECURE_HSTS_SECONDS = int(os.environ.get("YIYANG_HSTS_SECONDS", "31536000" if HTTPS else "0"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
-if env_bool("YIYANG_BEHIND_PROXY", False):
+# How many reverse proxies stand in front of us: the client address is that many entries from the right of
+# X-Forwarded-For (each proxy appends what it saw; everything further left is the client's own claim and can be
+# forged). 0: REMOTE_ADDR only. YIYANG_BEHIND_PROXY alone means one proxy.
+BEHIND_PROXY = env_bool("YIYANG_BEHIND_PROXY", False)
+TRUSTED_PROXIES = int(os.environ.get("YIYANG_TRUSTED_PROXIES", "1" if BEHIND_PROXY else "0"))
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    USE_X_FORWARDED_FOR = True
-else:
-    USE_X_FORWARDED_FOR = False
 
 # Request size limits: oversized requests are refused with 413 before they reach a view.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("YIYANG_MAX_REQUEST_BYTES", str(2 * 1024 * 1024)))

@@ -1,9 +1,18 @@
 from django.contrib import admin
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from yiyang.api.main import api
 
+
+def favicon(request):
+    # Browsers (and the admin, the API docs) ask for /favicon.ico whatever the page links: point them at the SVG.
+    return HttpResponsePermanentRedirect(static("core/favicon.svg"))
+
+
 urlpatterns = [
+    path("favicon.ico", favicon),
     path("", include("yiyang.core.urls")),
     path("registry/", include("yiyang.registry.urls")),
     path("assessment/", include("yiyang.assessment.urls")),

@@ -51,6 +51,10 @@ PYDANTIC_MESSAGES = {
 }
 
 
+def csrf_message():
+    return _("CSRF 校验失败：请求缺少有效的 CSRF 令牌。请刷新页面后重试；接口调用请使用访问令牌（Bearer）。")
+
+
 def error_body(status: int, code: str, message: str, errors: list | None = None) -> dict:
     return {"status": status, "code": code, "message": str(message), "errors": errors or []}
 
@@ -134,6 +138,9 @@ def http_error(request, exc: HttpError, api):
     status = exc.status_code
     if status == 400:
         body = error_body(400, "malformed_request", _("请求内容无法解析，请检查 JSON 格式。"))
+    elif status == 403 and "csrf" in str(exc).lower():
+        # django-ninja's session auth refuses a missing or stale CSRF token with a bare 403.
+        body = error_body(403, ErrorCode.CSRF_FAILED, csrf_message())
     elif status == 403:
         body = error_body(403, "forbidden", _("您的角色无权执行此操作。"))
     elif status == 405:

@@ -12,6 +12,8 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.utils.translation import gettext as _
 
+from yiyang.core.errors import ErrorCode
+
 from .errors import error_body
 
 NUL = "\x00"
@@ -72,3 +74,31 @@ class RejectNulMiddleware:
         except (ValueError, UnicodeDecodeError):
             return fields  # not JSON: the operation answers 400
         return fields + list(_nul_paths(data, ""))
+
+
+class ApiErrorFormatMiddleware:
+    """Answers under /api/ that Django or django-ninja make outside our handlers (an unknown path's 404, a
+    wrong method's 405, an unexpected exception's 500 from handler500) get the single error format too.
+
+    Sits after the language middleware so the message is in the caller's language."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not request.path_info.startswith("/api/") or response.status_code not in (404, 405, 500):
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response  # already ours
+        if response.status_code == 404:
+            body = error_body(404, ErrorCode.NOT_FOUND, _("没有这个接口，请核对请求地址（接口文档：/api/docs）。"))
+        elif response.status_code == 405:
+            body = error_body(405, ErrorCode.METHOD_NOT_ALLOWED, _("不支持该请求方法。"))
+        else:
+            body = error_body(500, ErrorCode.SERVER_ERROR,
+                              _("服务器出现问题，您的数据未被修改。请稍后重试；如持续出现，请联系系统管理员。"))
+        answer = JsonResponse(body, status=response.status_code)
+        if response.has_header("Allow"):
+            answer["Allow"] = response["Allow"]
+        return answer

@@ -1,7 +1,32 @@
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
 
+from . import services
+from .errors import LoginError
+from .middleware import client_ip
 from .models import AuditEvent, Region, User
+
+
+class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
+    """The admin's sign-in through services.sign_in: the same throttle and the same audit as /login/."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is not None and password:
+            try:
+                self.user_cache = services.sign_in(username=username, password=password,
+                                                   ip=client_ip(self.request), request=self.request,
+                                                   staff_only=True)
+            except LoginError as exc:
+                raise ValidationError(exc.message, code=exc.code) from None
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 @admin.register(User)

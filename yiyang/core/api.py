@@ -12,7 +12,7 @@ from yiyang.api.types import Id, column
 from . import selectors, services
 from .errors import DomainError
 from .middleware import client_ip
-from .models import AuditEvent, Region, Role, User
+from .models import ApiToken, AuditEvent, Region, Role, User
 from .scope import get_scoped_or_404
 
 router = Router()
@@ -84,6 +84,45 @@ def me(request):
         "id": user.pk, "username": user.username, "display_name": user.display_name, "role": user.role,
         "role_label": str(user.get_role_display()), "scope": _scope_of(user),
     }
+
+
+class ApiTokenOut(Schema):
+    id: int
+    prefix: str = Field(..., description="The token's first characters after `yy_`, to tell tokens apart.")
+    created_at: datetime.datetime
+    last_used_at: datetime.datetime | None
+    expires_at: datetime.datetime
+    revoked_at: datetime.datetime | None
+
+
+class RevokedOut(Schema):
+    revoked: int
+
+
+def _token(t) -> dict:
+    return {"id": t.pk, "prefix": t.prefix, "created_at": t.created_at, "last_used_at": t.last_used_at,
+            "expires_at": t.expires_at, "revoked_at": t.revoked_at}
+
+
+@router.get("me/tokens", response={200: list[ApiTokenOut], **ERRORS}, tags=["auth"], summary="My API tokens")
+def my_tokens(request):
+    """The caller's own tokens, newest first (at most 100), revoked and expired ones included."""
+    return [_token(t) for t in selectors.api_tokens_of(user=request.user)[:100]]
+
+
+@router.post("me/tokens/{int:token_id}/revoke", response={200: ApiTokenOut, **ERRORS}, tags=["auth"],
+             summary="Revoke one of my tokens")
+def revoke_my_token(request, token_id: Id):
+    """Idempotent. Another person's token answers 404."""
+    token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
+    return _token(services.revoke_api_token(actor=request.user, token=token))
+
+
+@router.post("me/tokens/revoke-all", response={200: RevokedOut, **ERRORS}, tags=["auth"],
+             summary="Revoke all my tokens")
+def revoke_my_tokens(request):
+    """Every live token of the caller, the one making this call included."""
+    return {"revoked": services.revoke_all_api_tokens(actor=request.user, user=request.user)}
 
 
 class RegionOut(Schema):

@@ -12,6 +12,7 @@ class ErrorCode(StrEnum):
 
     VALIDATION = "validation_error"      # 422: a field is wrong; `errors` says which
     FORBIDDEN = "forbidden"              # 403: the role or scope does not allow the step
+    CSRF_FAILED = "csrf_failed"          # 403: a session call without a valid CSRF token (not a role matter)
     NOT_FOUND = "not_found"              # 404: missing, or outside the caller's scope
     INVALID_STATE = "invalid_state"      # 409: the object is not in a state that allows the step
     CONFLICT = "conflict"                # 409: it collides with something that exists (a duplicate)

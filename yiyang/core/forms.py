@@ -71,6 +71,21 @@ class LoginForm(forms.Form):
                                widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
 
 
+class PasswordChangeForm(forms.Form):
+    current_password = forms.CharField(label=_("当前密码"), max_length=256, strip=False,
+                                       widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    new_password = forms.CharField(label=_("新密码"), max_length=256, strip=False,
+                                   widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    new_password_again = forms.CharField(label=_("再次输入新密码"), max_length=256, strip=False,
+                                         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("new_password") and data.get("new_password") != data.get("new_password_again"):
+            self.add_error("new_password_again", _("两次输入的新密码不一致。"))
+        return data
+
+
 class RegionPickerWidget(forms.Widget):
     """A cascading province → … → community picker with search by name, pinyin or initials.
 

@@ -105,3 +105,12 @@ def require_roles(actor, *roles, on_object: bool = False) -> None:
     if on_object:
         raise Http404
     raise DomainError(ErrorCode.FORBIDDEN, _("您的角色无权执行此操作。"), status=403)
+
+
+def may_revoke_api_tokens_of(actor, user) -> Decision:
+    """A person revokes their own tokens (the bureau cuts an account off by deactivating it)."""
+    return allow_if(actor.is_superuser or actor.pk == user.pk, _("只能撤销自己的 API 令牌。"))
+
+
+def may_revoke_api_token(actor, token) -> Decision:
+    return may_revoke_api_tokens_of(actor, token.user)

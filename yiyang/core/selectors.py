@@ -116,6 +116,11 @@ def audit_events_for(
     return qs
 
 
+def api_tokens_of(*, user: User):
+    """A person's own tokens, newest first (the hash never leaves the database)."""
+    return ApiToken.objects.filter(user=user).defer("key_hash").order_by("-created_at", "-pk")
+
+
 def user_for_token(key: str) -> User | None:
     if not key or not key.startswith("yy_"):
         return None

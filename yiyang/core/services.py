@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import audit, pii
+from . import audit, pii, policy
 from .errors import INVALID_CREDENTIALS, THROTTLED, DomainError, LoginError
 from .models import (
     ORGANISATION_ROLES,
@@ -25,18 +25,34 @@ from .models import (
 )
 
 
+def _pair(username: str, ip: str | None) -> dict:
+    return {"username": username.lower(), **({"ip": ip} if ip else {"ip__isnull": True})}
+
+
 def _throttled(username: str, ip: str | None) -> bool:
+    """Locked: this username from this address, or this username everywhere, or this address for everyone.
+
+    The pair lock is the tight one: wrong passwords typed by someone elsewhere must not lock the real person
+    out. The username-wide limit is six times higher so a guess spread over a few addresses still stops
+    well short of a useful number of tries (30 per 15 minutes) while one stranger alone cannot reach it.
+    """
     since = timezone.now() - datetime.timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
     recent = LoginFailure.objects.filter(at__gte=since)
     limit = settings.LOGIN_FAILURE_LIMIT
-    if recent.filter(username=username.lower()).count() >= limit:
+    if recent.filter(**_pair(username, ip)).count() >= limit:
+        return True
+    if recent.filter(username=username.lower()).count() >= settings.LOGIN_FAILURE_USERNAME_LIMIT:
         return True
     # An address gets more room than a username: several clerks may share one office gateway.
     return bool(ip) and recent.filter(ip=ip).count() >= limit * 4
 
 
-def sign_in(*, username: str, password: str, ip: str | None, request=None) -> User:
-    """Check credentials with throttling; log success and failure. Raises LoginError."""
+def sign_in(*, username: str, password: str, ip: str | None, request=None, staff_only: bool = False) -> User:
+    """Check credentials with throttling; log success and failure. Raises LoginError.
+
+    `staff_only` is the Django admin's sign-in: an account without is_staff is refused like a wrong password
+    (and audited as such), as the admin's own form does.
+    """
     username = (username or "").strip()
     if _throttled(username, ip):
         audit.record(actor=None, action=AuditAction.LOGIN_FAILED, object_type="core.user",
@@ -47,16 +63,22 @@ def sign_in(*, username: str, password: str, ip: str | None, request=None) -> Us
             status=429,
         )
     user = authenticate(request, username=username, password=password)
+    if user is not None and staff_only and not user.is_staff:
+        audit.record(actor=None, action=AuditAction.LOGIN_FAILED, object_type="core.user",
+                     object_repr=username[:150], detail="admin: not staff", ip=ip)
+        raise LoginError("invalid_credentials", INVALID_CREDENTIALS)
     if user is None:
         with transaction.atomic():
             LoginFailure.objects.create(username=username.lower(), ip=ip)
             audit.record(actor=None, action=AuditAction.LOGIN_FAILED, object_type="core.user",
-                         object_repr=username[:150], ip=ip)
+                         object_repr=username[:150], detail="admin" if staff_only else "", ip=ip)
         raise LoginError("invalid_credentials", INVALID_CREDENTIALS)
     with transaction.atomic():
-        LoginFailure.objects.filter(username=username.lower()).delete()
+        # Only this address's failures: others' guesses keep counting towards the username-wide limit.
+        LoginFailure.objects.filter(**_pair(username, ip)).delete()
         User.objects.filter(pk=user.pk).update(last_login=timezone.now())
-        audit.record(actor=user, action=AuditAction.LOGIN, instance=user, ip=ip)
+        audit.record(actor=user, action=AuditAction.LOGIN, instance=user, detail="admin" if staff_only else "",
+                     ip=ip)
     return user
 
 
@@ -75,6 +97,33 @@ def issue_api_token(*, user: User) -> tuple[str, ApiToken]:
     )
     audit.record(actor=user, action=AuditAction.TOKEN, instance=user, detail=f"token {token.prefix}…")
     return key, token
+
+
+@transaction.atomic
+def revoke_api_token(*, actor: User, token: ApiToken) -> ApiToken:
+    """Revoke one token (idempotent: a revoked one keeps its first revocation time)."""
+    policy.may_revoke_api_token(actor, token).require()
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit.record(actor=actor, action=AuditAction.UPDATE, instance=token.user,
+                     detail=f"token {token.prefix}… revoked", region_code=token.user.scope_code)
+    return token
+
+
+def _revoke_all(*, actor: User | None, user: User, why: str) -> int:
+    count = ApiToken.objects.filter(user=user, revoked_at=None).update(revoked_at=timezone.now())
+    if count:
+        audit.record(actor=actor, action=AuditAction.UPDATE, instance=user,
+                     detail=f"{count} token(s) revoked: {why}", region_code=user.scope_code)
+    return count
+
+
+@transaction.atomic
+def revoke_all_api_tokens(*, actor: User, user: User) -> int:
+    """Revoke every live token of `user`; returns how many were live."""
+    policy.may_revoke_api_tokens_of(actor, user).require()
+    return _revoke_all(actor=actor, user=user, why="all")
 
 
 def _check_scope_assignment(*, actor: User, role: str, region: Region | None, organisation) -> None:
@@ -158,6 +207,9 @@ def set_account_active(*, actor: User, user: User, active: bool) -> User:
     user.save(update_fields=["is_active"])
     audit.record(actor=actor, action=AuditAction.UPDATE, instance=user, before=before,
                  after=audit.snapshot(user), region_code=user.scope_code)
+    if not active:
+        # A token must not outlive the account's deactivation (nor come back alive if it is re-enabled).
+        _revoke_all(actor=actor, user=user, why="account deactivated")
     return user
 
 
@@ -171,6 +223,15 @@ def change_password(*, actor: User, user: User, new_password: str) -> None:
     user.save(update_fields=["password"])
     audit.record(actor=actor, action=AuditAction.UPDATE, instance=user, detail="password changed",
                  region_code=user.scope_code)
+    # Whoever held the old password may have made tokens with it.
+    _revoke_all(actor=actor, user=user, why="password changed")
+
+
+def change_own_password(*, user: User, current_password: str, new_password: str) -> None:
+    """A person changes their own password: the current one is required; their API tokens are revoked."""
+    if not user.check_password(current_password or ""):
+        raise ValidationError({"current_password": [_("当前密码不正确。")]})
+    change_password(actor=user, user=user, new_password=new_password)
 
 
 def reveal_id_number(*, actor: User, subject, region_code: str = "") -> str:

@@ -1,20 +1,22 @@
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import selectors, services
 from .errors import DomainError, LoginError
-from .forms import AccountForm, AuditFilterForm, LoginForm
+from .forms import AccountForm, AuditFilterForm, LoginForm, PasswordChangeForm
+from .http import run_service
 from .middleware import client_ip
-from .models import Region, Role, User
+from .models import ApiToken, Region, Role, User
 from .navigation import home_panels, landing_page
 from .permissions import role_required
 from .scope import get_scoped_or_404
@@ -145,6 +147,51 @@ def account_set_active(request, pk):
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("core:account_detail", pk)
+
+
+@login_required
+def my_account(request):
+    tokens = list(selectors.api_tokens_of(user=request.user)[:100])
+    return render(request, "core/my_account.html", {"tokens": tokens, "now": timezone.now(),
+                                                    "live": [t for t in tokens if t.revoked_at is None]})
+
+
+@login_required
+@require_POST
+def my_token_revoke(request, pk):
+    token = get_object_or_404(ApiToken, pk=pk, user=request.user)  # someone else's token is simply not found
+    run_service(request, lambda: services.revoke_api_token(actor=request.user, token=token),
+                success=_("令牌 %(prefix)s… 已撤销。") % {"prefix": token.prefix})
+    return redirect("core:my_account")
+
+
+@login_required
+@require_POST
+def my_tokens_revoke_all(request):
+    run_service(request, lambda: services.revoke_all_api_tokens(actor=request.user, user=request.user),
+                success=lambda n: _("已撤销 %(count)d 个令牌。") % {"count": n})
+    return redirect("core:my_account")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def my_password(request):
+    form = PasswordChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.change_own_password(user=request.user, current_password=data["current_password"],
+                                         new_password=data["new_password"])
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                for e in errors:
+                    form.add_error(field if field in form.fields else None, e)
+        else:
+            # The session's hash follows the new password, so this browser stays signed in (others are out).
+            update_session_auth_hash(request, request.user)
+            messages.success(request, _("密码已修改，您的 API 令牌已全部撤销。"))
+            return redirect("core:my_account")
+    return render(request, "core/my_password.html", {"form": form}, status=422 if form.errors else 200)
 
 
 @bureau_required

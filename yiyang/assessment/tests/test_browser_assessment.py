@@ -61,10 +61,10 @@ def test_request_assess_on_a_tablet_review_and_publish(page, roles):
     page.fill("#informant", "杨志强")
     page.select_option("#relationship", "child")  # a change: the Annex A block autosaves
     page.locator("label.check", has_text="痴呆（未特指）").click()
-    page.wait_for_function("document.querySelector('#progress .saved') !== null")
+    page.wait_for_function("() => document.querySelector('#progress .saved') !== null")
     for code, score in MILD.items():
         page.locator(f"#item-{code.replace('.', '-')} input[value='{score}']").check()
-    page.wait_for_function("document.querySelector('[data-testid=answered]').innerText.includes('26 / 26')")
+    page.wait_for_function("() => document.querySelector('[data-testid=answered]').innerText.includes('26 / 26')")
     assert page.get_by_test_id("running-total").inner_text() == "76 / 90"
     assert page.get_by_test_id("progress-B.1").inner_text() == "29 / 32"
     assert "中度失能" in page.locator("#progress .preview").inner_text()  # 轻度 + dementia → 中度 (preview)

@@ -163,6 +163,26 @@ def test_openapi_and_docs(client, roles):
     assert "cdn" not in docs.content.decode().lower()  # served from our own static files
 
 
+def test_openapi_json_has_no_duplicate_keys(client, roles):
+    # A file route once listed its 200 twice (int and str key): Swagger UI then refused the whole document.
+    import json
+
+    duplicates = []
+
+    def pairs(items):
+        keys = [k for k, _ in items]
+        duplicates.extend({k for k in keys if keys.count(k) > 1})
+        return dict(items)
+
+    schema = json.loads(client.get("/api/openapi.json").content, object_pairs_hook=pairs)
+    assert duplicates == []
+    report = schema["paths"]["/api/v1/assessments/{assessment_id}/report.pdf"]["get"]["responses"]
+    assert list(report["200"]["content"]) == ["application/pdf"]
+    bank = schema["paths"]["/api/v1/benefits/rolls/{roll_id}/bank-file"]["get"]["responses"]
+    assert set(bank["200"]["content"]) == {
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "text/csv"}
+
+
 def test_api_requires_auth(client, roles):
     assert client.get("/api/v1/accounts").status_code == 401
 

@@ -103,3 +103,15 @@ def test_phone_sized_screen_has_a_menu(page, roles):
     page.get_by_text("菜单").click()
     assert page.get_by_role("link", name="首页").is_visible()
     assert "登科街道" in page.locator("[data-testid=jurisdiction]").inner_text()
+
+
+def test_api_docs_render_their_operations(page, roles):
+    sign_in(page, "bureau", PASSWORD)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(page.base_url + "/api/docs")
+    page.locator(".opblock").first.wait_for()
+    assert page.locator(".opblock").count() > 50
+    assert page.get_by_text("/api/v1/auth/token", exact=True).count() >= 1
+    assert not page.get_by_text("duplicated mapping key").count()
+    assert errors == []

@@ -141,3 +141,71 @@ def test_security_headers_and_cookie_flags(client, roles):
     from django.conf import settings
 
     assert settings.SESSION_COOKIE_HTTPONLY and settings.SESSION_COOKIE_SAMESITE == "Lax"
+
+
+@override_settings(LOGIN_FAILURE_LIMIT=3)
+def test_wrong_passwords_lock_that_address_only(client, roles):
+    for _ in range(3):
+        client.post(reverse("core:login"), {"username": "bureau", "password": "wrong"}, REMOTE_ADDR="203.0.113.9")
+    locked = client.post(reverse("core:login"), {"username": "bureau", "password": PASSWORD},
+                         REMOTE_ADDR="203.0.113.9")
+    assert "登录失败次数过多" in locked.content.decode()
+    # The real person, elsewhere, still gets in; the stranger's failures stay on record.
+    ok = client.post(reverse("core:login"), {"username": "bureau", "password": PASSWORD}, REMOTE_ADDR="10.0.0.7")
+    assert ok.status_code == 302
+    assert LoginFailure.objects.filter(username="bureau", ip="203.0.113.9").count() == 3
+
+
+@override_settings(LOGIN_FAILURE_LIMIT=3, LOGIN_FAILURE_USERNAME_LIMIT=5)
+def test_failures_from_many_addresses_lock_the_username_everywhere(client, roles):
+    for n in range(5):  # 2 + 2 + 1: no pair reaches 3, the username reaches 5
+        client.post(reverse("core:login"), {"username": "bureau", "password": "wrong"},
+                    REMOTE_ADDR=f"198.51.100.{n // 2}")
+    resp = client.post(reverse("core:login"), {"username": "bureau", "password": PASSWORD}, REMOTE_ADDR="10.0.0.7")
+    assert resp.status_code == 401 and "登录失败次数过多" in resp.content.decode()
+
+
+@override_settings(TRUSTED_PROXIES=0)
+def test_forwarded_for_is_ignored_without_trusted_proxies(client, roles):
+    client.post(reverse("core:login"), {"username": "bureau", "password": PASSWORD}, REMOTE_ADDR="10.9.9.9",
+                HTTP_X_FORWARDED_FOR="1.2.3.4")
+    assert AuditEvent.objects.get(action="login").ip == "10.9.9.9"
+
+
+@pytest.mark.parametrize("hops, forwarded, expected", [
+    (1, "1.2.3.4, 203.0.113.5", "203.0.113.5"),       # the forged leftmost entry is not believed
+    (2, "1.2.3.4, 203.0.113.5, 10.0.0.2", "203.0.113.5"),
+    (2, "203.0.113.5", "203.0.113.5"),                  # came in past the outer proxy: what the inner one saw
+    (1, "not-an-address", "10.0.0.1"),                  # garbage never reaches the address column
+    (1, "", "10.0.0.1"),
+])
+def test_client_address_counts_trusted_proxies_from_the_right(rf, hops, forwarded, expected):
+    from yiyang.core.middleware import client_ip
+
+    request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)
+    with override_settings(TRUSTED_PROXIES=hops):
+        assert client_ip(request) == expected
+
+
+@override_settings(LOGIN_FAILURE_LIMIT=3)
+def test_admin_login_is_throttled_and_audited(client, roles):
+    from yiyang.core.models import User
+
+    User.objects.filter(username="bureau").update(is_staff=True)
+    for _ in range(3):
+        resp = client.post("/admin/login/", {"username": "bureau", "password": "wrong"}, REMOTE_ADDR="203.0.113.9")
+        assert resp.status_code == 200 and "_auth_user_id" not in client.session
+    assert AuditEvent.objects.filter(action="login_failed", object_repr="bureau", ip="203.0.113.9").count() == 3
+    locked = client.post("/admin/login/", {"username": "bureau", "password": PASSWORD}, REMOTE_ADDR="203.0.113.9")
+    assert "登录失败次数过多" in locked.content.decode() and "_auth_user_id" not in client.session
+    ok = client.post("/admin/login/?next=/admin/", {"username": "bureau", "password": PASSWORD, "next": "/admin/"},
+                     REMOTE_ADDR="10.0.0.7")
+    assert ok.status_code == 302 and client.session["_auth_user_id"] == str(roles["bureau"].pk)
+    assert AuditEvent.objects.get(action="login", detail="admin").ip == "10.0.0.7"
+
+
+def test_admin_login_refuses_non_staff_and_audits_it(client, roles):
+    resp = client.post("/admin/login/", {"username": "street", "password": PASSWORD})
+    assert resp.status_code == 200 and "_auth_user_id" not in client.session
+    assert AuditEvent.objects.filter(action="login_failed", object_repr="street", detail="admin: not staff").exists()
+    assert not AuditEvent.objects.filter(action="login", actor=roles["street"]).exists()

@@ -28,7 +28,7 @@ def test_community_worker_finds_an_elder_by_pinyin_initials_and_registers_a_deat
     page.wait_for_url("**/registry/elders/**")
     page.wait_for_load_state("load")
     page.fill("#id_q", "hsz")
-    page.wait_for_function("document.querySelectorAll('#elder-results tbody tr').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#elder-results tbody tr').length === 1")
     results = page.locator("#elder-results tbody tr")
     assert "何淑珍" in results.first.inner_text()
     assert "文治街道的人" not in page.content()

@@ -82,7 +82,7 @@ def test_community_worker_fixes_a_broken_file_imports_it_finds_an_elder_and_regi
     # Find 蒲国华 by pinyin initials and register the death.
     page.goto(page.base_url + "/registry/elders/")
     page.fill("#id_q", "pgh")
-    page.wait_for_function("document.querySelectorAll('#elder-results tbody tr').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#elder-results tbody tr').length === 1")
     page.locator("#elder-results tbody tr").first.get_by_role("link", name="蒲国华").click()
     wait_for_object_page(page, "/registry/elders/")
     page.select_option("#status-action select[name=kind]", "death")

@@ -22,7 +22,8 @@ from .factories import catalogue, make_caregiver, soon
 pytestmark = [pytest.mark.browser, pytest.mark.flushes, pytest.mark.django_db(transaction=True)]
 HOME = (D("31.800000"), D("106.600000"))
 PHONE = {"latitude": 31.8003, "longitude": 106.6004}  # about 50 m from the door
-SYNCED = "document.body.dataset.pending === '0'"  # the page's count of queued items, after a sync
+# The page's count of queued items, after a sync (a function, not an expression: the CSP refuses eval).
+SYNCED = "() => document.body.dataset.pending === '0'"
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ def test_check_in_offline_then_sync_once_and_check_out(phone, world):
     assert page.get_by_test_id(f"visit-{order.pk}").is_visible()
     assert "需要助浴椅" in page.get_by_test_id(f"visit-{order.pk}").inner_text()
     assert page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)") == app
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     # A step the server refuses (签退 before 签到, e.g. from a stale page) is dropped with the reason, not retried.
     page.evaluate("""order => caregiverQueue.add({kind: "check-out", order: String(order), key: "stale-1",
         at: new Date().toISOString(), created: Date.now(), notes: ""}).then(() => caregiverQueue.sync())""", order.pk)

@@ -91,14 +91,14 @@ def test_family_orders_provider_assigns_caregiver_serves_family_rates_bureau_set
         mobile.get_by_test_id(f"open-{order.pk}").click()
         mobile.get_by_test_id("check-in").click()
         mobile.get_by_test_id("check-out-step").wait_for()
-        mobile.wait_for_function("document.body.dataset.pending === '0'")
+        mobile.wait_for_function("() => document.body.dataset.pending === '0'")
         # The bath takes its hour (the clock is moved rather than waited for; a visit of a few seconds is flagged).
         write_beside_server(lambda: Order.objects.filter(pk=order.pk).update(
             check_in_at=timezone.now() - datetime.timedelta(minutes=55)))
         mobile.get_by_test_id("notes").fill("助浴完成，皮肤无破损")
         mobile.get_by_test_id("check-out").click()
         mobile.get_by_test_id("say").filter(has_text="已签退").wait_for()
-        mobile.wait_for_function("document.body.dataset.pending === '0'")
+        mobile.wait_for_function("() => document.body.dataset.pending === '0'")
         # The app's service worker caches pages in the background: let it finish before the phone goes away.
         assert mobile.evaluate("navigator.serviceWorker.ready.then(() => true)")
     finally:

@@ -299,7 +299,7 @@ def test_family_sets_up_and_stops_a_standing_order_in_the_browser(page, browser_
     with page.expect_response(lambda r: "/services/orders/new/" in r.url):
         page.fill("#id_date", start.isoformat())
         page.locator("#id_date").dispatch_event("change")
-    page.wait_for_function(f"document.querySelector('#id_date').value === '{start.isoformat()}'")
+    page.wait_for_function(f"() => document.querySelector('#id_date').value === '{start.isoformat()}'")
     with page.expect_response(lambda r: "/services/orders/new/" in r.url):
         page.locator("#id_repeat").check()
     page.get_by_test_id("weekdays").wait_for()
