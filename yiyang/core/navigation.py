@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from . import registry
 from .models import Role
 
 
@@ -97,22 +98,26 @@ def flatten(menu: list[dict]) -> list[dict]:
 
 
 # Where a role lands after signing in when no page was asked for (a caregiver on a phone wants today's visits,
-# not the dashboard). Domains register theirs in AppConfig.ready(): role -> URL name.
+# not the dashboard): (role, URL name) pairs in core.registry's "landing_pages". The dict is the older spelling,
+# kept until every app registers instead (services/apps.py still writes it).
 LANDING_PAGES: dict[str, str] = {}
 
 
 def landing_page(user) -> str:
+    for role, url_name in registry.items("landing_pages"):
+        if role == user.role:
+            return url_name
     return LANDING_PAGES.get(user.role, "core:home")
 
 
-# Home-page panels contributed by domains: callables (request) -> dict | None with "template" and its context.
-# Each domain registers its own in its AppConfig.ready(), so the home page grows with the issues.
-HOME_PANELS: list = []
+# Home-page panels contributed by domains: core.registry's "home_panels". HOME_PANELS is that very list, for
+# apps that still append to it directly (services/apps.py) until they call register().
+HOME_PANELS: list = registry._stores["home_panels"]
 
 
 def home_panels(request) -> list[dict]:
     panels = []
-    for panel in HOME_PANELS:
+    for panel in registry.items("home_panels"):
         result = panel(request)
         if result:
             panels.append(result)

@@ -4,12 +4,13 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from yiyang.assessment.selectors import current_levels
 from yiyang.core import pii
+from yiyang.core import registry as extensions
 from yiyang.core.models import Region, Role
 from yiyang.core.permissions import may_view_full_id, role_required
 from yiyang.core.scope import get_scoped_or_404
@@ -73,7 +74,7 @@ def _elder_filters(request):
     form = ElderFilterForm(request.GET or None, region_choices=region_choices(request.user))
     data = dict(form.cleaned_data) if form.is_valid() else {}
     data.pop("per_page", None)
-    filters = selectors.ElderFilters(**{k: v for k, v in data.items() if v})
+    filters = selectors.split_filters({k: v for k, v in data.items() if v})
     if not request.GET:
         filters.status = "active"
     return form, filters
@@ -91,11 +92,15 @@ def elder_list(request):
     page = Paginator(qs, per_page).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     labels = selectors.category_labels([e.pk for e in rows])
-    levels = current_levels([e.pk for e in rows])
+    # Columns of higher apps (the ability level): each fills its cells for the page in one read.
+    columns = [f for f in selectors.extra_filters() if f.column and f.cells]
+    cells = [f.cells([e.pk for e in rows]) for f in columns]
     today = timezone.localdate()
     context = {
         "form": form, "page": page, "per_page": per_page, "page_sizes": PAGE_SIZES,
-        "rows": [{"elder": e, "age": e.age_on(today), "categories": labels.get(e.pk, []), "level": levels.get(e.pk),
+        "extra_columns": [f.column for f in columns], "colspan": 9 + len(columns),
+        "rows": [{"elder": e, "age": e.age_on(today), "categories": labels.get(e.pk, []),
+                  "extra": [c.get(e.pk, "") for c in cells],
                   "elsewhere": selectors.lives_elsewhere(request.user, e)} for e in rows],
         "residents_first": filters.sort in ("region", "-region") and selectors.residents_first(request.user),
         "export_form": ExportForm(), "query": request.GET.urlencode(), "sort": filters.sort,
@@ -193,6 +198,16 @@ def elder_edit(request, pk):
                   status=422 if form.errors else 200)
 
 
+def elder_panels(request, elder) -> list[str]:
+    """The sections higher apps add to the elder page (levels, benefits…), rendered, in app order."""
+    out = []
+    for panel in extensions.items("elder_panels"):
+        result = panel(request, elder)
+        if result:
+            out.append(render_to_string(result["template"], result, request=request))
+    return out
+
+
 def _detail_context(request, elder, *, can_change: bool, **forms) -> dict:
     today = timezone.localdate()
     context = {
@@ -204,6 +219,7 @@ def _detail_context(request, elder, *, can_change: bool, **forms) -> dict:
         "category_form": CategoryForm(initial={"start_date": today}), "contact_form": ContactForm(),
         "may_view_full_id": may_view_full_id(request.user),
         "residence_path": elder.residence_region.path_name(), "hukou_path": elder.hukou_region.path_name(),
+        "panels": elder_panels(request, elder),
     }
     context.update(forms)
     return context
