@@ -25,4 +25,10 @@ class AssessmentConfig(AppConfig):
         register("home_panels", assessment_home_panel)
         register("elder_list_filters", LEVEL_FILTER)
         register("elder_panels", elder_levels_panel)
+
+        from yiyang.core.models import Role
+        from yiyang.core.navigation import REGION_STAFF, NavItem, register_nav
+
+        register_nav(NavItem(_("能力评估"), "assessment:list", REGION_STAFF, "assessment"),
+                     NavItem(_("评估任务"), "assessment:mine", frozenset({Role.ASSESSOR}), "assessment"))
         elder_status_changed.connect(_status_changed, dispatch_uid="assessment.elder_status_changed")

@@ -16,3 +16,9 @@ class BenefitsConfig(AppConfig):
         for panel in (benefits_home_panel, family_home_panel):
             register("home_panels", panel)
         register("elder_panels", elder_benefits_panel)
+
+        from yiyang.core.models import Role
+        from yiyang.core.navigation import REGION_STAFF, NavItem, register_nav
+
+        register_nav(NavItem(_("补贴发放"), "benefits:rolls", REGION_STAFF, "benefits"),
+                     NavItem(_("补贴明细"), "benefits:mine", frozenset({Role.FAMILY, Role.ELDER}), "benefits"))
