@@ -39,8 +39,10 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-bench.txt
 	@bash scripts/bench.sh
 
+## lint: ruff, and lint-imports (the one-way layers of pyproject.toml's [tool.importlinter])
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check yiyang bench scripts conftest.py || true
 
 format: $(STAMP)

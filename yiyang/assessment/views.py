@@ -10,7 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from yiyang.core.errors import DomainError, flash, messages_of
+from yiyang.core.errors import DomainError, messages_of
+from yiyang.core.http import is_htmx, run_service
 from yiyang.core.models import Region, Role
 from yiyang.core.permissions import REGION_STAFF, role_required
 from yiyang.core.scope import get_scoped_or_404
@@ -27,10 +28,6 @@ def _get(request, pk, action="view") -> Assessment:
     qs = Assessment.objects.select_related(*selectors.LIST_RELATED, "reviewed_by", "requested_by", "supersedes",
                                            "elder__hukou_region")
     return get_scoped_or_404(qs, request.user, action, pk=pk)
-
-
-def _fail(request, exc) -> None:
-    flash(request, exc)
 
 
 def _back(a: Assessment, request=None):
@@ -50,7 +47,7 @@ def assessment_list(request):
                                           q=data.get("q", ""))
     qs = selectors.assessments_for(user=request.user, filters=filters)
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
-    template = "assessment/_rows.html" if request.headers.get("HX-Request") else "assessment/list.html"
+    template = "assessment/_rows.html" if is_htmx(request) else "assessment/list.html"
     return render(request, template, {"form": form, "page": page, "today": timezone.localdate()})
 
 
@@ -102,20 +99,15 @@ def request_assessment(request):
     form = RequestForm(request.POST or None, elder=elder, has_result=current is not None)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        try:
-            a = services.request_assessment(actor=request.user, elder=elder, reason=d["reason"],
-                                            agency=d["agency"], note=d["note"])
-        except (ValidationError, DomainError) as exc:
-            if isinstance(exc, DomainError):
-                form.add_error(None, exc.message)
-            else:
-                for field, errors in exc.message_dict.items():
-                    for e in errors:
-                        form.add_error(field if field in form.fields else None, e)
-        else:
-            messages.success(request, _("已为 %(name)s 申请%(reason)s，评估机构将安排两名评估员上门。") % {
+        outcome = run_service(request, lambda: services.request_assessment(
+            actor=request.user, elder=elder, reason=d["reason"], agency=d["agency"], note=d["note"]),
+            flash_errors=False, success=lambda a: _("已为 %(name)s 申请%(reason)s，评估机构将安排两名评估员上门。") % {
                 "name": elder.name, "reason": a.get_reason_display()})
-            return redirect("assessment:detail", a.pk)
+        if outcome:
+            return redirect("assessment:detail", outcome.value.pk)
+        for key, errors in outcome.errors.items():
+            for e in errors:
+                form.add_error(key if key in form.fields else None, e)
     return render(request, "assessment/request.html", {
         "form": form, "elder": elder, "age": elder.age_on(timezone.localdate()), "current": current,
         "open_one": open_one, "residence_path": elder.residence_region.path_name(),
@@ -208,13 +200,10 @@ def assign(request, pk):
                 messages.error(request, e)
         return _back(a, request)
     d = form.cleaned_data
-    try:
-        services.assign(actor=request.user, assessment=a, assessor_1=d["assessor_1"], assessor_2=d["assessor_2"],
-                        scheduled_for=d["scheduled_for"], location=d["location"])
-    except (ValidationError, DomainError) as exc:
-        _fail(request, exc)
-    else:
-        messages.success(request, _("已派单：%(a)s、%(b)s，%(day)s 上门评估 %(name)s。") % {
+    run_service(request, lambda: services.assign(
+        actor=request.user, assessment=a, assessor_1=d["assessor_1"], assessor_2=d["assessor_2"],
+        scheduled_for=d["scheduled_for"], location=d["location"]),
+        success=_("已派单：%(a)s、%(b)s，%(day)s 上门评估 %(name)s。") % {
             "a": d["assessor_1"], "b": d["assessor_2"], "day": d["scheduled_for"], "name": a.elder.name})
     return _back(a, request)
 
@@ -225,12 +214,9 @@ def change_agency(request, pk):
     a = _get(request, pk, "change")
     form = AgencyForm(request.POST)
     if form.is_valid():
-        try:
-            services.assign_agency(actor=request.user, assessment=a, agency=form.cleaned_data["agency"])
-        except (ValidationError, DomainError) as exc:
-            _fail(request, exc)
-        else:
-            messages.success(request, _("已更换评估机构。"))
+        run_service(request, lambda: services.assign_agency(actor=request.user, assessment=a,
+                                                            agency=form.cleaned_data["agency"]),
+                    success=_("已更换评估机构。"))
     return redirect("assessment:detail", a.pk)
 
 
@@ -240,13 +226,11 @@ def publish(request, pk):
     a = _get(request, pk, "change")
     form = ReviewForm(request.POST)
     form.is_valid()
-    try:
-        services.publish(actor=request.user, assessment=a, note=form.cleaned_data.get("note", ""))
-    except (ValidationError, DomainError) as exc:
-        _fail(request, exc)
-    else:
-        messages.success(request, _("已审核通过并发布：%(name)s，%(level)s，有效期至 %(until)s。") % {
-            "name": a.elder.name, "level": a.level_name, "until": a.valid_until})
+    # The message is built after the call: publishing sets the level and validity it quotes.
+    run_service(request, lambda: services.publish(actor=request.user, assessment=a,
+                                                  note=form.cleaned_data.get("note", "")),
+                success=lambda _value: _("已审核通过并发布：%(name)s，%(level)s，有效期至 %(until)s。") % {
+                    "name": a.elder.name, "level": a.level_name, "until": a.valid_until})
     return _back(a, request)
 
 
@@ -254,12 +238,9 @@ def publish(request, pk):
 @require_POST
 def send_back(request, pk):
     a = _get(request, pk, "change")
-    try:
-        services.send_back(actor=request.user, assessment=a, reason=request.POST.get("return-reason", ""))
-    except (ValidationError, DomainError) as exc:
-        _fail(request, exc)
-    else:
-        messages.success(request, _("已退回评估员修改。"))
+    run_service(request, lambda: services.send_back(actor=request.user, assessment=a,
+                                                    reason=request.POST.get("return-reason", "")),
+                success=_("已退回评估员修改。"))
     return _back(a, request)
 
 
@@ -267,38 +248,29 @@ def send_back(request, pk):
 @require_POST
 def dispute(request, pk):
     a = _get(request, pk)
-    try:
-        new = services.dispute(actor=request.user, assessment=a, reason=request.POST.get("dispute-reason", ""))
-    except (ValidationError, DomainError) as exc:
-        _fail(request, exc)
-        return redirect("assessment:detail", a.pk)
-    messages.success(request, _("已提出异议并申请复评；复评结果发布前，原评估结果继续有效。"))
-    return redirect("assessment:detail", new.pk)
+    outcome = run_service(request, lambda: services.dispute(actor=request.user, assessment=a,
+                                                            reason=request.POST.get("dispute-reason", "")),
+                          success=_("已提出异议并申请复评；复评结果发布前，原评估结果继续有效。"))
+    return redirect("assessment:detail", outcome.value.pk if outcome else a.pk)
 
 
 @role_required(Role.ASSESSOR)
 @require_POST
 def correct(request, pk):
     a = _get(request, pk, "change")
-    try:
-        new = services.correct(actor=request.user, assessment=a, reason=request.POST.get("correct-reason", ""))
-    except (ValidationError, DomainError) as exc:
-        _fail(request, exc)
-        return redirect("assessment:detail", a.pk)
-    messages.success(request, _("已发起更正：新的评估以原答案为起点，审核发布后取代原结果。"))
-    return redirect("assessment:detail", new.pk)
+    outcome = run_service(request, lambda: services.correct(actor=request.user, assessment=a,
+                                                            reason=request.POST.get("correct-reason", "")),
+                          success=_("已发起更正：新的评估以原答案为起点，审核发布后取代原结果。"))
+    return redirect("assessment:detail", outcome.value.pk if outcome else a.pk)
 
 
 @role_required(*REGION_STAFF, Role.FAMILY, Role.ELDER)
 @require_POST
 def cancel(request, pk):
     a = _get(request, pk)
-    try:
-        services.cancel(actor=request.user, assessment=a, reason=request.POST.get("cancel-reason", ""))
-    except (ValidationError, DomainError) as exc:
-        _fail(request, exc)
-    else:
-        messages.success(request, _("已取消评估。"))
+    run_service(request, lambda: services.cancel(actor=request.user, assessment=a,
+                                                 reason=request.POST.get("cancel-reason", "")),
+                success=_("已取消评估。"))
     return redirect("assessment:detail", a.pk)
 
 
@@ -436,7 +408,7 @@ def answer(request, pk):
     """Autosave (htmx: one answer or the Annex A block; answers with the progress panel). A level field in the
     post is refused: the level is computed at submission."""
     a = _get(request, pk, "change")
-    htmx = bool(request.headers.get("HX-Request"))
+    htmx = is_htmx(request)
     errors: list[str] = []
     partial = None
     try:
@@ -495,14 +467,11 @@ def policy_page(request):
     current = selectors.policy_for(region.code)
     form = PolicyForm(request.POST or None, initial={"stack_adjustments": current.stack_adjustments,
                                                      "validity_months": current.validity_months})
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.save_policy(actor=request.user, region=region, **form.cleaned_data)
-        except (ValidationError, DomainError) as exc:
-            _fail(request, exc)
-        else:
-            messages.success(request, _("已保存本辖区的评估政策。"))
-            return redirect("assessment:policy")
+    saved = request.method == "POST" and form.is_valid() and run_service(
+        request, lambda: services.save_policy(actor=request.user, region=region, **form.cleaned_data),
+        success=_("已保存本辖区的评估政策。"))
+    if saved:
+        return redirect("assessment:policy")
     inherited = current.region_code and current.region_code != region.code
     return render(request, "assessment/policy.html", {
         "form": form, "region": region, "current": current, "inherited": inherited,

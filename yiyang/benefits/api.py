@@ -26,7 +26,7 @@ from ninja import Field, File, Path, Query, Router, Schema, Status, UploadedFile
 from pydantic import ConfigDict
 
 from yiyang.api.pagination import Rows, paginated
-from yiyang.api.types import Id, column, money
+from yiyang.api.types import Id, Money, column, money
 from yiyang.core.api import ERRORS
 from yiyang.core.errors import DomainError, ErrorCode
 from yiyang.core.models import Region, Role
@@ -60,10 +60,6 @@ MONTH_TEXT = 10  # "YYYY-MM", with room for stray spaces (stripped)
 
 
 # ------------------------------------------------------------------------------------------------- helpers
-
-
-def _opt_money(value) -> str | None:
-    return None if value is None else money(value)
 
 
 def _ym(day: datetime.date | None) -> str | None:
@@ -315,8 +311,8 @@ class LineOut(Schema):
     for_month: str
     kind: str
     kind_label: str
-    amount: str
-    previous_amount: str | None
+    amount: Money
+    previous_amount: Money | None
     status: str
     status_label: str
     age: int | None
@@ -351,14 +347,6 @@ class LineOut(Schema):
     @staticmethod
     def resolve_kind_label(obj):
         return str(obj.get_kind_display())
-
-    @staticmethod
-    def resolve_amount(obj):
-        return money(obj.amount)
-
-    @staticmethod
-    def resolve_previous_amount(obj):
-        return _opt_money(obj.previous_amount)
 
     @staticmethod
     def resolve_status_label(obj):

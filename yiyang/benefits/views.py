@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from yiyang.core.errors import DomainError, flash, messages_of
+from yiyang.core.http import attachment, is_htmx, run_service
 from yiyang.core.models import Region, Role
 from yiyang.core.permissions import REGION_STAFF, role_required
 from yiyang.core.scope import get_scoped_or_404
@@ -60,14 +61,6 @@ CHECKS_PER_KIND = 30
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-
-def _fail(request, exc) -> None:
-    flash(request, exc)
-
-
-def _htmx(request) -> bool:
-    return bool(request.headers.get("HX-Request"))
-
 
 def _this_month() -> datetime.date:
     return timezone.localdate().replace(day=1)
@@ -328,7 +321,7 @@ def simulate(request, code):
         result["sentences"] = result["proposed"].describe()
     context = _editor_context(request, programme, jurisdiction, editor, errors=errors, result=result)
     context["simulated"] = True
-    if _htmx(request):  # htmx swaps only 2xx answers: the errors come back in the form itself
+    if is_htmx(request):  # htmx swaps only 2xx answers: the errors come back in the form itself
         return render(request, "benefits/_rule_editor.html", context)
     return render(request, "benefits/rule_form.html", context, status=422 if errors else 200)
 
@@ -345,7 +338,7 @@ def roll_list(request):
     figures = selectors.roll_figures(request.user, page.object_list)
     context = {"form": form, "page": page, "figures": figures,
                "whole": all(f["whole"] for f in figures.values())}
-    if _htmx(request):
+    if is_htmx(request):
         return render(request, "benefits/_roll_rows.html", context)
     jurisdiction = _jurisdiction(request.user)
     if jurisdiction is not None and policy.may_generate_roll(request.user, jurisdiction):
@@ -369,7 +362,7 @@ def generate(request):
         roll, queued = services.request_roll(actor=request.user, programme=programme, jurisdiction=jurisdiction,
                                              month=month)
     except (ValidationError, DomainError) as exc:
-        _fail(request, exc)
+        flash(request, exc)
         return redirect("benefits:rolls")
     except Exception:  # the engine failed mid-way: the roll keeps the error and can be generated again
         log.exception("roll generation failed")
@@ -502,7 +495,7 @@ def roll_lines(request, pk):
 def roll_progress(request, pk):
     """Polled every 2 s while a roll is generated in the background; reloads the page when it is done."""
     roll = _roll(request, pk)
-    if roll.status != RollStatus.GENERATING and _htmx(request):
+    if roll.status != RollStatus.GENERATING and is_htmx(request):
         response = HttpResponse("")
         response["HX-Refresh"] = "true"
         return response
@@ -521,7 +514,7 @@ def regenerate(request, pk):
         roll, queued = services.request_roll(actor=request.user, programme=roll.programme,
                                              jurisdiction=roll.jurisdiction, month=roll.month)
     except (ValidationError, DomainError) as exc:
-        _fail(request, exc)
+        flash(request, exc)
     except Exception:
         log.exception("roll generation failed")
         messages.error(request, _("名册生成中断，请查看错误信息后重新生成。"))
@@ -540,15 +533,12 @@ def resolve(request, pk, check_pk):
     if check is None:
         raise Http404
     resolution = request.POST.get("resolution", "")
-    try:  # the service validates the resolution and the note, for the page and the API alike
-        services.resolve_check(actor=request.user, check=check, resolution=resolution,
-                               note=request.POST.get("note", ""))
-    except (ValidationError, DomainError) as exc:
-        _fail(request, exc)
-    else:
-        done = (_("已核实无误：%(name)s（%(kind)s）") if resolution == "confirmed"
-                else _("已暂缓发放：%(name)s（%(kind)s）"))
-        messages.success(request, done % {"name": check.line.elder.name, "kind": check.get_kind_display()})
+    # The service validates the resolution and the note, for the page and the API alike.
+    done = (_("已核实无误：%(name)s（%(kind)s）") if resolution == "confirmed"
+            else _("已暂缓发放：%(name)s（%(kind)s）"))
+    run_service(request, lambda: services.resolve_check(actor=request.user, check=check, resolution=resolution,
+                                                        note=request.POST.get("note", "")),
+                success=done % {"name": check.line.elder.name, "kind": check.get_kind_display()})
     return _back(roll, "checks")
 
 
@@ -568,7 +558,7 @@ def confirm_kind(request, pk):
                                    note=_("批量核实"))
             done += 1
     except (ValidationError, DomainError) as exc:
-        _fail(request, exc)
+        flash(request, exc)
     if done:
         messages.success(request, _("已将 %(n)d 个“%(kind)s”疑点核实无误。") % {
             "n": done, "kind": CheckKind(kind).label})
@@ -579,15 +569,9 @@ def confirm_kind(request, pk):
 @require_POST
 def submit(request, pk):
     roll = _roll(request, pk)
-    try:
-        roll = services.submit_for_review(actor=request.user, roll=roll)
-    except (ValidationError, DomainError) as exc:
-        _fail(request, exc)
-    else:
-        if roll.status == RollStatus.IN_REVIEW:
-            messages.success(request, _("已提交街道审核，请各街道核对本街道名单。"))
-        else:
-            messages.success(request, _("本辖区无需街道审核，可直接审批。"))
+    run_service(request, lambda: services.submit_for_review(actor=request.user, roll=roll),
+                success=lambda r: _("已提交街道审核，请各街道核对本街道名单。") if r.status == RollStatus.IN_REVIEW
+                else _("本辖区无需街道审核，可直接审批。"))
     return _back(roll)
 
 
@@ -597,11 +581,11 @@ def sign(request, pk):
     roll = _roll(request, pk)
     note = request.POST.get("note", "").strip()
     if request.POST.get("street") == "*":
-        try:
-            signed, refused = services.sign_off_remaining_streets(actor=request.user, roll=roll, note=note)
-        except (ValidationError, DomainError) as exc:
-            _fail(request, exc)
+        outcome = run_service(request, lambda: services.sign_off_remaining_streets(actor=request.user, roll=roll,
+                                                                                   note=note))
+        if not outcome:
             return _back(roll, "reviews")
+        signed, refused = outcome.value
         if signed:
             messages.success(request, _("已代 %(n)d 个街道审核通过。") % {"n": len(signed)})
         for street, why in refused.items():
@@ -611,12 +595,9 @@ def sign(request, pk):
               .filter(roll=roll, street_id=request.POST.get("street", "")).first())
     if review is None:
         raise Http404
-    try:
-        services.sign_off_street(actor=request.user, roll=roll, street=review.street, note=note)
-    except (ValidationError, DomainError) as exc:
-        _fail(request, exc)
-    else:
-        messages.success(request, _("%(street)s 已审核通过。") % {"street": review.street.name})
+    run_service(request, lambda: services.sign_off_street(actor=request.user, roll=roll, street=review.street,
+                                                          note=note),
+                success=_("%(street)s 已审核通过。") % {"street": review.street.name})
     return _back(roll, "reviews")
 
 
@@ -624,14 +605,10 @@ def sign(request, pk):
 @require_POST
 def approve(request, pk):
     roll = _roll(request, pk)
-    try:
-        roll = services.approve_roll(actor=request.user, roll=roll)
-    except (ValidationError, DomainError) as exc:
-        _fail(request, exc)
-    else:
-        done = (_("名册已审批：%(n)d 人次，%(total)s 元。现在可以下载银行代发文件。") if roll.programme.pays_to_bank
-                else _("名册已审批：%(n)d 人次，%(total)s 元，已计入老年人的服务补贴余额。"))
-        messages.success(request, done % {"n": roll.line_count, "total": roll.total_amount})
+    done = (_("名册已审批：%(n)d 人次，%(total)s 元。现在可以下载银行代发文件。") if roll.programme.pays_to_bank
+            else _("名册已审批：%(n)d 人次，%(total)s 元，已计入老年人的服务补贴余额。"))
+    run_service(request, lambda: services.approve_roll(actor=request.user, roll=roll),
+                success=lambda r: done % {"n": r.line_count, "total": r.total_amount})
     return _back(roll)
 
 
@@ -639,14 +616,12 @@ def approve(request, pk):
 @require_POST
 def export(request, pk):
     roll = _roll(request, pk)
-    try:
-        name, content, mime = services.export_bank_file(actor=request.user, roll=roll,
-                                                        fmt=request.POST.get("format", "xlsx"))
-    except (ValidationError, DomainError) as exc:
-        _fail(request, exc)
+    outcome = run_service(request, lambda: services.export_bank_file(actor=request.user, roll=roll,
+                                                                     fmt=request.POST.get("format", "xlsx")))
+    if not outcome:
         return _back(roll)
-    response = HttpResponse(content, content_type=mime)
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    name, content, mime = outcome.value
+    response = attachment(content, filename=name, content_type=mime)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -656,13 +631,11 @@ def export(request, pk):
 def export_lines(request, pk):
     """核对名单: the lines the user may see, masked, as xlsx."""
     roll = _roll(request, pk)
-    try:
-        name, content, mime = services.export_review_list(actor=request.user, roll=roll)
-    except DomainError as exc:
-        _fail(request, exc)
+    outcome = run_service(request, lambda: services.export_review_list(actor=request.user, roll=roll))
+    if not outcome:
         return _back(roll)
-    response = HttpResponse(content, content_type=mime)
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    name, content, mime = outcome.value
+    response = attachment(content, filename=name, content_type=mime)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -687,7 +660,7 @@ def import_results(request, pk):
         messages.error(request, _("回盘文件未导入：请按下面列出的问题修改后重新上传，名册未作任何改动。"))
         return render(request, "benefits/roll.html", context, status=422)
     except DomainError as exc:
-        _fail(request, exc)
+        flash(request, exc)
         return _back(roll, "bank")
     if seen:
         messages.info(request, _("该文件已导入过，未作改动。"))
@@ -705,13 +678,9 @@ def mark_recovered(request, pk, line_pk):
     roll = _roll(request, pk)
     line = get_object_or_404(RollLine.objects.restrict(request.user).select_related("roll", "elder"),
                              pk=line_pk, roll=roll)
-    try:
-        services.mark_recovered(actor=request.user, line=line, note=request.POST.get("note", ""))
-    except (ValidationError, DomainError) as exc:
-        _fail(request, exc)
-    else:
-        messages.success(request, _("已登记追回：%(name)s %(amount)s 元。") % {
-            "name": line.elder.name, "amount": -line.amount})
+    run_service(request, lambda: services.mark_recovered(actor=request.user, line=line,
+                                                         note=request.POST.get("note", "")),
+                success=_("已登记追回：%(name)s %(amount)s 元。") % {"name": line.elder.name, "amount": -line.amount})
     return _back(roll, "lines")
 
 
@@ -726,7 +695,7 @@ def totals(request):
         try:
             month = services.month_of(data["month"])
         except ValidationError as exc:
-            _fail(request, exc)
+            flash(request, exc)
     level = int(data.get("level") or 9)
     rows = selectors.totals_by_region(request.user, month=month, level=level)
     by_programme: dict[str, dict] = {}

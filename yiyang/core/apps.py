@@ -6,3 +6,8 @@ class CoreConfig(AppConfig):
     name = "yiyang.core"
     label = "core"
     verbose_name = _("基础")
+
+    def ready(self):
+        from .navigation import core_entries, pending_entries, register_nav
+
+        register_nav(*core_entries(), *pending_entries())

@@ -106,7 +106,7 @@ def list_elders(request, filters: Query[ElderFilterIn]):
     """Filters as on the list page: region (any level, code prefix), age band (60-69 … 100+, 80+), sex (M/F),
     category, living situation, status (active/all/…); `q` searches name, pinyin initials, phone or exact ID."""
     require_roles(request.user, *REGION_STAFF)
-    qs = selectors.elders_for(user=request.user, filters=selectors.ElderFilters(**filters.dict()))
+    qs = selectors.elders_for(user=request.user, filters=selectors.split_filters(filters.dict()))
     # The categories are prefetched for the page's elders only (Django prefetches after the LIMIT).
     qs = qs.prefetch_related("categories").defer("id_number", "bank_account")
     today = timezone.localdate()

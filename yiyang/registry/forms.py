@@ -2,7 +2,6 @@ from django import forms
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from yiyang.assessment.selectors import level_filter_choices
 from yiyang.core.forms import DateInput, OrganisationNameField, PersonNameField, RegionField, TextField
 
 from .models import (
@@ -17,7 +16,7 @@ from .models import (
     Relationship,
     StatusEventKind,
 )
-from .selectors import AGE_BANDS, ELDER_SORTS
+from .selectors import AGE_BANDS, ELDER_SORTS, extra_filters
 
 DATE = DateInput()
 
@@ -39,7 +38,6 @@ class ElderFilterForm(forms.Form):
     sex = forms.ChoiceField(label=_("性别"), required=False, choices=_blank([("M", _("男")), ("F", _("女"))]))
     category = forms.ChoiceField(label=_("人员类别"), required=False, choices=_blank(CategoryKind.choices))
     living_situation = forms.ChoiceField(label=_("居住状况"), required=False, choices=_blank(LivingSituation.choices))
-    level = forms.ChoiceField(label=_("能力等级"), required=False, choices=lambda: _blank(level_filter_choices()))
     status = forms.ChoiceField(label=_("状态"), required=False,
                                choices=[("active", _("在册")), ("all", _("全部"))]
                                + [c for c in ElderStatus.choices if c[0] != "active"])
@@ -54,6 +52,13 @@ class ElderFilterForm(forms.Form):
     def __init__(self, *args, region_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["region"].choices = _blank(region_choices)
+        # Filters of higher apps (the ability level…) sit where they registered, before 状态 by default.
+        for extra in extra_filters():
+            names = list(self.fields)
+            at = names.index(extra.after) + 1 if extra.after in names else names.index("status")
+            fields = list(self.fields.items())
+            fields.insert(at, (extra.name, extra.form_field()))
+            self.fields = dict(fields)
 
     def clean_sort(self):
         value = self.cleaned_data.get("sort") or "region"

@@ -1,12 +1,14 @@
 """Reads of the register. Every list starts from `restrict(user, action)`; filters and sorting are set-based."""
 
 import datetime
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from yiyang.core import pii
+from yiyang.core import registry as extensions
 from yiyang.core.models import Role
 
 from .models import (
@@ -67,7 +69,33 @@ class ElderFilters:
     living_situation: str = ""
     status: str = "active"
     sort: str = "region"
-    level: str = ""  # current ability level "0"–"4", "none" (never assessed) or "due" (reassessment due)
+    extra: dict[str, str] = field(default_factory=dict)  # values of the filters higher apps add (by name)
+
+
+@dataclass(frozen=True)
+class ElderListFilter:
+    """A filter (and optionally a column) of the elder list that a higher app owns, registered in
+    core.registry's "elder_list_filters" (the register knows nothing of ability levels or benefits)."""
+
+    name: str  # the query parameter and form field name
+    form_field: Callable[[], object]  # () -> a django.forms.Field, built per form (labels in the active language)
+    apply: Callable[[QuerySet, str, datetime.date], QuerySet]  # (elders, value, today) -> elders
+    after: str = ""  # the form field it follows ("" = at the end)
+    column: str = ""  # header of its column in the list, "" = no column
+    cells: Callable[[list[int]], dict[int, str]] | None = None  # elder ids of a page -> html of each cell
+
+
+def extra_filters() -> tuple[ElderListFilter, ...]:
+    return tuple(extensions.items("elder_list_filters"))
+
+
+def split_filters(values: dict) -> ElderFilters:
+    """ElderFilters from a flat mapping (a form's or the API's): unknown names go to `extra` when a higher app
+    registered a filter of that name, and are dropped otherwise."""
+    own = set(ElderFilters.__dataclass_fields__) - {"extra"}
+    names = {f.name for f in extra_filters()}
+    return ElderFilters(**{k: v for k, v in values.items() if k in own},
+                        extra={k: v for k, v in values.items() if k in names and v})
 
 
 def elders_for(*, user, filters: ElderFilters | None = None, action: str = "view",
@@ -91,10 +119,9 @@ def elders_for(*, user, filters: ElderFilters | None = None, action: str = "view
         qs = qs.filter(status=f.status)
     if f.q:
         qs = qs.filter(search_q(f.q))
-    if f.level:
-        from yiyang.assessment.selectors import filter_elders_by_level
-
-        qs = filter_elders_by_level(qs, f.level, today)
+    for extra in extra_filters():
+        if f.extra.get(extra.name):
+            qs = extra.apply(qs, f.extra[extra.name], today)
     order = ELDER_SORTS.get(f.sort, ELDER_SORTS["region"])
     if f.sort in ("region", "-region") and residents_first(user):
         # A bureau also sees those registered (户籍) here who live elsewhere; by region code alone another

@@ -2,14 +2,16 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from yiyang.assessment.selectors import current_levels
 from yiyang.core import pii
+from yiyang.core import registry as extensions
+from yiyang.core.http import attachment, is_htmx, run_service
 from yiyang.core.models import Region, Role
 from yiyang.core.permissions import may_view_full_id, role_required
 from yiyang.core.scope import get_scoped_or_404
@@ -32,10 +34,11 @@ STAFF_VIEWERS = (Role.BUREAU, Role.STREET, Role.COMMUNITY)
 PAGE_SIZES = (25, 50, 100)
 
 
-def _copy_errors(form, exc: ValidationError) -> None:
-    for field, errors in exc.message_dict.items():
-        for e in errors:
-            form.add_error(field if field in form.fields else None, e)
+def _copy_errors(form, errors: dict[str, list[str]]) -> None:
+    """A refused service call's messages beside the form's fields (the rest above the form)."""
+    for key, texts in errors.items():
+        for e in texts:
+            form.add_error(key if key in form.fields else None, e)
 
 
 def region_choices(user) -> list:
@@ -73,7 +76,7 @@ def _elder_filters(request):
     form = ElderFilterForm(request.GET or None, region_choices=region_choices(request.user))
     data = dict(form.cleaned_data) if form.is_valid() else {}
     data.pop("per_page", None)
-    filters = selectors.ElderFilters(**{k: v for k, v in data.items() if v})
+    filters = selectors.split_filters({k: v for k, v in data.items() if v})
     if not request.GET:
         filters.status = "active"
     return form, filters
@@ -91,17 +94,21 @@ def elder_list(request):
     page = Paginator(qs, per_page).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     labels = selectors.category_labels([e.pk for e in rows])
-    levels = current_levels([e.pk for e in rows])
+    # Columns of higher apps (the ability level): each fills its cells for the page in one read.
+    columns = [f for f in selectors.extra_filters() if f.column and f.cells]
+    cells = [f.cells([e.pk for e in rows]) for f in columns]
     today = timezone.localdate()
     context = {
         "form": form, "page": page, "per_page": per_page, "page_sizes": PAGE_SIZES,
-        "rows": [{"elder": e, "age": e.age_on(today), "categories": labels.get(e.pk, []), "level": levels.get(e.pk),
+        "extra_columns": [f.column for f in columns], "colspan": 9 + len(columns),
+        "rows": [{"elder": e, "age": e.age_on(today), "categories": labels.get(e.pk, []),
+                  "extra": [c.get(e.pk, "") for c in cells],
                   "elsewhere": selectors.lives_elsewhere(request.user, e)} for e in rows],
         "residents_first": filters.sort in ("region", "-region") and selectors.residents_first(request.user),
         "export_form": ExportForm(), "query": request.GET.urlencode(), "sort": filters.sort,
         "base_query": _without(request.GET, "sort", "page"),
     }
-    template = "registry/_elder_rows.html" if request.headers.get("HX-Request") else "registry/elder_list.html"
+    template = "registry/_elder_rows.html" if is_htmx(request) else "registry/elder_list.html"
     return render(request, template, context)
 
 
@@ -117,11 +124,8 @@ def elder_export(request):
     content, count = exporting.export_elders(actor=request.user, queryset=qs, purpose=form.cleaned_data["purpose"],
                                              full_ids=may_view_full_id(request.user),
                                              filters=request.GET.urlencode())
-    response = HttpResponse(content,
-                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    name = f"elders-{timezone.localdate():%Y%m%d}-{count}.xlsx"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return attachment(content, filename=f"elders-{timezone.localdate():%Y%m%d}-{count}.xlsx",
+                      content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 @role_required(*STAFF_VIEWERS)
@@ -155,13 +159,14 @@ def elder_create(request):
                                        "bank_name", "bank_account", "bank_account_holder", "notes")}
         fields["residence_region"] = data["residence_region"]
         fields["hukou_region"] = data["hukou_region"] or data["residence_region"]
-        try:
-            elder = services.register_elder(actor=request.user, id_number=data["id_number"], **fields)
-        except ValidationError as exc:
-            _copy_errors(form, exc)
-        else:
+        outcome = run_service(request, lambda: services.register_elder(actor=request.user,
+                                                                       id_number=data["id_number"], **fields),
+                              flash_errors=False)
+        if outcome:
+            elder = outcome.value
             messages.success(request, _("已登记 %(name)s。") % {"name": elder.name})
             return redirect("registry:elder_detail", elder.pk)
+        _copy_errors(form, outcome.errors)
     return render(request, "registry/elder_form.html", {"form": form, "creating": True},
                   status=422 if form.errors else 200)
 
@@ -182,15 +187,24 @@ def elder_edit(request, pk):
             fields["bank_account"] = data["bank_account"]
         fields["residence_region"] = data["residence_region"]
         fields["hukou_region"] = data["hukou_region"] or elder.hukou_region
-        try:
-            services.update_elder(actor=request.user, elder=elder, **fields)
-        except ValidationError as exc:
-            _copy_errors(form, exc)
-        else:
+        outcome = run_service(request, lambda: services.update_elder(actor=request.user, elder=elder, **fields),
+                              flash_errors=False)
+        if outcome:
             messages.success(request, _("已保存。"))
             return redirect("registry:elder_detail", elder.pk)
+        _copy_errors(form, outcome.errors)
     return render(request, "registry/elder_form.html", {"form": form, "elder": elder},
                   status=422 if form.errors else 200)
+
+
+def elder_panels(request, elder) -> list[str]:
+    """The sections higher apps add to the elder page (levels, benefits…), rendered, in app order."""
+    out = []
+    for panel in extensions.items("elder_panels"):
+        result = panel(request, elder)
+        if result:
+            out.append(render_to_string(result["template"], result, request=request))
+    return out
 
 
 def _detail_context(request, elder, *, can_change: bool, **forms) -> dict:
@@ -204,6 +218,7 @@ def _detail_context(request, elder, *, can_change: bool, **forms) -> dict:
         "category_form": CategoryForm(initial={"start_date": today}), "contact_form": ContactForm(),
         "may_view_full_id": may_view_full_id(request.user),
         "residence_path": elder.residence_region.path_name(), "hukou_path": elder.hukou_region.path_name(),
+        "panels": elder_panels(request, elder),
     }
     context.update(forms)
     return context
@@ -228,13 +243,13 @@ def _elder_action(request, pk, *, form_class, form_key: str, perform, success):
     elder = get_scoped_or_404(Elder.objects, request.user, "change", pk=pk)
     form = form_class(request.POST)
     if form.is_valid():
-        try:
-            result = perform(elder, form.cleaned_data)
-        except ValidationError as exc:
-            _copy_errors(form, exc)
-        else:
+        outcome = run_service(request, lambda: perform(elder, form.cleaned_data),
+                              flash_errors=False)
+        if outcome:
+            result = outcome.value
             messages.success(request, success(result))
             return redirect("registry:elder_detail", pk)
+        _copy_errors(form, outcome.errors)
     elder.refresh_from_db()
     return _detail_with_errors(request, elder, **{form_key: form})
 
@@ -305,16 +320,16 @@ def organisation_create(request):
         if d["licence_kind"] and d["licence_number"]:
             licences.append({"kind": d["licence_kind"], "number": d["licence_number"],
                              "expires_on": d["licence_expires_on"]})
-        try:
-            org = services.save_organisation(
+        outcome = run_service(request, lambda: services.save_organisation(
                 actor=request.user, licences=licences,
                 **{k: d[k] for k in ("name", "kind", "credit_code", "region", "address", "phone",
-                                     "legal_representative", "contact_person")})
-        except ValidationError as exc:
-            _copy_errors(form, exc)
-        else:
+                                     "legal_representative", "contact_person")}),
+                              flash_errors=False)
+        if outcome:
+            org = outcome.value
             messages.success(request, _("已登记机构 %(name)s。") % {"name": org.name})
             return redirect("registry:organisation_detail", org.pk)
+        _copy_errors(form, outcome.errors)
     return render(request, "registry/simple_form.html",
                   {"form": form, "title": _("登记机构"), "back": "registry:organisation_list"},
                   status=422 if form.errors else 200)
@@ -345,13 +360,13 @@ def facility_list(request):
 def facility_create(request):
     form = FacilityForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
-        try:
-            facility = services.save_facility(actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            _copy_errors(form, exc)
-        else:
+        outcome = run_service(request, lambda: services.save_facility(actor=request.user, **form.cleaned_data),
+                              flash_errors=False)
+        if outcome:
+            facility = outcome.value
             messages.success(request, _("已登记设施 %(name)s。") % {"name": facility.name})
             return redirect("registry:facility_detail", facility.pk)
+        _copy_errors(form, outcome.errors)
     return render(request, "registry/simple_form.html",
                   {"form": form, "title": _("登记设施"), "back": "registry:facility_list"},
                   status=422 if form.errors else 200)
@@ -377,13 +392,13 @@ def practitioner_create(request):
     form = PractitionerForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         d = dict(form.cleaned_data)
-        try:
-            person = services.save_practitioner(actor=request.user, **d)
-        except ValidationError as exc:
-            _copy_errors(form, exc)
-        else:
+        outcome = run_service(request, lambda: services.save_practitioner(actor=request.user, **d),
+                              flash_errors=False)
+        if outcome:
+            person = outcome.value
             messages.success(request, _("已登记从业人员 %(name)s。") % {"name": person.name})
             return redirect("registry:practitioner_detail", person.pk)
+        _copy_errors(form, outcome.errors)
     return render(request, "registry/simple_form.html",
                   {"form": form, "title": _("登记从业人员"), "back": "registry:practitioner_list"},
                   status=422 if form.errors else 200)
@@ -400,13 +415,13 @@ def practitioner_edit(request, pk):
     form = PractitionerForm(request.POST or None, user=request.user, editing=True, initial=initial)
     if request.method == "POST" and form.is_valid():
         d = dict(form.cleaned_data)
-        try:
-            services.save_practitioner(actor=request.user, practitioner=person, **d)
-        except ValidationError as exc:
-            _copy_errors(form, exc)
-        else:
+        outcome = run_service(request, lambda: services.save_practitioner(actor=request.user, practitioner=person,
+                                                                          **d),
+                              flash_errors=False)
+        if outcome:
             messages.success(request, _("已保存 %(name)s 的档案。") % {"name": person.name})
             return redirect("registry:practitioner_detail", person.pk)
+        _copy_errors(form, outcome.errors)
     return render(request, "registry/simple_form.html",
                   {"form": form, "title": _("修改从业人员档案：%(name)s") % {"name": person.name},
                    "back": "registry:practitioner_list"},

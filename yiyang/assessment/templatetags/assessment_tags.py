@@ -20,16 +20,8 @@ def level_badge(level, template_code: str = scoring.GBT_42195_2022, big: bool = 
 
 @register.inclusion_tag("assessment/_elder_levels.html", takes_context=True)
 def elder_levels(context, elder):
-    """The elder page's card: current level, validity, the assessment under way, and the history of levels.
-
-    Usage in registry/elder_detail.html: {% load assessment_tags %}{% elder_levels elder %}
-    """
-    from yiyang.assessment import policy
-    from yiyang.assessment.selectors import level_history
+    """The elder page's card (the page itself gets it through core.registry's elder_panels)."""
+    from yiyang.assessment.extensions import elder_levels_panel
 
     request = context.get("request")
-    user = getattr(request, "user", None)
-    return {
-        "elder": elder, "levels": level_history(elder), "request": request,
-        "may_request": elder.status == "active" and bool(policy.may_request_assessment(user, elder)),
-    }
+    return dict(elder_levels_panel(request, elder), request=request)

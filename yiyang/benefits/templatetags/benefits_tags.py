@@ -37,18 +37,8 @@ def get_item(mapping, key):
 
 @register.inclusion_tag("benefits/_elder_benefits.html", takes_context=True)
 def elder_benefits(context, elder):
-    """The elder page's section: every benefit line of the person, newest first.
-
-    Usage in registry/elder_detail.html: {% load benefits_tags %}{% elder_benefits elder %}
-    """
-    from ..models import Roll
-    from ..selectors import elder_history
+    """The elder page's section (the page itself gets it through core.registry's elder_panels)."""
+    from ..extensions import elder_benefits_panel
 
     request = context.get("request")
-    user = getattr(request, "user", None)
-    lines = elder_history(user, elder) if user is not None else []
-    # A month links to its roll when the reader may open that roll (region staff, not the family).
-    rolls = set(Roll.objects.restrict(user).filter(pk__in={ln.roll_id for ln in lines}).values_list("pk", flat=True)
-                ) if lines else set()
-    return {"elder": elder, "request": request,
-            "lines": [{"line": ln, "explanation": ln.explain(), "roll_link": ln.roll_id in rolls} for ln in lines]}
+    return dict(elder_benefits_panel(request, elder), request=request)

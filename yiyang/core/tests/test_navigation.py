@@ -1,0 +1,35 @@
+"""The menu every role sees, entry by entry and in order: each app registers its own entries (core.registry's
+nav_items), and moving them there must not change a single one."""
+
+import pytest
+
+from yiyang.core.navigation import flatten, items_for
+from yiyang.core.tests.factories import demo_roles
+
+pytestmark = pytest.mark.django_db
+
+MENUS = {
+    "bureau": ["首页", "老年人", "机构名录", "设施", "从业人员", "数据导入", "能力评估", "补贴发放", "服务订单",
+               "服务目录", "服务结算", "服务回访", "账号管理", "审计日志", "接口文档"],
+    "street": ["首页", "老年人", "机构名录", "设施", "数据导入", "能力评估", "补贴发放", "服务订单", "服务目录",
+               "服务回访", "接口文档"],
+    "assessor": ["首页", "评估任务", "服务目录", "接口文档"],
+    "provider": ["首页", "从业人员", "数据导入", "服务订单", "服务工作台", "排线调度", "服务目录", "服务结算",
+                 "接口文档"],
+    "caregiver": ["首页", "护理员手机端", "服务目录"],
+    "family": ["首页", "补贴明细", "服务订单", "预约服务", "服务目录"],
+}
+
+
+@pytest.mark.parametrize("role", MENUS)
+def test_each_role_sees_its_menu_in_order(role):
+    user = demo_roles()[role]
+    assert [str(i["label"]) for i in flatten(items_for(user, "/"))] == MENUS[role]
+
+
+def test_groups_in_order_and_a_lone_entry_is_its_own_link():
+    roles = demo_roles()
+    top = [str(i["label"]) for i in items_for(roles["bureau"], "/")]
+    assert top == ["首页", "名册", "能力评估", "补贴发放", "服务", "系统"]
+    top = [str(i["label"]) for i in items_for(roles["provider"], "/")]
+    assert top == ["首页", "名册", "服务", "接口文档"]
