@@ -20,6 +20,7 @@ UNPAGED = {
     "GET /api/v1/assessments/templates": "the assessment standards the code ships (two)",
     "GET /api/v1/benefits/programmes": "the catalogue of benefit programmes (a handful)",
     "GET /api/v1/services/availability": "one row per caregiver of the caller's own organisation",
+    "GET /api/v1/me/tokens": "the caller's own API tokens, at most 100",
 }
 
 

@@ -109,8 +109,12 @@ def test_api_docs_render_their_operations(page, roles):
     sign_in(page, "bureau", PASSWORD)
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
     page.goto(page.base_url + "/api/docs")
-    page.locator(".opblock").first.wait_for()
+    try:
+        page.locator(".opblock").first.wait_for()
+    except Exception as exc:
+        raise AssertionError(f"/api/docs drew no operation; the page said {errors}") from exc
     assert page.locator(".opblock").count() > 50
     assert page.get_by_text("/api/v1/auth/token", exact=True).count() >= 1
     assert not page.get_by_text("duplicated mapping key").count()
