@@ -24,6 +24,11 @@ def test_bureau_signs_in_switches_language_and_finds_entries_in_grouped_navigati
     assert nav.get_by_role("link", name="补贴发放").is_visible()
     box = nav.bounding_box()
     assert box["height"] < 60, "the menu wraps"
+    # Group labels are drawn in the bar's ink like the links (a generic `details summary` colour once made
+    # them blue on red, barely readable).
+    colour = "el => getComputedStyle(el).color"
+    assert {s.evaluate(colour) for s in nav.locator("summary").all()} == {
+        nav.get_by_role("link", name="能力评估").evaluate(colour)} == {"rgb(255, 255, 255)"}
     account = nav.get_by_role("link", name="账号管理")
     assert not account.is_visible()  # inside the closed 系统 group
     nav.locator("summary", has_text="系统").click()
