@@ -20,8 +20,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from yiyang.core.errors import DomainError, flash, messages_of
-from yiyang.core.http import attachment, is_htmx, run_service
+from yiyang.core.errors import flash
+from yiyang.core.http import GENERAL, attachment, is_htmx, run_service
 from yiyang.core.models import Region, Role
 from yiyang.core.permissions import REGION_STAFF, role_required
 from yiyang.core.scope import get_scoped_or_404
@@ -156,15 +156,14 @@ def settings_edit(request):
     status = 200
     if request.method == "POST":
         if form.is_valid():
-            try:
-                services.update_settings(actor=request.user, jurisdiction=jurisdiction, **form.cleaned_data)
-            except ValidationError as exc:
-                for field, problems in exc.message_dict.items():
-                    for problem in problems:
-                        form.add_error(field if field in form.fields else None, problem)
-            else:
-                messages.success(request, _("发放设置已保存，自下次生成名册起生效。"))
+            outcome = run_service(request, lambda: services.update_settings(
+                actor=request.user, jurisdiction=jurisdiction, **form.cleaned_data),
+                flash_errors=False, success=_("发放设置已保存，自下次生成名册起生效。"))
+            if outcome:
                 return redirect(reverse("benefits:programmes") + "#settings")
+            for field, problems in outcome.errors.items():
+                for problem in problems:
+                    form.add_error(field if field in form.fields else None, problem)
         status = 422
     return render(request, "benefits/settings.html", {"form": form, "jurisdiction": jurisdiction,
                                                       "settings": current}, status=status)
@@ -234,15 +233,11 @@ def _params_of(editor: dict) -> dict:
     }
 
 
-def _errors_of(exc) -> dict:
-    """Errors keyed by form field ('bands.2' → the band row 2), plus "general" for the rest."""
-    if isinstance(exc, DomainError):
-        return {"general": [str(exc.message)]}
-    if not hasattr(exc, "error_dict"):
-        return {"general": list(exc.messages)}
+def _editor_errors(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """A refusal's errors by field, kept on the editor's fields ('bands.2' → the band row 2), the rest general."""
     out: dict[str, list[str]] = {}
-    for key, msgs in exc.message_dict.items():
-        field = key if key in FIELD_KEYS or key.split(".")[0] in ("bands", "table") else "general"
+    for key, msgs in errors.items():
+        field = key if key in FIELD_KEYS or key.split(".")[0] in ("bands", "table") else GENERAL
         out.setdefault(field, []).extend(msgs)
     return out
 
@@ -290,17 +285,17 @@ def rule_edit(request, code):
         editor["source"] = current.source if current else ""
         return render(request, "benefits/rule_form.html", _editor_context(request, programme, jurisdiction, editor))
     editor = _editor_from_post(request.POST)
-    try:
-        rv = services.adopt_rule(actor=request.user, programme=programme, jurisdiction=jurisdiction,
-                                 params=_params_of(editor), valid_from=month, note=editor["note"],
-                                 source=editor["source"])
-    except (ValidationError, DomainError) as exc:
-        errors = _errors_of(exc)
+    outcome = run_service(
+        request, lambda: services.adopt_rule(actor=request.user, programme=programme, jurisdiction=jurisdiction,
+                                             params=_params_of(editor), valid_from=month, note=editor["note"],
+                                             source=editor["source"]),
+        flash_errors=False,
+        success=lambda rv: _("已启用%(programme)s规则第 %(version)d 版，自 %(month)s 起执行。") % {
+            "programme": programme.name, "version": rv.version, "month": rv.valid_from.strftime("%Y-%m")})
+    if not outcome:
         messages.error(request, _("未启用：请检查下面标出的内容。"))
-        return render(request, "benefits/rule_form.html",
-                      _editor_context(request, programme, jurisdiction, editor, errors=errors), status=422)
-    messages.success(request, _("已启用%(programme)s规则第 %(version)d 版，自 %(month)s 起执行。") % {
-        "programme": programme.name, "version": rv.version, "month": rv.valid_from.strftime("%Y-%m")})
+        return render(request, "benefits/rule_form.html", _editor_context(
+            request, programme, jurisdiction, editor, errors=_editor_errors(outcome.errors)), status=422)
     return redirect(reverse("benefits:programmes") + f"#programme-{programme.code}")
 
 
@@ -311,12 +306,10 @@ def simulate(request, code):
     programme = _programme(code)
     jurisdiction = _own_jurisdiction(request)
     editor = _editor_from_post(request.POST)
-    errors, result = {}, None
-    try:
-        result = services.simulate(actor=request.user, programme=programme, jurisdiction=jurisdiction,
-                                   month=rules.add_months(_this_month(), 1), params=_params_of(editor))
-    except (ValidationError, DomainError) as exc:
-        errors = _errors_of(exc)
+    outcome = run_service(request, lambda: services.simulate(
+        actor=request.user, programme=programme, jurisdiction=jurisdiction,
+        month=rules.add_months(_this_month(), 1), params=_params_of(editor)), flash_errors=False)
+    errors, result = _editor_errors(outcome.errors), outcome.value
     if result is not None:
         result["sentences"] = result["proposed"].describe()
     context = _editor_context(request, programme, jurisdiction, editor, errors=errors, result=result)
@@ -357,13 +350,13 @@ def generate(request):
                 messages.error(request, e)
         return redirect("benefits:rolls")
     programme = form.cleaned_data["programme"]
-    try:
-        month = services.month_of(form.cleaned_data["month"])
-        roll, queued = services.request_roll(actor=request.user, programme=programme, jurisdiction=jurisdiction,
-                                             month=month)
-    except (ValidationError, DomainError) as exc:
-        flash(request, exc)
+    outcome = run_service(request, lambda: services.month_of(form.cleaned_data["month"]))
+    if not outcome:
         return redirect("benefits:rolls")
+    month = outcome.value
+    try:
+        outcome = run_service(request, lambda: services.request_roll(
+            actor=request.user, programme=programme, jurisdiction=jurisdiction, month=month))
     except Exception:  # the engine failed mid-way: the roll keeps the error and can be generated again
         log.exception("roll generation failed")
         roll = Roll.objects.filter(programme=programme, jurisdiction=jurisdiction, month=month).first()
@@ -371,6 +364,9 @@ def generate(request):
             raise
         messages.error(request, _("名册生成中断，请查看错误信息后重新生成。"))
         return redirect("benefits:roll", roll.pk)
+    if not outcome:
+        return redirect("benefits:rolls")
+    roll, queued = outcome.value
     if queued:
         messages.success(request, _("名册规模较大，已转入后台生成；本页会显示进度。"))
     else:
@@ -510,18 +506,20 @@ def _back(roll: Roll, anchor: str = ""):
 @require_POST
 def regenerate(request, pk):
     roll = _roll(request, pk)
+
+    def done(result) -> str:
+        fresh, queued = result
+        return _("名册已转入后台重新生成。") if queued else _(
+            "已重新生成：%(n)d 人次，%(total)s 元，疑点 %(checks)d 个。") % {
+            "n": fresh.line_count, "total": fresh.total_amount, "checks": fresh.open_checks}
+
     try:
-        roll, queued = services.request_roll(actor=request.user, programme=roll.programme,
-                                             jurisdiction=roll.jurisdiction, month=roll.month)
-    except (ValidationError, DomainError) as exc:
-        flash(request, exc)
+        run_service(request, lambda: services.request_roll(actor=request.user, programme=roll.programme,
+                                                           jurisdiction=roll.jurisdiction, month=roll.month),
+                    success=done)
     except Exception:
         log.exception("roll generation failed")
         messages.error(request, _("名册生成中断，请查看错误信息后重新生成。"))
-    else:
-        messages.success(request, _("名册已转入后台重新生成。") if queued else _(
-            "已重新生成：%(n)d 人次，%(total)s 元，疑点 %(checks)d 个。") % {
-            "n": roll.line_count, "total": roll.total_amount, "checks": roll.open_checks})
     return _back(roll)
 
 
@@ -552,13 +550,14 @@ def confirm_kind(request, pk):
         raise Http404
     kind = form.cleaned_data["kind"]
     done = 0
-    try:
+
+    def confirm_each():  # one transaction per check: those confirmed before a refusal stay confirmed
+        nonlocal done
         for check in selectors.checks(request.user, roll).filter(kind=kind):
-            services.resolve_check(actor=request.user, check=check, resolution="confirmed",
-                                   note=_("批量核实"))
+            services.resolve_check(actor=request.user, check=check, resolution="confirmed", note=_("批量核实"))
             done += 1
-    except (ValidationError, DomainError) as exc:
-        flash(request, exc)
+
+    run_service(request, confirm_each)
     if done:
         messages.success(request, _("已将 %(n)d 个“%(kind)s”疑点核实无误。") % {
             "n": done, "kind": CheckKind(kind).label})
@@ -616,8 +615,13 @@ def approve(request, pk):
 @require_POST
 def export(request, pk):
     roll = _roll(request, pk)
-    outcome = run_service(request, lambda: services.export_bank_file(actor=request.user, roll=roll,
-                                                                     fmt=request.POST.get("format", "xlsx")))
+    return _download(request, roll, lambda: services.export_bank_file(actor=request.user, roll=roll,
+                                                                      fmt=request.POST.get("format", "xlsx")))
+
+
+def _download(request, roll: Roll, make_file):
+    """The file a service made, as a download that no cache keeps; on a refusal, back to the roll."""
+    outcome = run_service(request, make_file)
     if not outcome:
         return _back(roll)
     name, content, mime = outcome.value
@@ -631,13 +635,7 @@ def export(request, pk):
 def export_lines(request, pk):
     """核对名单: the lines the user may see, masked, as xlsx."""
     roll = _roll(request, pk)
-    outcome = run_service(request, lambda: services.export_review_list(actor=request.user, roll=roll))
-    if not outcome:
-        return _back(roll)
-    name, content, mime = outcome.value
-    response = attachment(content, filename=name, content_type=mime)
-    response["Cache-Control"] = "no-store"
-    return response
+    return _download(request, roll, lambda: services.export_review_list(actor=request.user, roll=roll))
 
 
 @role_required(*REGION_STAFF)
@@ -652,16 +650,17 @@ def import_results(request, pk):
     content = upload.read()
     digest = hashlib.sha256(content).hexdigest()
     seen = BankResultImport.objects.filter(roll=roll, sha256=digest).exists()
-    try:
-        record = services.import_bank_results(actor=request.user, roll=roll, file_name=upload.name, content=content)
-    except ValidationError as exc:
+    outcome = run_service(request, lambda: services.import_bank_results(
+        actor=request.user, roll=roll, file_name=upload.name, content=content), flash_errors=False)
+    if isinstance(outcome.error, ValidationError):  # the file's problems, listed on the roll page
         roll.refresh_from_db()
-        context = _roll_context(request, roll, import_errors=messages_of(exc))
+        context = _roll_context(request, roll, import_errors=outcome.messages)
         messages.error(request, _("回盘文件未导入：请按下面列出的问题修改后重新上传，名册未作任何改动。"))
         return render(request, "benefits/roll.html", context, status=422)
-    except DomainError as exc:
-        flash(request, exc)
+    if not outcome:  # the roll's state refuses it
+        flash(request, outcome.error)
         return _back(roll, "bank")
+    record = outcome.value
     if seen:
         messages.info(request, _("该文件已导入过，未作改动。"))
     else:
