@@ -8,6 +8,6 @@ class CoreConfig(AppConfig):
     verbose_name = _("基础")
 
     def ready(self):
-        from .navigation import core_entries, pending_entries, register_nav
+        from .navigation import core_entries, register_nav
 
-        register_nav(*core_entries(), *pending_entries())
+        register_nav(*core_entries())

@@ -17,6 +17,9 @@ class NavItem:
     roles: frozenset  # empty = every signed-in user
     group: str = ""   # a key of GROUPS; "" = a top-level link of its own (首页)
     superuser_only: bool = False
+    # The URL name of the entry this one follows in its group, when it belongs between another app's entries
+    # (routing's 排线调度 after services' 服务工作台); otherwise entries keep registration (app) order.
+    after: str = ""
 
 
 # The menu is grouped by domain, in this order, so that it stays one row with 25 entries and more: each group
@@ -37,7 +40,8 @@ STAFF = frozenset({Role.BUREAU, Role.STREET, Role.COMMUNITY, Role.ASSESSOR, Role
 REGION_STAFF = frozenset({Role.BUREAU, Role.STREET, Role.COMMUNITY})
 
 def register_nav(*entries: NavItem) -> None:
-    """Add an app's menu entries (call it from AppConfig.ready()); within a group they keep app order."""
+    """Add an app's menu entries (call it from AppConfig.ready()); within a group they keep app order, except
+    an entry with `after`, which follows the entry it names."""
     for entry in entries:
         registry.register("nav_items", entry)
 
@@ -51,26 +55,27 @@ def core_entries() -> tuple[NavItem, ...]:
     )
 
 
-def pending_entries() -> tuple[NavItem, ...]:
-    """The services group's entries, until yiyang/services/apps.py and yiyang/routing/apps.py register their own
-    (they are another change's files); core only names their URLs here, it imports nothing of theirs."""
-    everyone = REGION_STAFF | {Role.PROVIDER, Role.FAMILY, Role.ELDER}
-    return (
-        NavItem(_("服务订单"), "services:order_list", everyone, "services"),
-        NavItem(_("预约服务"), "services:order_new", frozenset({Role.FAMILY, Role.ELDER}), "services"),
-        NavItem(_("服务工作台"), "services:workspace", frozenset({Role.PROVIDER}), "services"),
-        NavItem(_("排线调度"), "routing:plan", frozenset({Role.PROVIDER}), "services"),
-        NavItem(_("护理员手机端"), "services:caregiver_today", frozenset({Role.CAREGIVER}), "services"),
-        NavItem(_("服务目录"), "services:catalogue", frozenset(), "services"),
-        NavItem(_("服务结算"), "services:settlements", frozenset({Role.BUREAU, Role.PROVIDER}), "services"),
-        NavItem(_("服务回访"), "services:follow_ups", REGION_STAFF, "services"),
-    )
-
-
 def nav() -> tuple[NavItem, ...]:
-    """Every registered menu entry, in registration order (the menu groups them in GROUPS order)."""
-    return tuple(registry.items("nav_items"))
-
+    """Every registered menu entry, in registration order with each `after` entry moved behind the one it
+    names (the menu groups them in GROUPS order). An `after` naming no registered entry keeps its place."""
+    entries = list(registry.items("nav_items"))
+    names = {e.url_name for e in entries}
+    ordered = [e for e in entries if not e.after or e.after not in names]
+    placed = {e.url_name for e in ordered}
+    pending = [e for e in entries if e not in ordered]
+    while pending:  # entries may follow entries that themselves follow others
+        progress = [e for e in pending if e.after in placed]
+        if not progress:  # a cycle of `after`s: append them as registered rather than lose them
+            ordered.extend(pending)
+            break
+        for e in progress:
+            anchor = ordered.index(next(o for o in ordered if o.url_name == e.after))
+            while anchor + 1 < len(ordered) and ordered[anchor + 1].after == e.after:
+                anchor += 1  # several entries after the same one keep their registration order
+            ordered.insert(anchor + 1, e)
+            placed.add(e.url_name)
+        pending = [e for e in pending if e not in progress]
+    return tuple(ordered)
 
 
 def _visible(item: NavItem, user) -> bool:
@@ -109,21 +114,12 @@ def flatten(menu: list[dict]) -> list[dict]:
 
 
 # Where a role lands after signing in when no page was asked for (a caregiver on a phone wants today's visits,
-# not the dashboard): (role, URL name) pairs in core.registry's "landing_pages". The dict is the older spelling,
-# kept until every app registers instead (services/apps.py still writes it).
-LANDING_PAGES: dict[str, str] = {}
-
-
+# not the dashboard): (role, URL name) pairs in core.registry's "landing_pages".
 def landing_page(user) -> str:
     for role, url_name in registry.items("landing_pages"):
         if role == user.role:
             return url_name
-    return LANDING_PAGES.get(user.role, "core:home")
-
-
-# Home-page panels contributed by domains: core.registry's "home_panels". HOME_PANELS is that very list, for
-# apps that still append to it directly (services/apps.py) until they call register().
-HOME_PANELS: list = registry._stores["home_panels"]
+    return "core:home"
 
 
 def home_panels(request) -> list[dict]:

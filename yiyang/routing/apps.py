@@ -14,3 +14,10 @@ class RoutingConfig(AppConfig):
 
         # The caregiver app (services, a lower app) orders a caregiver's day by the published route.
         register("visit_sequences", visit_sequence)
+
+        from yiyang.core.models import Role
+        from yiyang.core.navigation import NavItem, register_nav
+
+        # In the services group, beside the provider's other daily page.
+        register_nav(NavItem(_("排线调度"), "routing:plan", frozenset({Role.PROVIDER}), "services",
+                             after="services:workspace"))

@@ -37,12 +37,22 @@ class ServicesConfig(AppConfig):
             BALANCE_READERS.append(allowance_totals)
 
         from yiyang.core.models import Role
-        from yiyang.core.navigation import HOME_PANELS, LANDING_PAGES
+        from yiyang.core.navigation import REGION_STAFF, NavItem, register_nav
+        from yiyang.core.registry import register
 
         from .views import orders_home_panel
         from .views_caregiver import caregiver_home_panel
 
-        for panel in (orders_home_panel, caregiver_home_panel):
-            if panel not in HOME_PANELS:
-                HOME_PANELS.append(panel)
-        LANDING_PAGES[Role.CAREGIVER] = "services:caregiver_today"
+        everyone = REGION_STAFF | {Role.PROVIDER, Role.FAMILY, Role.ELDER}
+        register_nav(
+            NavItem(_("服务订单"), "services:order_list", everyone, "services"),
+            NavItem(_("预约服务"), "services:order_new", frozenset({Role.FAMILY, Role.ELDER}), "services"),
+            NavItem(_("服务工作台"), "services:workspace", frozenset({Role.PROVIDER}), "services"),
+            NavItem(_("护理员手机端"), "services:caregiver_today", frozenset({Role.CAREGIVER}), "services"),
+            NavItem(_("服务目录"), "services:catalogue", frozenset(), "services"),
+            NavItem(_("服务结算"), "services:settlements", frozenset({Role.BUREAU, Role.PROVIDER}), "services"),
+            NavItem(_("服务回访"), "services:follow_ups", REGION_STAFF, "services"),
+        )
+        register("home_panels", orders_home_panel)
+        register("home_panels", caregiver_home_panel)
+        register("landing_pages", (Role.CAREGIVER, "services:caregiver_today"))

@@ -269,7 +269,7 @@ def visit_photo(request, pk: int):
 
 def caregiver_home_panel(request):
     """The caregiver's card on the platform's home page: how many visits today, and the way into the app
-    (register in AppConfig.ready with the other HOME_PANELS)."""
+    (registered in AppConfig.ready as a core.registry home panel)."""
     user = request.user
     if user.is_superuser or user.role != Role.CAREGIVER:
         return None

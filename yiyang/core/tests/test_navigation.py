@@ -33,3 +33,17 @@ def test_groups_in_order_and_a_lone_entry_is_its_own_link():
     assert top == ["首页", "名册", "能力评估", "补贴发放", "服务", "系统"]
     top = [str(i["label"]) for i in items_for(roles["provider"], "/")]
     assert top == ["首页", "名册", "服务", "接口文档"]
+
+
+def test_an_entry_with_after_follows_the_entry_it_names(monkeypatch):
+    from yiyang.core import registry
+    from yiyang.core.navigation import NavItem, nav
+
+    none = frozenset()
+    a, b, c = (NavItem(x, f"app:{x}", none, "services") for x in "abc")
+    after_a = NavItem("a2", "other:a2", none, "services", after="app:a")
+    after_a2 = NavItem("a3", "other:a3", none, "services", after="other:a2")
+    second_after_a = NavItem("a4", "other:a4", none, "services", after="app:a")
+    lost = NavItem("x", "other:x", none, "services", after="gone:entry")  # names nothing: keeps its place
+    monkeypatch.setitem(registry._stores, "nav_items", [after_a2, a, lost, b, after_a, c, second_after_a])
+    assert [i.label for i in nav()] == ["a", "a2", "a3", "a4", "x", "b", "c"]
