@@ -154,9 +154,7 @@ class User(AbstractUser):
 
         if user.role == Role.BUREAU:
             return region_q(user, "scope_code")
-        if user.role in ORGANISATION_ROLES | {Role.STREET, Role.COMMUNITY}:
-            # Everyone else sees only their own account in account lists.
-            return models.Q(pk=user.pk)
+        # Everyone else sees only their own account.
         return models.Q(pk=user.pk)
 
 
