@@ -329,6 +329,7 @@ class OrderEvent(models.Model):
 
 class FlagKind(models.TextChoices):
     FAR_CHECK_IN = "far_check_in", _("签到地点远离老人住址")
+    EARLY_CHECK_IN = "early_check_in", _("提前签到")
     OVERLAP = "overlap", _("同一护理员服务时间重叠")
     DURATION = "duration", _("服务时长与标准相差过大")
     ELDER_INACTIVE = "elder_inactive", _("老人已故或已迁出")

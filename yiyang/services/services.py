@@ -60,7 +60,8 @@ from .models import (
 
 CENT = Decimal("0.01")
 BOOKING_HORIZON_DAYS = 60           # an order may be booked at most this far ahead
-EARLY_CHECK_IN = datetime.timedelta(hours=2)
+EARLY_CHECK_IN = datetime.timedelta(hours=2)       # earlier than this is refused
+EARLY_CHECK_IN_FLAG = datetime.timedelta(minutes=30)  # earlier than this is let through and flagged
 CLOCK_SKEW = datetime.timedelta(minutes=10)  # a phone's clock may run a little ahead
 FAR_METRES = 500
 DURATION_BOUNDS = (Decimal("0.5"), Decimal("2"))
@@ -595,8 +596,9 @@ def _replayed_step(order: Order, client_key: str | None, to_status: str) -> bool
 
 @transaction.atomic
 def check_in(*, actor, order: Order, at=None, latitude=None, longitude=None, client_key: str | None = None) -> Order:
-    """The assigned caregiver arrives. Far from the elder's home, or while still checked in elsewhere, is
-    flagged (not refused); more than two hours early, or for an elder who has died or moved, is refused."""
+    """The assigned caregiver arrives. Far from the elder's home, more than 30 minutes early, or while still
+    checked in elsewhere, is flagged (not refused); more than two hours early, or for an elder who has died or
+    moved, is refused."""
     order = _lock(order)
     policy.may_check_in_order(actor, order, in_status=False).require()
     client_key = _text(client_key, 64) or None
@@ -610,6 +612,11 @@ def check_in(*, actor, order: Order, at=None, latitude=None, longitude=None, cli
     if gone := _elder_gone(order):
         raise DomainError("elder_inactive", _("%(why)s，不能签到。") % {"why": gone}, status=409)
     lat, lon = _coordinates(latitude, longitude)
+    if when < order.scheduled_start - EARLY_CHECK_IN_FLAG:
+        # A visit begun long before the booked time is either a mistake or an hours-padding pattern: a
+        # supervisor should see it, but the caregiver at the door must not be stopped.
+        minutes = int((order.scheduled_start - when).total_seconds() // 60)
+        _flag(order, FlagKind.EARLY_CHECK_IN, _("签到比预约时间早 %(m)d 分钟") % {"m": minutes})
     # One caregiver's check-ins are serialised, so two at once both see each other.
     Practitioner.objects.select_for_update().filter(pk=order.caregiver_id).first()
     elder = order.elder

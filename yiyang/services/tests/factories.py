@@ -18,7 +18,7 @@ from yiyang.registry import services as registry
 from yiyang.registry.models import FamilyLink, Organisation
 from yiyang.registry.tests.factories import id_number
 from yiyang.services import services
-from yiyang.services.models import ServiceCategory, ServiceItem, ServiceUnit
+from yiyang.services.models import Order, ServiceCategory, ServiceItem, ServiceUnit
 
 COUNTY = "511903"
 STREET = "511903001"          # 登科街道, the demo community's street
@@ -94,3 +94,32 @@ def split(order) -> tuple:
 
 
 __all__ = ["D", "catalogue", "make_caregiver", "link_family", "make_item", "soon", "tomorrow_at", "split"]
+
+
+def booked_for(order: Order, start: datetime.datetime) -> Order:
+    """The order as if it had been booked in advance for `start`: a booking cannot be placed in the past, and
+    a visit checked in long before its booked time is flagged, so a test of a visit that already happened
+    books it for then."""
+    Order.objects.filter(pk=order.pk).update(scheduled_start=start)
+    order.refresh_from_db()
+    return order
+
+
+def completed(w, n, *, org=None, boss=None, carer=None, confirm=True):
+    """n orders served for an hour (booked for an hour ago, checked in then and out now), confirmed by the
+    family unless `confirm` is false."""
+    org, boss, carer = org or w["org"], boss or w["provider"], carer or w["carer"]
+    orders = []
+    for i in range(n):
+        order = services.place_order(actor=w["family"], elder=w["elder"], provider=org, item=w["bath"],
+                                     scheduled_start=soon(5 + i), channel="portal", allowance_available=0)
+        services.accept_order(actor=boss, order=order)
+        services.assign_order(actor=boss, order=order, caregiver=carer)
+        now = timezone.now()
+        booked_for(order, now - datetime.timedelta(minutes=60))
+        services.check_in(actor=carer.account, order=order, at=now - datetime.timedelta(minutes=60))
+        services.check_out(actor=carer.account, order=order, at=now)
+        if confirm:
+            services.confirm_order(actor=w["family"], order=order)
+        orders.append(order)
+    return orders

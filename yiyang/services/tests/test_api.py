@@ -15,7 +15,7 @@ from yiyang.core.tests.factories import demo_roles, make_org, make_user
 from yiyang.registry.tests.factories import make_elder
 from yiyang.services.models import Order, OrderEvent, OrderStatus
 
-from .factories import catalogue, link_family, make_caregiver, soon, tomorrow_at
+from .factories import booked_for, catalogue, link_family, make_caregiver, soon, tomorrow_at
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/services/"
@@ -152,6 +152,8 @@ def test_the_whole_life_cycle(client, world):
     assert resp.json()["caregiver"] == {"id": world["carer"].pk, "name": "李护理"}
 
     as_user(client, world["caregiver"])
+    # The visit was booked for an hour ago.
+    booked_for(Order.objects.get(pk=oid), timezone.now() - datetime.timedelta(minutes=65))
     (visit,) = get(client, "orders").json()["items"]
     assert visit["id"] == oid and visit["status"] == "assigned"
     assert get(client, f"orders/{oid}").json()["address"] == "登科街道 12 号"

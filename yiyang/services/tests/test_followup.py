@@ -17,7 +17,7 @@ from yiyang.registry.tests.factories import make_elder
 from yiyang.services import services
 from yiyang.services.models import FlagKind, FollowUpCall, OrderFlag
 
-from .factories import catalogue, link_family, make_caregiver, soon
+from .factories import catalogue, completed, link_family, make_caregiver
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/services/"
@@ -40,23 +40,6 @@ def world():
                             account="caregiver", seq=9, organisation=org2, name="王护理")
     return {**roles, **cat, "elder": elder, "carer": carer, "org2": org2, "boss2": boss2, "carer2": carer2}
 
-
-def completed(w, n, *, org=None, boss=None, carer=None, confirm=True):
-    """n orders served for an hour (checked in 60 minutes ago, out now) and confirmed by the family."""
-    org, boss, carer = org or w["org"], boss or w["provider"], carer or w["carer"]
-    orders = []
-    for i in range(n):
-        order = services.place_order(actor=w["family"], elder=w["elder"], provider=org, item=w["bath"],
-                                     scheduled_start=soon(5 + i), channel="portal", allowance_available=0)
-        services.accept_order(actor=boss, order=order)
-        services.assign_order(actor=boss, order=order, caregiver=carer)
-        now = timezone.now()
-        services.check_in(actor=carer.account, order=order, at=now - datetime.timedelta(minutes=60))
-        services.check_out(actor=carer.account, order=order, at=now)
-        if confirm:
-            services.confirm_order(actor=w["family"], order=order)
-        orders.append(order)
-    return orders
 
 
 def this_month():

@@ -16,7 +16,18 @@ from yiyang.registry.tests.factories import make_elder
 from yiyang.services import services
 from yiyang.services.models import TRANSITIONS, FlagKind, Order, OrderEvent, OrderFlag, OrderStatus
 
-from .factories import OTHER_STREET, STREET, catalogue, days_ago, link_family, make_caregiver, soon, split, tomorrow_at
+from .factories import (
+    OTHER_STREET,
+    STREET,
+    booked_for,
+    catalogue,
+    days_ago,
+    link_family,
+    make_caregiver,
+    soon,
+    split,
+    tomorrow_at,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -201,7 +212,7 @@ def assigned(w, elder=None, *, item="bath", start=None, **kw):
 
 
 def test_check_in_and_out_replayed_from_the_queue_are_applied_once(world):
-    order = assigned(world)
+    order = booked_for(assigned(world), ago(60))
     first = services.check_in(actor=world["caregiver"], order=order, at=ago(60), latitude="31.8",
                               longitude="106.6", client_key="in-1")
     again = services.check_in(actor=world["caregiver"], order=order, at=ago(59), latitude="31.9",
@@ -278,6 +289,7 @@ def test_the_whole_journey(world):
     order = place(world, actor="family", channel="portal", start=soon(5), note="需要助浴椅")
     services.accept_order(actor=world["provider"], order=order)
     services.assign_order(actor=world["provider"], order=order, caregiver=world["carer"])
+    booked_for(order, ago(65))
     services.check_in(actor=world["caregiver"], order=order, at=ago(65), latitude="31.8005", longitude="106.6")
     services.check_out(actor=world["caregiver"], order=order, at=ago(2), latitude="31.8", longitude="106.6",
                        notes="洗澡、修剪指甲")
@@ -316,6 +328,21 @@ def test_a_check_in_far_from_home_is_flagged_and_near_is_not(world):
     assert list(far.flags.values_list("kind", "detail")) == [(FlagKind.FAR_CHECK_IN, "签到地点距老人住址约 1112 米")]
 
 
+@pytest.mark.parametrize(("early", "flag"), [
+    (datetime.timedelta(hours=2), "签到比预约时间早 120 分钟"),           # the last moment that is let through
+    (datetime.timedelta(hours=1, minutes=59), "签到比预约时间早 119 分钟"),
+    (datetime.timedelta(minutes=31), "签到比预约时间早 31 分钟"),
+    (datetime.timedelta(minutes=30), None),                               # half an hour early is normal
+    (datetime.timedelta(minutes=5), None),
+])
+def test_a_check_in_more_than_half_an_hour_early_is_flagged_not_refused(world, early, flag):
+    now = timezone.now()
+    order = services.check_in(actor=world["caregiver"], order=assigned(world, start=now + early), at=now)
+    assert order.status == OrderStatus.CHECKED_IN
+    expected = [(FlagKind.EARLY_CHECK_IN, flag)] if flag else []
+    assert list(order.flags.values_list("kind", "detail")) == expected
+
+
 def test_a_check_in_without_a_location_is_not_flagged(world):
     order = services.check_in(actor=world["caregiver"], order=assigned(world))
     assert order.check_in_latitude is None and not order.flags.exists()
@@ -323,6 +350,8 @@ def test_a_check_in_without_a_location_is_not_flagged(world):
 
 def test_overlapping_visits_of_one_caregiver_are_flagged(world):
     first, second, third = assigned(world), assigned(world, younger(world)), assigned(world)
+    for order, start in ((first, ago(90)), (second, ago(60)), (third, ago(5))):
+        booked_for(order, start)
     services.check_in(actor=world["caregiver"], order=first, at=ago(90))
     services.check_in(actor=world["caregiver"], order=second, at=ago(60))
     services.check_out(actor=world["caregiver"], order=first, at=ago(30))

@@ -13,7 +13,7 @@ from yiyang.registry.tests.factories import make_elder
 from yiyang.services import services
 from yiyang.services.models import FlagKind, FollowUpCall, OrderFlag
 
-from .factories import catalogue, link_family, make_caregiver, soon
+from .factories import catalogue, completed, link_family, make_caregiver
 
 pytestmark = pytest.mark.django_db
 
@@ -31,21 +31,6 @@ def world():
     carer = make_caregiver(roles)
     return {**roles, **cat, "elder": elder, "carer": carer}
 
-
-def completed(w, n):
-    """n orders served for an hour (checked in 60 minutes ago, out now), confirmed by the family."""
-    orders = []
-    for i in range(n):
-        order = services.place_order(actor=w["family"], elder=w["elder"], provider=w["org"], item=w["bath"],
-                                     scheduled_start=soon(5 + i), channel="portal", allowance_available=0)
-        services.accept_order(actor=w["provider"], order=order)
-        services.assign_order(actor=w["provider"], order=order, caregiver=w["carer"])
-        now = timezone.now()
-        services.check_in(actor=w["carer"].account, order=order, at=now - datetime.timedelta(minutes=60))
-        services.check_out(actor=w["carer"].account, order=order, at=now)
-        services.confirm_order(actor=w["family"], order=order)
-        orders.append(order)
-    return orders
 
 
 def this_month() -> str:
