@@ -434,8 +434,8 @@ def test_no_hand_written_scope_checks_are_left():
     """Scope prefixes are compared in one place (core/policy.within); the services app keeps none."""
     import pathlib
 
-    root = pathlib.Path(services.__file__).parent
-    files = [root / "services.py", root / "api.py", *root.glob("views*.py")]
+    root = pathlib.Path(policy.__file__).parent
+    files = [*(root / "services").glob("*.py"), root / "api.py", *root.glob("views*.py")]
     found = [(path.name, n) for path in files for n, line in enumerate(path.read_text().splitlines(), 1)
              if re.search(r"startswith\(.*scope_code|__startswith=.*scope_code|_is_super|_in_region_scope|"
                           r"def _require", line)]

@@ -222,7 +222,7 @@ def test_a_large_statement_is_approved_at_once_and_its_orders_settled_by_the_que
         world, month, monkeypatch, django_capture_on_commit_callbacks):
     from django_tasks_db.models import DBTaskResult
 
-    monkeypatch.setattr(services, "SETTLE_INLINE_MAX", 2)  # the three included orders count as "large"
+    monkeypatch.setattr(services.settlement, "SETTLE_INLINE_MAX", 2)  # the three included orders count as "large"
     s = prepare(world)
     included = {o.pk: o.status for o in month["included"]}
     with django_capture_on_commit_callbacks(execute=True):
