@@ -12,7 +12,18 @@ from yiyang.services.api import router as services_router
 from . import errors
 from .auth import API_AUTH
 
-api = NinjaAPI(
+class YiyangAPI(NinjaAPI):
+    def get_openapi_operation_id(self, operation) -> str:
+        # `<app>_api_<function>` whatever module of the app's api package defines the function, so clients
+        # generated from the schema keep their names when a router is split by topic.
+        module = operation.view_func.__module__
+        parts = module.split(".")
+        if parts[0] == "yiyang" and len(parts) > 3 and parts[2] == "api":
+            module = ".".join(parts[:3])
+        return f"{module}_{operation.view_func.__name__}".replace(".", "_")
+
+
+api = YiyangAPI(
     title="Yiyang API",
     version="1",
     description=(

@@ -26,6 +26,9 @@ class Operation:
 
 def operations() -> list[Operation]:
     out = []
+    # Building the URLs mounts the nested routers (an app's topic sub-routers); only then does `_routers`
+    # list them all, each with its full prefix.
+    api.urls  # noqa: B018
     for prefix, router in api._routers:
         for path, view in router.path_operations.items():
             for op in view.operations:
