@@ -12,6 +12,7 @@ from yiyang.services.api import router as services_router
 from . import errors
 from .auth import API_AUTH
 
+
 class YiyangAPI(NinjaAPI):
     def get_openapi_operation_id(self, operation) -> str:
         # `<app>_api_<function>` whatever module of the app's api package defines the function, so clients

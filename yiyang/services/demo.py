@@ -422,9 +422,9 @@ class _History:
             placed = p.placed or min(p.start - datetime.timedelta(hours=rng.uniform(18, 72)),
                                      now - datetime.timedelta(minutes=rng.randint(20, 600)))
             clock.at(placed)
-            order = services.place_order(actor=p.placer, elder=p.elder, provider=p.provider, item=p.item,
-                                         scheduled_start=p.start, quantity=p.quantity, channel=p.channel,
-                                         note=p.note)
+            order, _created = services.place_order(
+                actor=p.placer, elder=p.elder, provider=p.provider, item=p.item, scheduled_start=p.start,
+                quantity=p.quantity, channel=p.channel, note=p.note)
             self.placed_at[order.pk] = clock.moment
 
         def step(moment) -> bool:

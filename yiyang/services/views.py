@@ -328,19 +328,17 @@ def order_new(request):
         if response is not None:
             return response
     elif not errors:
-        key = form.cleaned_data.get("client_key") or None
-        replay = bool(key) and Order.objects.filter(client_key=key).exists()
         try:
-            order = services.place_order(
+            order, created = services.place_order(
                 actor=request.user, elder=p.elder, provider=provider, item=item, scheduled_start=p.start,
                 quantity=p.quantity, channel=form.cleaned_data["channel"], note=form.cleaned_data.get("note", ""),
-                client_key=key, allowance_available=None)
+                client_key=form.cleaned_data.get("client_key") or None, allowance_available=None)
         except (ValidationError, DomainError) as exc:
             errors = _field_errors(exc)
             if getattr(exc, "code", "") == "client_key_conflict":
                 p.client_key = uuid.uuid4().hex
         else:
-            if replay:
+            if not created:
                 messages.info(request, _("该订单已提交过，未重复下单。"))
             else:
                 messages.success(request, _("已为%(elder)s预约%(item)s（%(when)s），等待服务机构接单。本人自付 "

@@ -46,11 +46,11 @@ def api_world() -> dict:
 
     for i, e in enumerate(elders[:3]):
         services.place_order(actor=bureau, elder=e, provider=cat["org"], item=cat["bath"],
-                             scheduled_start=tomorrow_at(9 + i), channel="staff")
+                             scheduled_start=tomorrow_at(9 + i), channel="staff")[0]
     served = []
     for i, e in enumerate(elders[:3]):
         order = services.place_order(actor=bureau, elder=e, provider=cat["org"], item=cat["bath"],
-                                     scheduled_start=soon(5 + i), channel="staff")
+                                     scheduled_start=soon(5 + i), channel="staff")[0]
         services.accept_order(actor=provider, order=order)
         services.assign_order(actor=provider, order=order, caregiver=carer)
         now = timezone.now()

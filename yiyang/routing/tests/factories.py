@@ -48,7 +48,7 @@ def visit(world, name, lon, *, item="cleaning", hour=9, window=480, lat=LAT):
     fields = {"latitude": lat, "longitude": lon} if lon is not None else {}
     elder = make_elder(world["bureau"], name=name, seq=world["seq"][0], **fields)
     order = order_services.place_order(actor=world["bureau"], elder=elder, provider=world["org"], item=world[item],
-                                       scheduled_start=tomorrow_at(9), channel="staff")
+                                       scheduled_start=tomorrow_at(9), channel="staff")[0]
     Order.objects.filter(pk=order.pk).update(scheduled_start=at(hour), window_minutes=window)
     order.refresh_from_db()
     return order_services.accept_order(actor=world["provider"], order=order)

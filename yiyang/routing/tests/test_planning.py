@@ -116,7 +116,7 @@ def test_a_lock_to_a_caregiver_without_the_skill_is_refused(world):
 def _served_before(world, order, person):
     """Make `person` the caregiver of the elder's last completed visit (a week ago)."""
     old = order_services.place_order(actor=world["bureau"], elder=order.elder, provider=world["org"],
-                                     item=world["cleaning"], scheduled_start=tomorrow_at(9), channel="staff")
+                                     item=world["cleaning"], scheduled_start=tomorrow_at(9), channel="staff")[0]
     Order.objects.filter(pk=old.pk).update(status=OrderStatus.CONFIRMED, caregiver=person,
                                            scheduled_start=at(9) - datetime.timedelta(days=8))
 

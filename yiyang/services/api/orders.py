@@ -115,12 +115,10 @@ def place_order(request, payload: OrderIn):
     elder, provider, item = _resolved(request, payload)
     channel = payload.channel or (OrderChannel.PORTAL if request.user.role in (Role.FAMILY, Role.ELDER)
                                   else OrderChannel.STAFF)
-    key = (payload.client_key or "").strip() or None
-    replay = bool(key) and Order.objects.filter(client_key=key).exists()
-    order = services.place_order(actor=request.user, elder=elder, provider=provider, item=item,
-                                 scheduled_start=payload.scheduled_start, quantity=payload.quantity,
-                                 channel=str(channel), note=payload.note, client_key=key)
-    return Status(200 if replay else 201, _fresh(request, order.pk))
+    order, created = services.place_order(
+        actor=request.user, elder=elder, provider=provider, item=item, scheduled_start=payload.scheduled_start,
+        quantity=payload.quantity, channel=str(channel), note=payload.note, client_key=payload.client_key)
+    return Status(201 if created else 200, _fresh(request, order.pk))
 
 
 

@@ -173,9 +173,10 @@ def _check_channel_fits(actor, channel: str) -> None:
 @transaction.atomic
 def place_order(*, actor, elder: Elder, provider, item: ServiceItem, scheduled_start, quantity=1,
                 channel: str, note: str = "", client_key: str | None = None,
-                allowance_available=None) -> Order:
-    """Place an order with its price split fixed as quoted. Submitting the same client_key again returns the
-    order it made (a flaky phone's retry); the same key with a different content is refused (409).
+                allowance_available=None) -> tuple[Order, bool]:
+    """Place an order with its price split fixed as quoted; returns (order, created). Submitting the same
+    client_key again returns the order it made and False (a flaky phone's retry); the same key with a different
+    content is refused (409).
 
     By default the allowance comes from the elder's monthly ledger (服务补贴余额) and its debit is written in the
     same transaction, under a lock on the elder's row. An explicit `allowance_available` (callers that state
@@ -186,7 +187,7 @@ def place_order(*, actor, elder: Elder, provider, item: ServiceItem, scheduled_s
                "start": _parse_start(scheduled_start), "qty": _quantity(quantity), "channel": channel}
     # A retry is answered before anything else is checked: the first copy was valid when it arrived.
     if client_key and (found := _replayed_order(client_key, **request)) is not None:
-        return found
+        return found, False
     start, qty, offer, price, rule, quote = _prepare(
         actor=actor, elder=elder, provider=provider, item=item, scheduled_start=scheduled_start,
         quantity=quantity, allowance_available=allowance_available, lock=allowance_available is None)
@@ -213,9 +214,9 @@ def place_order(*, actor, elder: Elder, provider, item: ServiceItem, scheduled_s
     except IntegrityError:
         # Two copies of the same submission arrived at once: the other one made the order.
         if client_key and (found := _replayed_order(client_key, **request)) is not None:
-            return found
+            return found, False
         raise
-    return order
+    return order, True
 
 
 # The life cycle

@@ -112,7 +112,7 @@ def completed(w, n, *, org=None, boss=None, carer=None, confirm=True):
     orders = []
     for i in range(n):
         order = services.place_order(actor=w["family"], elder=w["elder"], provider=org, item=w["bath"],
-                                     scheduled_start=soon(5 + i), channel="portal", allowance_available=0)
+                                     scheduled_start=soon(5 + i), channel="portal", allowance_available=0)[0]
         services.accept_order(actor=boss, order=order)
         services.assign_order(actor=boss, order=order, caregiver=carer)
         now = timezone.now()

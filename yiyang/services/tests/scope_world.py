@@ -115,7 +115,7 @@ def order_for(sw: ServicesWorld, elder, provider: str, *, start=None, item=None,
     confirmed, rated, cancelled, declined or no_show."""
     actor, channel = placer_for(sw, elder)
     order = services.place_order(actor=actor, elder=elder, provider=sw.orgs[provider], item=item or sw.bath,
-                                 scheduled_start=start or soon(), channel=channel)
+                                 scheduled_start=start or soon(), channel=channel)[0]
     boss = sw.users["far_provider" if provider == "far" else provider]
     carer = sw.carers[provider]
     path = ["accepted", "assigned", "checked_in", "checked_out", "confirmed", "rated"]

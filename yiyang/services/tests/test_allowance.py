@@ -54,7 +54,7 @@ def world(db):
 
 def bath(w, *, minutes=5, quantity=1, key=None):
     return services.place_order(actor=w["family"], elder=w["elder"], provider=w["org"], item=w["bath"],
-                                scheduled_start=soon(minutes), quantity=quantity, channel="portal", client_key=key)
+                                scheduled_start=soon(minutes), quantity=quantity, channel="portal", client_key=key)[0]
 
 
 def balance(w):
@@ -108,7 +108,7 @@ def test_a_no_show_refunds_once_and_a_replayed_order_never_debits_twice(world):
 def test_an_explicit_allowance_is_used_as_given_and_not_recorded(world):
     order = services.place_order(actor=world["family"], elder=world["elder"], provider=world["org"],
                                  item=world["bath"], scheduled_start=soon(5), channel="portal",
-                                 allowance_available="20.00")
+                                 allowance_available="20.00")[0]
     assert (order.allowance, order.copay) == (D("20.00"), D("13.33"))
     assert not AllowanceEntry.objects.exists()
     services.cancel_order(actor=world["family"], order=order, reason="改期")

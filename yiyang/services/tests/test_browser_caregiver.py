@@ -35,7 +35,7 @@ def world():
                        phone="13912345678")
     carer = make_caregiver(roles)
     order = services.place_order(actor=roles["community"], elder=elder, provider=cat["org"], item=cat["bath"],
-                                 scheduled_start=soon(5), channel="phone", note="需要助浴椅")
+                                 scheduled_start=soon(5), channel="phone", note="需要助浴椅")[0]
     services.accept_order(actor=roles["provider"], order=order)
     services.assign_order(actor=roles["provider"], order=order, caregiver=carer)
     return {**roles, "order": order}

@@ -34,7 +34,7 @@ def switch_user(page, username):
 def test_provider_accepts_and_assigns_inline_then_bureau_approves(page, world):
     w = world
     order = services.place_order(actor=w["community"], elder=w["elder"], provider=w["org"], item=w["bath"],
-                                 scheduled_start=soon(30), channel="phone", allowance_available="0")
+                                 scheduled_start=soon(30), channel="phone", allowance_available="0")[0]
     sign_in(page, "provider", PASSWORD)
     nav_to(page, "服务工作台")
     row = page.get_by_test_id(f"incoming-{order.pk}")

@@ -37,7 +37,7 @@ def visit(w, elder, *, carer="carer", start=None, item="bath", note=""):
     """An order placed, accepted and assigned through the services, then moved to `start` (placing needs a
     future time; the page is about what the day looks like)."""
     order = services.place_order(actor=w["community"], elder=elder, provider=w["org"], item=w[item],
-                                 scheduled_start=soon(5), channel="phone", note=note)
+                                 scheduled_start=soon(5), channel="phone", note=note)[0]
     services.accept_order(actor=w["provider"], order=order)
     services.assign_order(actor=w["provider"], order=order, caregiver=w[carer])
     if start is not None:

@@ -60,7 +60,7 @@ def served(scope_world, frozen_clock):
                                   region_code=elder.residence_region_id)
     actor, channel = placer_for(sw, elder)
     order = services.place_order(actor=actor, elder=elder, provider=sw.orgs["provider"], item=sw.bath,
-                                 scheduled_start=start, channel=channel)
+                                 scheduled_start=start, channel=channel)[0]
     assert {p: getattr(order, p) for p in PARTS} == EXPECTED
     return sw, order
 
@@ -165,7 +165,7 @@ def test_a_family_reads_the_rule_in_words_and_the_jurisdictions_document(client,
     assert basis == (f"依据：恩阳区自 {rule.valid_from.isoformat()} 起执行的服务补贴规则——低保：按普惠价，"
                      "政府补贴 90%，其余先从每月服务补贴余额抵扣，不足部分本人自付。（政策依据：恩民政函〔2021〕3号）")
     order = services.place_order(actor=scope_world["family"], elder=elder, provider=sw.orgs["provider"],
-                                 item=sw.bath, scheduled_start=soon(), channel="portal")
+                                 item=sw.bath, scheduled_start=soon(), channel="portal")[0]
     detail = client.get(reverse("services:order_detail", args=[order.pk])).content.decode()
     catalogue = client.get(reverse("services:catalogue")).content.decode()
     assert "恩民政函〔2021〕3号" in detail and "恩民政函〔2021〕3号" in catalogue

@@ -55,7 +55,7 @@ def younger(w, *, kind=None, seq=2):
 def place(w, elder=None, *, item="bath", actor="community", start=None, **kw):
     kw.setdefault("channel", "phone")
     return services.place_order(actor=w[actor], elder=elder or w["elder"], provider=w["org"], item=w[item],
-                                scheduled_start=start or tomorrow_at(9), **kw)
+                                scheduled_start=start or tomorrow_at(9), **kw)[0]
 
 
 def state(order):
@@ -179,9 +179,13 @@ def test_the_family_and_every_level_of_the_region_may_order(world, who):
 
 
 def test_the_same_client_key_twice_makes_one_order(world):
-    first = place(world, actor="family", channel="portal", client_key="k-1", start=tomorrow_at(10))
-    again = place(world, actor="family", channel="portal", client_key="k-1", start=tomorrow_at(10))
-    assert again.pk == first.pk
+    def submit():
+        return services.place_order(actor=world["family"], elder=world["elder"], provider=world["org"],
+                                    item=world["bath"], scheduled_start=tomorrow_at(10), channel="portal",
+                                    client_key="k-1")
+
+    (first, created), (again, created_again) = submit(), submit()
+    assert again.pk == first.pk and (created, created_again) == (True, False)
     assert Order.objects.count() == 1 and OrderEvent.objects.count() == 1
     assert AuditEvent.objects.filter(object_type="services.order").count() == 1
 
@@ -551,7 +555,7 @@ def test_the_channel_must_fit_who_places_the_order(world, role, channel, allowed
     place = partial(services.place_order, actor=w[role], elder=w["elder"], provider=w["org"], item=w["bath"],
                     scheduled_start=soon(30), channel=channel)
     if allowed:
-        assert place().channel == channel
+        assert place()[0].channel == channel
     else:
         with pytest.raises(ValidationError) as exc:
             place()

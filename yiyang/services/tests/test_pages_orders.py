@@ -64,7 +64,7 @@ def messages_of(resp) -> list[str]:
 def place(w, actor="community", elder=None, item="bath", start=None, **kw):
     kw.setdefault("channel", "phone")
     return services.place_order(actor=w[actor], elder=elder or w["elder"], provider=w["org"], item=w[item],
-                                scheduled_start=start or tomorrow_at(9), **kw)
+                                scheduled_start=start or tomorrow_at(9), **kw)[0]
 
 
 # ------------------------------------------------------------------------------------------ placing

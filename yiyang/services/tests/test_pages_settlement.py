@@ -61,7 +61,7 @@ def _served(w, elder, *, out, item="bath", quantity=1, allowance="0", latitude="
     checked out at `out` (last month)."""
     order = services.place_order(actor=w["community"], elder=elder, provider=w["org"], item=w[item],
                                  scheduled_start=soon(5), quantity=quantity, channel="phone",
-                                 allowance_available=allowance)
+                                 allowance_available=allowance)[0]
     services.accept_order(actor=w["provider"], order=order)
     services.assign_order(actor=w["provider"], order=order, caregiver=w["carer"])
     services.check_in(actor=w["caregiver"], order=order, at=_ago(65), latitude=latitude, longitude="106.6")

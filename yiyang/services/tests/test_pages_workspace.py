@@ -35,7 +35,7 @@ def world():
 
 def place(w, *, at=None, item="bath", elder=None):
     return services.place_order(actor=w["community"], elder=elder or w["elder"], provider=w["org"], item=w[item],
-                                scheduled_start=at or tomorrow_at(9), channel="phone", allowance_available="0")
+                                scheduled_start=at or tomorrow_at(9), channel="phone", allowance_available="0")[0]
 
 
 def carer(w, name, seq, skills="助浴", account=None):

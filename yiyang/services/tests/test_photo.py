@@ -36,7 +36,7 @@ def world():
     link_family(roles["family"], elder)
     carer = make_caregiver(roles)
     order = services.place_order(actor=roles["family"], elder=elder, provider=cat["org"], item=cat["bath"],
-                                 scheduled_start=soon(5), channel="portal", allowance_available=0)
+                                 scheduled_start=soon(5), channel="portal", allowance_available=0)[0]
     services.accept_order(actor=roles["provider"], order=order)
     services.assign_order(actor=roles["provider"], order=order, caregiver=carer)
     return {**roles, **cat, "elder": elder, "carer": carer, "order": order}

@@ -87,7 +87,7 @@ def served(w, elder, *, out, item="bath", quantity=1, allowance="0", latitude="3
     have been checked out at `out`."""
     order = services.place_order(actor=w["community"], elder=elder, provider=w["org"], item=w[item],
                                  scheduled_start=soon(5), quantity=quantity, channel="phone",
-                                 allowance_available=allowance)
+                                 allowance_available=allowance)[0]
     services.accept_order(actor=w["provider"], order=order)
     services.assign_order(actor=w["provider"], order=order, caregiver=w["carer"])
     services.check_in(actor=w["caregiver"], order=order, at=ago(65), latitude=latitude, longitude="106.6")
@@ -121,7 +121,7 @@ def month(world):
     services.declare_offer(actor=w["bureau"], provider=other_org, item=w["bath"], streets=[STREET], price="30.00",
                            valid_from=days_ago(30))
     elsewhere = services.place_order(actor=w["community"], elder=w["elder"], provider=other_org, item=w["bath"],
-                                     scheduled_start=soon(5), channel="phone")
+                                     scheduled_start=soon(5), channel="phone")[0]
     Order.objects.filter(pk=elsewhere.pk).update(status=OrderStatus.CONFIRMED)
     elsewhere = checked_out_at(elsewhere, local(LAST, 11, 0))
     return {"included": [destitute, subsistence, aged], "held": held, "unconfirmed": unconfirmed,
@@ -410,7 +410,7 @@ def confirmed_orders(w, n: int, month_first: datetime.date, *, flagged: int = 1)
     orders = []
     for i in range(n):
         order = services.place_order(actor=w["community"], elder=w["elder"], provider=w["org"], item=w["bath"],
-                                     scheduled_start=soon(5), channel="phone")
+                                     scheduled_start=soon(5), channel="phone")[0]
         Order.objects.filter(pk=order.pk).update(status=OrderStatus.CONFIRMED)
         orders.append(checked_out_at(order, local(month_first + datetime.timedelta(days=i), 10)))
     for order in orders[:flagged]:

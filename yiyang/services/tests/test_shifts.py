@@ -78,7 +78,7 @@ def test_availability_shows_shift_cover_overlaps_and_skills(world, django_assert
     # 李护理 has a bath at 9:00 tomorrow (60 minutes).
     order = services.place_order(actor=world["bureau"], elder=world["elder"], provider=world["org"],
                                  item=world["bath"], scheduled_start=tomorrow_at(9), channel="staff",
-                                 allowance_available=0)
+                                 allowance_available=0)[0]
     services.accept_order(actor=world["provider"], order=order)
     services.assign_order(actor=world["provider"], order=order, caregiver=world["carer"])
     with django_assert_max_num_queries(3):
@@ -131,13 +131,13 @@ def test_assigning_outside_the_shift_is_allowed_and_said_in_the_timeline(world):
                        end="17:00")
     order = services.place_order(actor=world["bureau"], elder=world["elder"], provider=world["org"],
                                  item=world["bath"], scheduled_start=tomorrow_at(9), channel="staff",
-                                 allowance_available=0)
+                                 allowance_available=0)[0]
     services.accept_order(actor=world["provider"], order=order)
     services.assign_order(actor=world["provider"], order=order, caregiver=world["carer"])
     assert order.events.order_by("pk").last().note == "李护理（不在当天班次 13:00-17:00 内）"
     other = services.place_order(actor=world["bureau"], elder=world["elder"], provider=world["org"],
                                  item=world["cleaning"], scheduled_start=tomorrow_at(14), channel="staff",
-                                 allowance_available=0)
+                                 allowance_available=0)[0]
     services.accept_order(actor=world["provider"], order=other)
     services.assign_order(actor=world["provider"], order=other, caregiver=world["carer"])
     assert other.events.order_by("pk").last().note == "李护理"  # 14:00–15:00 lies within 13:00–17:00

@@ -24,7 +24,7 @@ def world():
 
 def place(w, start):
     return services.place_order(actor=w["community"], elder=w["elder"], provider=w["org"], item=w["bath"],
-                                scheduled_start=start, channel="phone")
+                                scheduled_start=start, channel="phone")[0]
 
 
 def test_death_cancels_the_visits_not_yet_started_with_the_reason(world):
