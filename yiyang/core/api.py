@@ -10,9 +10,9 @@ from yiyang.api.pagination import Rows, paginated
 from yiyang.api.types import Id, column
 
 from . import selectors, services
-from .errors import DomainError
 from .middleware import client_ip
 from .models import ApiToken, AuditEvent, Region, Role, User
+from .policy import require_roles
 from .scope import get_scoped_or_404
 
 router = Router()
@@ -210,8 +210,7 @@ def get_account(request, account_id: Id):
 def create_account(request, payload: AccountIn):
     from yiyang.registry.models import Organisation
 
-    if request.user.role != Role.BUREAU and not request.user.is_superuser:
-        raise DomainError("forbidden", _("只有民政局账号可以管理账号。"), status=403)
+    require_roles(request.user, Role.BUREAU)
     region = Region.objects.filter(code=payload.region).first() if payload.region else None
     if payload.region and region is None:
         raise ValidationError({"region": _("区划代码 %(code)s 不存在。") % {"code": payload.region}})

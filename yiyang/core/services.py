@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import audit, pii, policy
-from .errors import INVALID_CREDENTIALS, THROTTLED, DomainError, LoginError
+from .errors import INVALID_CREDENTIALS, THROTTLED, DomainError, ErrorCode, LoginError
 from .models import (
     ORGANISATION_ROLES,
     REGION_ROLES,
@@ -131,7 +131,7 @@ def _check_scope_assignment(*, actor: User, role: str, region: Region | None, or
     if actor.is_superuser:
         return
     if actor.role != Role.BUREAU:
-        raise DomainError("forbidden", _("只有民政局账号可以管理账号。"), status=403)
+        raise DomainError(ErrorCode.FORBIDDEN, _("只有民政局账号可以管理账号。"), status=403)
     target_code = region.code if region else (organisation.region_id if organisation else "")
     if not target_code.startswith(actor.scope_code):
         raise ValidationError({"region": _("只能在本辖区内设置账号的范围。")})

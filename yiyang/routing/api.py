@@ -16,9 +16,7 @@ from pydantic import ConfigDict
 
 from yiyang.api.types import Id, SmallInt
 from yiyang.core.api import ERRORS
-from yiyang.core.errors import DomainError
 from yiyang.core.models import Role
-from yiyang.core.permissions import has_role
 from yiyang.core.policy import require_roles
 from yiyang.core.scope import get_scoped_or_404
 from yiyang.registry.models import Organisation, Practitioner
@@ -30,11 +28,6 @@ from .models import RoutePlan
 router = Router(tags=["routing"])
 
 PLAN_ROLES = (Role.PROVIDER, Role.BUREAU)
-
-
-def _require(request, *roles) -> None:
-    if not has_role(request.user, *roles):
-        raise DomainError("forbidden", _("您的角色无权执行此操作。"), status=403)
 
 
 # ------------------------------------------------------------------------------------------------- schemas
@@ -162,7 +155,7 @@ def plan(request, payload: PlanIn):
     """Routes per caregiver with arrival times, the orders that could not be routed with the reason, and the
     summary (visits, served, travel, continuity kept, runtime, notes). Saved as the next draft version;
     older drafts of the day are superseded. Synchronous: it takes up to `time_limit_seconds`."""
-    _require(request, *PLAN_ROLES)
+    require_roles(request.user, *PLAN_ROLES)
     provider = get_scoped_or_404(Organisation.objects, request.user, "view", pk=payload.provider_id)
     run = services.plan_day(actor=request.user, provider=provider, day=payload.date, seed=payload.seed,
                             time_limit_seconds=payload.time_limit_seconds,
@@ -190,7 +183,7 @@ def publish(request, plan_id: Id):
 
 @router.post("locks", response={201: LockOut, **ERRORS}, summary="Lock an order to a caregiver (provider)")
 def lock(request, payload: LockIn):
-    _require(request, Role.PROVIDER)
+    require_roles(request.user, Role.PROVIDER)
     order = get_scoped_or_404(Order.objects.select_related("item", "provider"), request.user, "change",
                               pk=payload.order_id)
     caregiver = Practitioner.objects.restrict(request.user, "change").filter(pk=payload.caregiver_id).first()

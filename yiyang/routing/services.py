@@ -20,7 +20,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from yiyang.core import audit
-from yiyang.core.errors import DomainError
+from yiyang.core.errors import DomainError, ErrorCode
 from yiyang.core.models import AuditAction
 from yiyang.registry.models import Elder, Organisation, Practitioner
 from yiyang.services import selectors as service_selectors
@@ -410,9 +410,9 @@ def _lockable(actor, order: Order) -> None:
     provider = order.provider
     policy.may_dispatch_routes(actor, provider).require()
     if order.status == OrderStatus.CHECKED_IN:
-        raise DomainError("invalid_transition", _("该订单已在服务中，不能再锁定。"), status=409)
+        raise DomainError(ErrorCode.INVALID_STATE, _("该订单已在服务中，不能再锁定。"), status=409)
     if order.status not in PLANNABLE:
-        raise DomainError("invalid_transition", _("订单当前为“%(status)s”，不参与排线。") % {
+        raise DomainError(ErrorCode.INVALID_STATE, _("订单当前为“%(status)s”，不参与排线。") % {
             "status": order.get_status_display()}, status=409)
 
 
@@ -473,13 +473,13 @@ def publish_plan(*, actor, plan: RoutePlan) -> PublishResult:
     plan = RoutePlan.objects.select_for_update().select_related("provider").get(pk=plan.pk)
     policy.may_dispatch_routes(actor, plan.provider).require()
     if plan.status != PlanStatus.DRAFT:
-        raise DomainError("invalid_state", _("只能发布草稿方案，该方案为“%(status)s”。") % {
+        raise DomainError(ErrorCode.INVALID_STATE, _("只能发布草稿方案，该方案为“%(status)s”。") % {
             "status": plan.get_status_display()}, status=409)
     newest = (RoutePlan.objects.filter(provider_id=plan.provider_id, day=plan.day)
               .order_by("-version").values_list("version", flat=True).first())
     if newest != plan.version:
-        raise DomainError("invalid_state", _("已有更新的排线方案（第 %(v)s 版），请发布最新方案。") % {"v": newest},
-                          status=409)
+        raise DomainError(ErrorCode.INVALID_STATE,
+                          _("已有更新的排线方案（第 %(v)s 版），请发布最新方案。") % {"v": newest}, status=409)
     stops = list(plan.stops.select_related("caregiver"))
     routed = {s.order_id: s for s in stops if s.caregiver_id is not None}
     orders = {o.pk: o for o in Order.objects.select_for_update(of=("self",))

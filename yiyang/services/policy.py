@@ -41,7 +41,6 @@ LOCAL_STAFF = (Role.STREET, Role.COMMUNITY)
 BUREAU_ONLY = (Role.BUREAU,)
 # The check-out photo is taken while the caregiver is there or just after, before the family confirms.
 PHOTO_STATUSES = (OrderStatus.CHECKED_IN, OrderStatus.CHECKED_OUT)
-INVALID_TRANSITION = "invalid_transition"  # the API's code for a step the order's status does not allow
 
 STEP_NAMES = {
     OrderStatus.ACCEPTED: gettext_lazy("接单"), OrderStatus.DECLINED: gettext_lazy("拒单"),
@@ -117,7 +116,7 @@ def _next(order, to_status) -> Decision:
     else:
         message = _("订单当前为“%(status)s”，不能%(step)s。") % {
             "status": order.get_status_display(), "step": STEP_NAMES[to_status]}
-    return deny(message, code=INVALID_TRANSITION, status=409)
+    return deny(message, code=ErrorCode.INVALID_STATE, status=409)
 
 
 def may_order_for_elder(actor, elder, *, linked=None) -> Decision:
@@ -219,7 +218,7 @@ def may_upload_photo_order(actor, order, *, in_status: bool = True) -> Decision:
     if not in_status or not person:
         return person
     return allow_if(order.status in PHOTO_STATUSES, _("订单当前为“%(status)s”，不能上传服务照片。") % {
-        "status": order.get_status_display()}, code=INVALID_TRANSITION, status=409)
+        "status": order.get_status_display()}, code=ErrorCode.INVALID_STATE, status=409)
 
 
 def _sees_order(actor, order, linked=None) -> bool:

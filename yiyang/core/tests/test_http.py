@@ -72,3 +72,21 @@ def test_attachment_names_a_chinese_file_safely():
 def test_is_htmx():
     assert is_htmx(_request(**{"HX-Request": "true"}))
     assert not is_htmx(_request())
+
+
+def test_codes_of_the_shared_vocabulary_are_written_as_error_code_members():
+    """A refusal whose code is one of ErrorCode's is raised with the member, not a string that can drift
+    (`invalid_transition` and `invalid_state` once meant the same thing)."""
+    import pathlib
+    import re
+
+    from yiyang.core.errors import ErrorCode
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    literal = re.compile(r"""(?:DomainError\(|deny\(.*code=)\s*["']([a-z_]+)["']""")
+    shared = {str(code) for code in ErrorCode}
+    found = [(str(path.relative_to(root)), n, m.group(1))
+             for path in root.rglob("*.py") if "tests" not in path.parts and "migrations" not in path.parts
+             for n, line in enumerate(path.read_text().splitlines(), 1)
+             for m in [literal.search(line)] if m and m.group(1) in shared]
+    assert not found, found

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yiyang.core import audit
-from yiyang.core.errors import DomainError
+from yiyang.core.errors import DomainError, ErrorCode
 from yiyang.core.models import CODE_LENGTH, AuditAction, Role
 from yiyang.core.policy import is_superuser, role_of
 from yiyang.registry.models import Elder, ElderStatus, Practitioner
@@ -140,7 +140,8 @@ def _replayed_order(client_key, **request) -> Order | None:
     if existing is None:
         return None
     if not _same_request(existing, **request):
-        raise DomainError("client_key_conflict", _("该提交编号已用于另一笔订单，请刷新后重新下单。"), status=409)
+        raise DomainError(ErrorCode.CLIENT_KEY_CONFLICT, _("该提交编号已用于另一笔订单，请刷新后重新下单。"),
+                          status=409)
     return existing
 
 
@@ -378,7 +379,7 @@ def _replayed_step(order: Order, client_key: str | None, to_status: str) -> bool
     if event is None:
         return False
     if event.order_id != order.pk or event.to_status != to_status:
-        raise DomainError("client_key_conflict", _("该提交编号已用于另一项操作。"), status=409)
+        raise DomainError(ErrorCode.CLIENT_KEY_CONFLICT, _("该提交编号已用于另一项操作。"), status=409)
     return True
 
 
@@ -552,7 +553,7 @@ def attach_photo(*, actor, order: Order, photo, client_key: str | None = None) -
         if order.photo_client_key == client_key:
             return order
         if Order.objects.filter(photo_client_key=client_key).exclude(pk=order.pk).exists():
-            raise DomainError("client_key_conflict", _("该提交编号已用于另一项操作。"), status=409)
+            raise DomainError(ErrorCode.CLIENT_KEY_CONFLICT, _("该提交编号已用于另一项操作。"), status=409)
     policy.may_upload_photo_order(actor, order).require()
     content, ext = _photo_bytes(photo)
     before = audit.snapshot(order)

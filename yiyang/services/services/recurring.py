@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yiyang.core import audit
-from yiyang.core.errors import DomainError
+from yiyang.core.errors import DomainError, ErrorCode
 from yiyang.core.models import AuditAction
 from yiyang.registry.models import Elder
 
@@ -71,8 +71,8 @@ def create_recurring(*, actor, elder: Elder, provider, item: ServiceItem, weekda
     client_key = _text(client_key, 64) or None
     if client_key and (found := RecurringOrder.objects.filter(client_key=client_key).first()) is not None:
         if found.elder_id != elder.pk or found.placed_by_id != getattr(_user(actor), "pk", None):
-            raise DomainError("client_key_conflict", _("该提交编号已用于另一项周期服务，请刷新页面后重新提交。"),
-                              status=409)
+            raise DomainError(ErrorCode.CLIENT_KEY_CONFLICT,
+                              _("该提交编号已用于另一项周期服务，请刷新页面后重新提交。"), status=409)
         return found
     policy.may_set_up_recurring_order(actor, elder).require()
     _check_channel(channel, allowed=(OrderChannel.PORTAL, OrderChannel.PHONE, OrderChannel.STAFF))

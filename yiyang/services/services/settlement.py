@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yiyang.core import audit
-from yiyang.core.errors import DomainError
+from yiyang.core.errors import DomainError, ErrorCode
 from yiyang.core.models import AuditAction, Region, RegionLevel
 
 from .. import policy
@@ -115,7 +115,7 @@ def prepare_settlement(*, actor, provider, month, jurisdiction=None) -> Settleme
     jurisdiction = _settlement_jurisdiction(provider, jurisdiction)
     policy.may_prepare_settlement(actor, jurisdiction.code).require()
     if not provider.region_id.startswith(jurisdiction.code):
-        raise DomainError("not_found", _("%(provider)s 不是%(county)s的服务机构。") % {
+        raise DomainError(ErrorCode.NOT_FOUND, _("%(provider)s 不是%(county)s的服务机构。") % {
             "provider": provider.name, "county": jurisdiction.name}, status=404)
     month = _month(month)
     if month > timezone.localdate().replace(day=1):

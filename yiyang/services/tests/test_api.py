@@ -307,10 +307,10 @@ def test_steps_out_of_order_are_409_and_change_nothing(client, world):
     before = snapshot()
     resp = post(as_user(client, world["family"]), f"orders/{oid}/confirm")
     assert resp.status_code == 409
-    assert resp.json() == {"status": 409, "code": "invalid_transition",
+    assert resp.json() == {"status": 409, "code": "invalid_state",
                            "message": "订单当前为“待接单”，不能确认完成。", "errors": []}
     resp = post(as_user(client, world["provider"]), f"orders/{oid}/assign", {"caregiver": world["carer"].pk})
-    assert resp.status_code == 409 and resp.json()["code"] == "invalid_transition"
+    assert resp.status_code == 409 and resp.json()["code"] == "invalid_state"
     assert snapshot() == before
     assert post(client, f"orders/{oid}/accept").status_code == 200
     assert post(client, f"orders/{oid}/accept").status_code == 409

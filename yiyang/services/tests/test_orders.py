@@ -278,7 +278,7 @@ def test_every_transition_of_the_table(world, source, target):
         before = state(order)
         with pytest.raises(DomainError) as exc:
             ACTIONS[target](world, order)
-        assert (exc.value.code, exc.value.status) == ("invalid_transition", 409)
+        assert (exc.value.code, exc.value.status) == ("invalid_state", 409)
         assert state(order) == before
 
 
