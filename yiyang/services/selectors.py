@@ -7,14 +7,26 @@ region tree (community → street → county → city → province) that has a v
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
+from decimal import Decimal
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, When
+from django.utils import timezone
 
 from yiyang.core.models import CODE_LENGTH
 from yiyang.core.pii import is_ascii_digits
 
 from . import pricing
-from .models import OrderFlag, ProviderOffer, ServiceItem, ServicePrice, SubsidyRule
+from .models import (
+    FollowUpCall,
+    Order,
+    OrderFlag,
+    ProviderOffer,
+    RecurringOrder,
+    ServiceItem,
+    ServicePrice,
+    SubsidyRule,
+)
 
 
 def region_chain(region_code: str) -> list[str]:
@@ -66,15 +78,6 @@ def elder_facts(elder, day: datetime.date) -> tuple[set[str], int]:
 
 # ---------------------------------------------------------------------------------------------------------
 # Provider workspace, catalogue page and settlement pages (views_workspace.py, views_settlement.py)
-
-from dataclasses import dataclass  # noqa: E402  (this block was appended; the file's head belongs to others)
-from decimal import Decimal  # noqa: E402
-
-from django.db.models import Count  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from .models import Order  # noqa: E402
-
 # Statuses in which a visit occupies its caregiver's time (for overlaps and the day's load).
 WORKSPACE_BUSY_STATUSES = ("assigned", "checked_in", "checked_out", "confirmed", "rated", "settled")
 # Statuses in which the caregiver has actually served the elder (continuity of care).
@@ -135,6 +138,33 @@ def orders_for(user, filters: OrderFilters | None = None):
     if f.flagged:
         qs = qs.filter(Exists(OrderFlag.objects.filter(order_id=OuterRef("pk"))))
     return qs.order_by("-scheduled_start", "-pk")
+
+
+def recurring_orders_for(user, *, elder: int | None = None, active: bool | None = None):
+    """The standing orders of the page and the API: those the user may see, running ones first, newest first."""
+    qs = (RecurringOrder.objects.restrict(user).select_related("elder", "provider", "item", "placed_by")
+          .prefetch_related("skips"))
+    if elder:
+        qs = qs.filter(elder_id=elder)
+    if active is not None:
+        qs = qs.filter(active=active)
+    return qs.order_by("-active", "-created_at", "-pk")
+
+
+def follow_up_calls_for(user, *, month: datetime.date | None = None, pending: bool | None = None,
+                        provider: int | None = None):
+    """The follow-up calls of the page and the API: those the user may see, the latest month first, within it
+    the calls still to make first, by provider and visit."""
+    qs = FollowUpCall.objects.restrict(user).select_related(
+        "order__elder", "order__item", "order__provider", "order__caregiver", "called_by")
+    if month:
+        qs = qs.filter(month=month)
+    if pending is not None:
+        qs = qs.filter(called_at__isnull=pending)
+    if provider:
+        qs = qs.filter(order__provider_id=provider)
+    done = Case(When(outcome="", then=0), default=1, output_field=IntegerField())
+    return qs.alias(done=done).order_by("-month", "done", "order__provider__name", "order__check_out_at", "pk")
 
 
 def field_staff(provider_id: int):

@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Avg, Case, Count, IntegerField, Q, When
+from django.db.models import Avg, Count, Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,7 +26,7 @@ from yiyang.core.models import Role
 from yiyang.core.permissions import REGION_STAFF, has_role, role_required
 from yiyang.core.scope import get_scoped_or_404
 
-from . import policy, services
+from . import policy, selectors, services
 from .forms import FAMILY_ROLES, FollowUpForm
 from .models import FollowUpCall, FollowUpOutcome, Order, RecurringOrder
 from .views import weekdays_label
@@ -87,10 +87,8 @@ def _follow_up_context(request, month: datetime.date, *, sample_errors=None, rat
     for row in summary:
         if row["average"] is not None:
             row["average"] = Decimal(str(row["average"])).quantize(Decimal("0.1"))
-    listed = (calls.select_related("order__elder", "order__item", "order__provider", "order__caregiver", "called_by")
-              .annotate(done=Case(When(outcome="", then=0), default=1, output_field=IntegerField()))
-              .order_by("done", "order__provider__name", "order__check_out_at", "pk"))
-    page = Paginator(listed, CALLS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.follow_up_calls_for(user, month=month), CALLS_PER_PAGE).get_page(
+        request.GET.get("page"))
     rows = list(page.object_list)
     for call in rows:
         call.may_record = policy.may_record_follow_up(user, call)
@@ -206,9 +204,7 @@ def _next_orders(user, rules: list) -> dict[int, list]:
 
 def _recurring_context(request, *, failed=None) -> dict:
     user = request.user
-    qs = (RecurringOrder.objects.restrict(user).select_related("elder", "provider", "item", "placed_by")
-          .prefetch_related("skips").order_by("-active", "-created_at", "-pk"))
-    page = Paginator(qs, RULES_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.recurring_orders_for(user), RULES_PER_PAGE).get_page(request.GET.get("page"))
     rules = list(page.object_list)
     upcoming = _next_orders(user, rules)
     linked = policy.linked_elders(user)

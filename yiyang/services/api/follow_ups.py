@@ -15,7 +15,7 @@ from yiyang.core.permissions import REGION_STAFF
 from yiyang.core.policy import require_roles
 from yiyang.core.scope import get_scoped_or_404
 
-from .. import services
+from .. import selectors, services
 from ..models import (
     FollowUpCall,
 )
@@ -102,14 +102,9 @@ class FollowUpFilters(Schema):
 def list_follow_ups(request, filters: Query[FollowUpFilters]):
     """Bureau, street and community staff see the calls of their region; a provider those of its orders."""
     require_roles(request.user, *REGION_STAFF, Role.PROVIDER)
-    qs = FollowUpCall.objects.restrict(request.user).select_related(*FOLLOW_UP_RELATED).order_by("-month", "pk")
-    if filters.month:
-        qs = qs.filter(month=services._month(filters.month))
-    if filters.pending is not None:
-        qs = qs.filter(called_at__isnull=filters.pending)
-    if filters.provider:
-        qs = qs.filter(order__provider_id=filters.provider)
-    return qs
+    return selectors.follow_up_calls_for(
+        request.user, month=services._month(filters.month) if filters.month else None, pending=filters.pending,
+        provider=filters.provider)
 
 
 class SampleIn(Schema):

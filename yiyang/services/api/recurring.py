@@ -15,7 +15,7 @@ from yiyang.core.permissions import REGION_STAFF
 from yiyang.core.policy import require_roles
 from yiyang.core.scope import get_scoped_or_404
 
-from .. import services
+from .. import selectors, services
 from ..models import (
     OrderChannel,
     RecurringOrder,
@@ -91,13 +91,7 @@ RECURRING_RELATED = ("elder", "provider", "item")
 @paginated
 def list_recurring(request, elder: Id | None = None, active: bool | None = None):
     require_roles(request.user, *REGION_STAFF, Role.PROVIDER, Role.FAMILY, Role.ELDER)
-    qs = (RecurringOrder.objects.restrict(request.user).select_related(*RECURRING_RELATED)
-          .prefetch_related("skips"))
-    if elder:
-        qs = qs.filter(elder_id=elder)
-    if active is not None:
-        qs = qs.filter(active=active)
-    return qs
+    return selectors.recurring_orders_for(request.user, elder=elder, active=active)
 
 
 class RecurringIn(Schema):
