@@ -186,7 +186,7 @@ class RollSummaryOut(Schema):
     status: str
     status_label: str
     line_count: int
-    total_amount: str
+    total_amount: Money
     open_checks: int
     progress: int = Field(..., description="0–100 while generating.")
     progress_note: str
@@ -203,13 +203,13 @@ class CountOut(Schema):
     code: str
     label: str
     count: int
-    amount: str | None = None
+    amount: Money | None = None
 
 
 class StreetReviewOut(Schema):
     street: Ref
     line_count: int
-    total_amount: str
+    total_amount: Money
     reviewed_at: datetime.datetime | None
     reviewed_by: str | None
     note: str
@@ -376,7 +376,7 @@ class CheckOut(Schema):
     roll: int = Field(..., alias="roll_id")
     line: int = Field(..., alias="line_id")
     elder: ElderRefOut
-    amount: str
+    amount: Money = Field(..., alias="line.amount")
     kind: str
     kind_label: str
     detail: str = Field(..., description="What is wrong, in the caller's language.")
@@ -391,10 +391,6 @@ class CheckOut(Schema):
     def resolve_elder(obj):
         e = obj.line.elder
         return {"id": e.pk, "name": e.name, "id_number_masked": e.id_number_masked}
-
-    @staticmethod
-    def resolve_amount(obj):
-        return money(obj.line.amount)
 
     @staticmethod
     def resolve_kind_label(obj):
@@ -766,7 +762,7 @@ def line_recovered(request, line_id: Id, payload: RecoveredIn):
 
 class ElderBenefitsOut(Schema):
     elder: ElderRefOut
-    paid_total: str = Field(..., description="Paid lines less recovered ones.")
+    paid_total: Money = Field(..., description="Paid lines less recovered ones.")
     lines: list[LineOut]
 
 
@@ -797,14 +793,14 @@ class TotalRowOut(Schema):
     region_name: str
     programme: str
     lines: int
-    amount: str
+    amount: Money
 
 
 class TotalsOut(Schema):
     month: str
     level: int
     lines: int
-    amount: str
+    amount: Money
     rows: list[TotalRowOut]
 
 

@@ -5,7 +5,7 @@ import datetime
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 
-from yiyang.api.types import Id, money
+from yiyang.api.types import Id, Money, money
 from yiyang.core.api import ERRORS
 from yiyang.core.policy import require_roles
 
@@ -22,7 +22,7 @@ router = Router()
 class AllowanceEntryOut(Schema):
     kind: str
     kind_label: str
-    amount: str = Field(..., description="Positive: credit or refund; negative: drawn by an order.")
+    amount: Money = Field(..., description="Positive: credit or refund; negative: drawn by an order.")
     order: int | None
     created_at: datetime.datetime
 
@@ -30,10 +30,10 @@ class AllowanceEntryOut(Schema):
 class AllowanceOut(Schema):
     elder: IdRef
     month: str = Field(..., examples=["2026-11"])
-    credited: str
-    debited: str = Field(..., description="Drawn by orders (a positive amount).")
-    refunded: str = Field(..., description="Given back by orders that ended unserved.")
-    balance: str = Field(..., description="What is left for the month: credited − debited + refunded, never < 0.")
+    credited: Money
+    debited: Money = Field(..., description="Drawn by orders (a positive amount).")
+    refunded: Money = Field(..., description="Given back by orders that ended unserved.")
+    balance: Money = Field(..., description="What is left for the month: credited − debited + refunded, never < 0.")
     entries: list[AllowanceEntryOut]
 
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 
 from yiyang.api.pagination import paginated
-from yiyang.api.types import Id, column, money
+from yiyang.api.types import Id, Money, column, money
 from yiyang.core.api import ERRORS
 from yiyang.core.models import Region
 
@@ -26,8 +26,8 @@ class PriceOut(Schema):
     jurisdiction: Ref = Field(..., description="Where the price was set (the nearest level up the region tree).")
     valid_from: datetime.date
     valid_until: datetime.date | None
-    market_price: str = Field(..., description="市场价, yuan.")
-    inclusive_price: str = Field(..., description="普惠价, yuan: the ceiling of subsidised orders.")
+    market_price: Money = Field(..., description="市场价, yuan.")
+    inclusive_price: Money = Field(..., description="普惠价, yuan: the ceiling of subsidised orders.")
     note: str
 
 
@@ -55,7 +55,7 @@ class OfferOut(Schema):
     id: int
     provider: IdRef
     item: ItemRef
-    price: str
+    price: Money
     valid_from: datetime.date
     valid_until: datetime.date | None
     streets: list[Ref]
@@ -67,10 +67,6 @@ class OfferOut(Schema):
     @staticmethod
     def resolve_item(obj):
         return _item_ref(obj.item)
-
-    @staticmethod
-    def resolve_price(obj):
-        return money(obj.price)
 
     @staticmethod
     def resolve_streets(obj):

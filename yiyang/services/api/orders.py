@@ -12,7 +12,7 @@ from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 from pydantic import ConfigDict
 
 from yiyang.api.pagination import paginated
-from yiyang.api.types import Id, SmallInt, column, money
+from yiyang.api.types import Id, Money, SmallInt, column, money
 from yiyang.core.api import ERRORS
 from yiyang.core.models import Role
 from yiyang.core.policy import require_roles
@@ -63,12 +63,12 @@ class QuoteOut(Schema):
     item: ItemRef
     scheduled_start: datetime.datetime
     quantity: str
-    unit_price: str
-    total: str
-    share: str = Field(..., description="Percent of the total the government pays.")
-    subsidy: str
-    allowance: str
-    copay: str
+    unit_price: Money
+    total: Money
+    share: Money = Field(..., description="Percent of the total the government pays.")
+    subsidy: Money
+    allowance: Money
+    copay: Money
     basis: str = Field(..., description="`inclusive` (普惠价) or `market` (市场价).")
     reasons: list[str] = Field(..., description="Why the person is subsidised (their categories or age).")
     explanation: str = Field(..., description="The split in one sentence, in the caller's language.")
