@@ -98,7 +98,7 @@ def test_queries_do_not_grow_with_the_months(client, world, django_assert_max_nu
 
 def test_a_service_voucher_shows_what_was_credited_and_the_balance_when_the_ledger_tells(client, world,
                                                                                            monkeypatch):
-    from yiyang.services.selectors import allowance_totals
+    from yiyang.services.selectors import allowance_totals_by_elder
 
     bureau = world["bureau"]
     prog = Programme.objects.create(code="service", kind=ProgrammeKind.SERVICE, name="服务补贴",
@@ -115,6 +115,6 @@ def test_a_service_voucher_shows_what_was_credited_and_the_balance_when_the_ledg
     assert "服务补贴不发现金" in body
     # The services app registers its ledger in its AppConfig.ready(): then the balance shows.
     monkeypatch.undo()
-    assert allowance_totals in allowance.BALANCE_READERS
+    assert allowance_totals_by_elder in allowance.BALANCE_READERS
     body = client.get(reverse("benefits:mine")).content.decode()
     assert 'data-testid="mine-allowance">100.00<' in body and "本月计入 100.00 元，已抵扣 0.00 元" in body
