@@ -117,6 +117,10 @@ def name(row):
     return row.name
 
 
+def at_nine_tomorrow():
+    return {"start": tomorrow_at(9).isoformat()}
+
+
 def this_month():
     return {"month": timezone.localdate().strftime("%Y-%m")}
 
@@ -143,6 +147,7 @@ BUDGETS = [
     Budget("/api/v1/services/shifts", "provider", shifts, ceiling=4),
     Budget("/api/v1/services/follow-ups", "bureau", calls, ceiling=4),
     Budget("/api/v1/services/recurring", "community", standing, ceiling=5),
+    Budget("/api/v1/services/availability", "provider", carers, ceiling=5, params=at_nine_tomorrow),  # a plain list
 ]
 
 
