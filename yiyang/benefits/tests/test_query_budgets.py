@@ -99,6 +99,7 @@ BUDGETS = [
     Budget("/benefits/", "bureau", rolls, ceiling=8, shows=lambda r: f"/benefits/rolls/{r.pk}/"),
     Budget("/benefits/programmes/", "bureau", programmes, ceiling=6, shows=name),
     Budget(roll_url("benefits/rolls/<pk>/lines/"), "bureau", lines, ceiling=8, shows=name),
+    Budget(roll_url("benefits/rolls/<pk>/"), "bureau", checks, ceiling=16, shows=name),
     Budget("/benefits/mine/", "family", mothers, ceiling=5, shows=name),
     Budget("/api/v1/benefits/rolls", "bureau", rolls, ceiling=4),
     Budget("/api/v1/benefits/programmes/longevity/rules", "bureau", rule_versions, ceiling=5),

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from yiyang.core.tests.factories import make_org
 from yiyang.core.tests.query_budget import Budget, check, ids, seq
 from yiyang.registry.tests.factories import make_elder
 from yiyang.services import services
@@ -105,6 +106,17 @@ def settlements(w, n):
     return made
 
 
+def providers_statements(w, n):
+    """New providers of 恩阳区, each with last month's statement (what the bureau's list shows by default)."""
+    last_month = (timezone.localdate().replace(day=1) - datetime.timedelta(days=1)).replace(day=1)
+    return [services.prepare_settlement(actor=w["bureau"], provider=make_org(f"服务商{seq(w)}", region=STREET),
+                                        month=last_month) for _ in range(n)]
+
+
+def elders(w, n):
+    return [new_elder(w) for _ in range(n)]
+
+
 def order_link(o):
     return f"/services/orders/{o.pk}/"
 
@@ -138,6 +150,9 @@ BUDGETS = [
     Budget("/services/catalogue/", "bureau", offers, ceiling=13, shows=lambda o: o.item.name),
     Budget("/services/settlements/", "provider", settlements, ceiling=4,
            shows=lambda s: f"/services/settlements/{s.pk}/"),
+    Budget("/services/settlements/", "bureau", providers_statements, ceiling=6,
+           shows=lambda s: s.provider.name),
+    Budget("/services/orders/new/elders/", "community", elders, ceiling=3, params={"q": "老人"}, shows=name),
     Budget("/services/follow-ups/", "bureau", calls, ceiling=5, params=this_month,
            shows=lambda c: c.order.elder.name),
     Budget("/services/recurring/", "community", standing, ceiling=6, shows=elder_name),
