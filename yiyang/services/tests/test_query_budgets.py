@@ -12,7 +12,18 @@ from yiyang.core.tests.query_budget import Budget, check, ids, seq
 from yiyang.registry.tests.factories import make_elder
 from yiyang.services import services
 
-from .factories import COUNTY, STREET, completed, days_ago, link_family, make_caregiver, make_item, soon, tomorrow_at
+from .factories import (
+    COUNTY,
+    STREET,
+    booked_for,
+    completed,
+    days_ago,
+    link_family,
+    make_caregiver,
+    make_item,
+    soon,
+    tomorrow_at,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -44,15 +55,20 @@ def mothers_orders(w, n):
 
 
 def todays_visits(w, n):
-    """Visits of 李护理 today, an hour and a quarter apart (from a few minutes from now)."""
+    """Visits of 李护理 today, an hour and a quarter apart, from a few minutes from now (late in the evening
+    the day has no room left: then they are booked for earlier today)."""
+    now = timezone.localtime()
+    last_start = now.replace(hour=23, minute=59, second=0, microsecond=0) - datetime.timedelta(minutes=75 * 7)
+    base = min(soon(5), last_start)
     made = []
     for _ in range(n):
         i = w.setdefault("_visits", [0])
         order = services.place_order(actor=w["community"], elder=new_elder(w), provider=w["org"], item=w["bath"],
                                      scheduled_start=soon(5 + 75 * i[0]), channel="phone")
-        i[0] += 1
         services.accept_order(actor=w["provider"], order=order)
-        made.append(services.assign_order(actor=w["provider"], order=order, caregiver=w["carer"]))
+        services.assign_order(actor=w["provider"], order=order, caregiver=w["carer"])
+        made.append(booked_for(order, base + datetime.timedelta(minutes=75 * i[0])))
+        i[0] += 1
     return made
 
 
