@@ -7,7 +7,8 @@ family's benefits page, the elder page's section), the domain that keeps the led
 AppConfig.ready():
 
     from yiyang.benefits.allowance import BALANCE_READERS
-    BALANCE_READERS.append(selectors.allowance_totals)  # (elder, month) -> {"credited", "debited", "balance", …}
+    BALANCE_READERS.append(selectors.allowance_totals_by_elder)
+    # (elders, month) -> {elder id: {"credited", "debited", "balance", …}}, one query for all of them
 
 Until one is registered, the pages show what benefits itself knows: the amounts credited.
 """
@@ -15,10 +16,16 @@ Until one is registered, the pages show what benefits itself knows: the amounts 
 BALANCE_READERS: list = []
 
 
-def balance(elder, month) -> dict | None:
-    """The elder's allowance for the month of `month` from the registered reader, or None if there is none."""
+def balances(elders, month) -> dict:
+    """The elders' allowances for the month of `month` from the first registered reader ({elder id: totals}),
+    or {} if there is none. A reader answers for several elders at once, so a page of elders reads once."""
     for reader in BALANCE_READERS:
-        found = reader(elder, month)
+        found = reader(list(elders), month)
         if found is not None:
             return found
-    return None
+    return {}
+
+
+def balance(elder, month) -> dict | None:
+    """The elder's allowance for the month of `month` from the registered reader, or None if there is none."""
+    return balances([elder], month).get(elder.pk)

@@ -421,8 +421,10 @@ def list_programmes(request, month: str = Query("", max_length=MONTH_TEXT,
     when = _month(month) if month else _this_month()
     home = _home(request)
     out = []
-    for p in selectors.programmes():
-        rv = selectors.current_rule(p, home, when)
+    programmes = list(selectors.programmes())
+    in_force = selectors.current_rules(programmes, home, when)
+    for p in programmes:
+        rv = in_force.get(p.pk)
         out.append({"code": p.code, "name": p.name, "kind": p.kind, "kind_label": str(p.get_kind_display()),
                     "pays_to_bank": p.pays_to_bank, "description": p.description,
                     "jurisdiction": {"code": home.code, "name": home.name}, "month": _ym(when),

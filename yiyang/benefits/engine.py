@@ -91,15 +91,21 @@ class Query:
 
 def rule_for(programme, jurisdiction: Region, month: datetime.date) -> RuleVersion | None:
     """The adopted rule in force for `month`: the jurisdiction's own, else the nearest one above it."""
+    return rules_in_force([programme], jurisdiction, month).get(getattr(programme, "pk", programme))
+
+
+def rules_in_force(programmes, jurisdiction: Region, month: datetime.date) -> dict[int, RuleVersion]:
+    """rule_for of several programmes in one query: {programme id: the rule in force} (none: not there)."""
     code = jurisdiction.code
     prefixes = [code[:n] for n in (2, 4, 6, 9, 12) if n <= len(code)]
-    candidates = (RuleVersion.objects.filter(programme=programme, status="adopted", jurisdiction__code__in=prefixes,
-                                             valid_from__lte=month)
-                  .exclude(valid_until__lt=month).select_related("jurisdiction"))
-    best = None
+    candidates = (RuleVersion.objects.filter(programme__in=list(programmes), status="adopted",
+                                             jurisdiction__code__in=prefixes, valid_from__lte=month)
+                  .exclude(valid_until__lt=month).select_related("jurisdiction", "programme", "adopted_by"))
+    best: dict[int, RuleVersion] = {}
     for rv in candidates:
-        if best is None or (len(rv.jurisdiction.code), rv.version) > (len(best.jurisdiction.code), best.version):
-            best = rv
+        found = best.get(rv.programme_id)
+        if found is None or (len(rv.jurisdiction.code), rv.version) > (len(found.jurisdiction.code), found.version):
+            best[rv.programme_id] = rv
     return best
 
 

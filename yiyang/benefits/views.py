@@ -769,8 +769,14 @@ def plain_status(line: RollLine) -> str:
     return str(line.get_status_display())
 
 
-def _elder_benefits(user, elder, month: datetime.date) -> dict:
-    lines = selectors.elder_history(user, elder, since=rules.add_months(month, 1 - HISTORY_MONTHS))
+def _elders_benefits(user, elders, month: datetime.date) -> list[dict]:
+    """_elder_benefits of each elder, their lines and allowances read once for all of them."""
+    histories = selectors.elder_histories(user, elders, since=rules.add_months(month, 1 - HISTORY_MONTHS))
+    balances = allowance.balances(elders, month)
+    return [_elder_benefits(e, month, histories.get(e.pk, []), balances.get(e.pk)) for e in elders]
+
+
+def _elder_benefits(elder, month: datetime.date, lines: list, balance: dict | None) -> dict:
     issued = (LineStatus.PAID, LineStatus.CREDITED, LineStatus.RECOVERED)
     latest = lines[0].month if lines else None
     current = [ln for ln in lines if ln.month == latest and ln.kind == LineKind.REGULAR]
@@ -783,7 +789,7 @@ def _elder_benefits(user, elder, month: datetime.date) -> dict:
         "paid": sum((ln.amount for ln in lines if ln.status in issued), Decimal("0.00")),
         "pending": sum((ln.amount for ln in lines if ln.status == LineStatus.PENDING and ln.amount > 0),
                        Decimal("0.00")),
-        "allowance": allowance.balance(elder, month), "credited_this_month": credited,
+        "allowance": balance, "credited_this_month": credited,
         "vouchers": any(not ln.programme.pays_to_bank for ln in lines),
     }
 
@@ -796,7 +802,7 @@ def my_benefits(request):
     elders = list(Elder.objects.restrict(request.user).order_by("name", "pk"))
     return render(request, "benefits/mine.html", {
         "month": month, "months": HISTORY_MONTHS,
-        "elders": [_elder_benefits(request.user, e, month) for e in elders]})
+        "elders": _elders_benefits(request.user, elders, month)})
 
 
 def family_home_panel(request):
@@ -807,4 +813,4 @@ def family_home_panel(request):
     month = _this_month()
     elders = list(Elder.objects.restrict(user).order_by("name", "pk"))
     return {"template": "benefits/_family_panel.html", "month": month,
-            "elders": [_elder_benefits(user, e, month) for e in elders]}
+            "elders": _elders_benefits(user, elders, month)}

@@ -31,10 +31,10 @@ class ServicesConfig(AppConfig):
         # The family's benefits page shows what is left of a voucher month: this app keeps that ledger.
         from yiyang.benefits.allowance import BALANCE_READERS
 
-        from .selectors import allowance_totals
+        from .selectors import allowance_totals_by_elder
 
-        if allowance_totals not in BALANCE_READERS:
-            BALANCE_READERS.append(allowance_totals)
+        if allowance_totals_by_elder not in BALANCE_READERS:
+            BALANCE_READERS.append(allowance_totals_by_elder)
 
         from yiyang.core.models import Role
         from yiyang.core.navigation import REGION_STAFF, NavItem, register_nav

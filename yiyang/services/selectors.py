@@ -439,6 +439,13 @@ def allowance_totals(elder, month: datetime.date, *, entries=None) -> dict:
     """Credited, debited (as a positive amount), refunded and the balance of an elder's allowance for the
     month of `month`, in Decimal yuan, summed in whole fen (exact on every database). One query. `entries`:
     the ledger to read (default all of it; a page passes the reader's scope)."""
+    pk = getattr(elder, "pk", elder)
+    return allowance_totals_by_elder([pk], month, entries=entries)[pk]
+
+
+def allowance_totals_by_elder(elders, month: datetime.date, *, entries=None) -> dict[int, dict]:
+    """allowance_totals of several elders (objects or ids) in one query: {elder id: totals}, zeros for an
+    elder without entries (a page listing a family's elders reads them all at once)."""
     from decimal import Decimal
 
     from django.db.models import BigIntegerField, F, Sum
@@ -449,13 +456,19 @@ def allowance_totals(elder, month: datetime.date, *, entries=None) -> dict:
     def fen(kind):
         return Coalesce(Sum(Cast(Round(F("amount") * 100), BigIntegerField()), filter=Q(kind=kind)), 0)
 
+    ids = [getattr(e, "pk", e) for e in elders]
     ledger = AllowanceEntry.objects.all() if entries is None else entries
-    sums = (ledger.filter(elder_id=getattr(elder, "pk", elder), month=month.replace(day=1))
-            .aggregate(c=fen("credit"), d=fen("debit"), r=fen("refund")))
+    sums = {row["elder_id"]: row for row in (
+        ledger.filter(elder_id__in=ids, month=month.replace(day=1)).order_by().values("elder_id")
+        .annotate(c=fen("credit"), d=fen("debit"), r=fen("refund")))}
     cent = Decimal("0.01")
-    credited, debited, refunded = ((Decimal(int(sums[k])) / 100).quantize(cent) for k in "cdr")
-    return {"credited": credited, "debited": -debited, "refunded": refunded,
-            "balance": credited + debited + refunded}
+    out = {}
+    for pk in ids:
+        found = sums.get(pk, {"c": 0, "d": 0, "r": 0})
+        credited, debited, refunded = ((Decimal(int(found[k])) / 100).quantize(cent) for k in "cdr")
+        out[pk] = {"credited": credited, "debited": -debited, "refunded": refunded,
+                   "balance": credited + debited + refunded}
+    return out
 
 
 def allowance_balance(elder, month: datetime.date):

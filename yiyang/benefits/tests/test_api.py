@@ -26,7 +26,6 @@ from yiyang.benefits.models import (
 )
 from yiyang.benefits.tests import factories as f
 from yiyang.core.models import Region
-from yiyang.core.tests.factories import demo_roles
 from yiyang.registry import services as registry_services
 
 pytestmark = pytest.mark.django_db
@@ -69,21 +68,11 @@ def get(client, url, **params):
 
 
 @pytest.fixture
-def world():
+def world(world):
     """恩阳区 with the 高龄津贴 rule (80–89: 50, 90–99: 100, 100+: 500) and four elders: three in 登科街道
-    (one without a bank account) and one in 文治街道."""
-    roles = demo_roles()
-    prog = f.programme()
-    f.rule(prog, f.LONGEVITY)
-    c = roles["community"]
-    elders = {
-        "a": f.elder(c, 1, birth=born(91), bank_name="农业银行", bank_account=luhn_account(1)),
-        "b": f.elder(c, 2, birth=born(85), bank_name="农业银行", bank_account=luhn_account(2)),
-        "c": f.elder(roles["bureau"], 3, birth=born(82), residence=OTHER_STREET_COMMUNITY, bank_name="农业银行",
-                     bank_account=luhn_account(3)),
-        "d": f.elder(c, 4, birth=born(95)),  # no bank account → a check
-    }
-    return {"roles": roles, "programme": prog, "elders": elders}
+    (one without a bank account) and one in 文治街道 (conftest's three and this one)."""
+    elders = {**world["elders"], "d": f.elder(world["community"], 4, birth=born(95))}  # no bank account → a check
+    return {"roles": world["roles"], "programme": world["prog"], "elders": elders}
 
 
 def generated(world, month=None):

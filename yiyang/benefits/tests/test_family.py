@@ -11,7 +11,7 @@ from yiyang.benefits.models import LineStatus, Programme, ProgrammeKind, RollLin
 from yiyang.benefits.tests import factories as f
 from yiyang.benefits.tests.test_api import born, luhn_account
 from yiyang.core.models import Role
-from yiyang.core.tests.factories import demo_roles, make_user
+from yiyang.core.tests.factories import make_user
 from yiyang.registry.models import FamilyLink
 
 pytestmark = pytest.mark.django_db
@@ -24,13 +24,11 @@ def approve(bureau, roll):
 
 
 @pytest.fixture
-def world():
+def world(longevity):
     """The family's mother, 92, is paid 100 yuan of 高龄津贴: last month's roll paid by the bank, this month's
     in draft. A stranger, 85, lives in the same community."""
-    roles = demo_roles()
+    roles, prog = longevity, longevity["prog"]
     bureau, c = roles["bureau"], roles["community"]
-    prog = f.programme()
-    f.rule(prog, f.LONGEVITY)
     mother = f.elder(c, 1, birth=born(92), name="王秀英", bank_name="农业银行", bank_account=luhn_account(1))
     stranger = f.elder(c, 2, birth=born(85), name="陌生人", bank_name="农业银行", bank_account=luhn_account(2))
     FamilyLink.objects.create(user=roles["family"], elder=mother, relationship="daughter")
@@ -100,7 +98,7 @@ def test_queries_do_not_grow_with_the_months(client, world, django_assert_max_nu
 
 def test_a_service_voucher_shows_what_was_credited_and_the_balance_when_the_ledger_tells(client, world,
                                                                                            monkeypatch):
-    from yiyang.services.selectors import allowance_totals
+    from yiyang.services.selectors import allowance_totals_by_elder
 
     bureau = world["bureau"]
     prog = Programme.objects.create(code="service", kind=ProgrammeKind.SERVICE, name="服务补贴",
@@ -117,6 +115,6 @@ def test_a_service_voucher_shows_what_was_credited_and_the_balance_when_the_ledg
     assert "服务补贴不发现金" in body
     # The services app registers its ledger in its AppConfig.ready(): then the balance shows.
     monkeypatch.undo()
-    assert allowance_totals in allowance.BALANCE_READERS
+    assert allowance_totals_by_elder in allowance.BALANCE_READERS
     body = client.get(reverse("benefits:mine")).content.decode()
     assert 'data-testid="mine-allowance">100.00<' in body and "本月计入 100.00 元，已抵扣 0.00 元" in body

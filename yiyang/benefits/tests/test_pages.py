@@ -19,7 +19,6 @@ from yiyang.benefits import rules, services
 from yiyang.benefits.models import BenefitSettings, LineStatus, Roll, RollCheck, RollLine, RuleVersion
 from yiyang.benefits.tests import factories as f
 from yiyang.core.models import Region, User
-from yiyang.core.tests.factories import demo_roles
 
 pytestmark = pytest.mark.django_db
 
@@ -36,10 +35,8 @@ def _birth(age: int, month: int = 1) -> datetime.date:
 
 
 @pytest.fixture
-def world():
-    roles = demo_roles()
-    prog = f.programme()
-    f.rule(prog, f.LONGEVITY)
+def world(longevity):
+    roles, prog = longevity, longevity["prog"]
     c = roles["community"]
     people = {
         "old": f.elder(c, 1, birth=_birth(92), name="赵德明", bank_name="农商银行", bank_account="955880123456789012"),

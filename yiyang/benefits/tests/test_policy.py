@@ -19,28 +19,13 @@ from django.utils import timezone
 from yiyang.benefits import bankfile, policy, services
 from yiyang.benefits.models import Roll, RollCheck, RollStatus, StreetReview
 from yiyang.benefits.tests import factories as f
-from yiyang.benefits.tests.test_api import born, luhn_account
+from yiyang.benefits.tests.test_api import born
 from yiyang.core.errors import DomainError
 from yiyang.core.models import AuditAction, AuditEvent, Region
-from yiyang.core.tests.factories import demo_roles
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/benefits/"
 OTHER_STREET_COMMUNITY = "511903002001"  # 文治街道
-
-
-@pytest.fixture
-def world():
-    """高龄津贴 in 恩阳区: 老人1 and 老人2 in 登科街道, 老人3 in 文治街道, every one with a valid account."""
-    roles = demo_roles()
-    prog = f.programme()
-    f.rule(prog, f.LONGEVITY)
-    c = roles["community"]
-    f.elder(c, 1, birth=born(91), bank_name="农业银行", bank_account=luhn_account(1))
-    f.elder(c, 2, birth=born(85), bank_name="农业银行", bank_account=luhn_account(2))
-    f.elder(roles["bureau"], 3, birth=born(82), residence=OTHER_STREET_COMMUNITY, bank_name="农业银行",
-            bank_account=luhn_account(3))
-    return {**roles, "prog": prog}
 
 
 def generated(world):

@@ -5,19 +5,12 @@ route."""
 import pytest
 
 from yiyang.browser_testing import nav_to, new_context, sign_in
-from yiyang.core.services import load_regions
 from yiyang.core.tests.factories import PASSWORD
 from yiyang.services.models import Order, OrderStatus
 
-from .factories import carer, day, make_world, visit
+from .factories import carer, day, visit
 
 pytestmark = [pytest.mark.browser, pytest.mark.flushes, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def world():
-    load_regions(prefix="5119")
-    return make_world()
 
 
 def test_plan_lock_replan_publish(browser, live_server, page, world):

@@ -19,12 +19,11 @@ from yiyang.benefits import services as benefits
 from yiyang.benefits.models import Programme, ProgrammeKind, RollCheck
 from yiyang.benefits.tests import factories as bf
 from yiyang.core.models import Region
-from yiyang.core.tests.factories import demo_roles, make_org, make_user
-from yiyang.registry.tests.factories import make_elder
+from yiyang.core.tests.factories import make_org, make_user
 from yiyang.services import selectors, services
 from yiyang.services.models import AllowanceEntry, AllowanceKind
 
-from .factories import catalogue, link_family, soon
+from .factories import soon
 
 BASE = "/api/v1/services/"
 
@@ -39,17 +38,9 @@ def credit(elder, amount, month=None):
                                          region_code=elder.residence_region_id)
 
 
-def world_():
-    roles = demo_roles()
-    cat = catalogue(roles)
-    elder = make_elder(roles["bureau"])
-    link_family(roles["family"], elder)
-    return {**roles, **cat, "elder": elder}
-
-
 @pytest.fixture
-def world(db):
-    return world_()
+def world(home):
+    return home  # no caregiver: a test makes its own
 
 
 def bath(w, *, minutes=5, quantity=1, key=None):
@@ -172,14 +163,11 @@ def test_the_api_quotes_and_orders_from_the_ledger_and_shows_the_balance(client,
 
 @pytest.mark.flushes
 @pytest.mark.django_db(transaction=True)
-def test_two_orders_at_once_never_take_the_balance_below_zero():
+def test_two_orders_at_once_never_take_the_balance_below_zero(world):
     if connection.vendor != "postgresql":
         pytest.skip("row locks and concurrent sessions: PostgreSQL")
-    from yiyang.core.services import load_regions
-
-    load_regions(prefix="5119")
-    assert Region.objects.filter(code="511903001002").exists()
-    w = world_()
+    assert Region.objects.filter(code="511903001002").exists()  # loaded by the world (conftest), this test flushes
+    w = world
     credit(w["elder"], "50.00")
     errors, orders, barrier = [], [], threading.Barrier(2)
 

@@ -11,11 +11,11 @@ import pytest
 from django.utils import timezone
 
 from yiyang.core.models import AuditEvent, Role
-from yiyang.core.tests.factories import demo_roles, make_org, make_user
+from yiyang.core.tests.factories import make_org, make_user
 from yiyang.registry.tests.factories import make_elder
 from yiyang.services.models import Order, OrderEvent, OrderStatus
 
-from .factories import booked_for, catalogue, link_family, make_caregiver, soon, tomorrow_at
+from .factories import booked_for, make_caregiver, soon, tomorrow_at
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/services/"
@@ -35,15 +35,10 @@ def ago(minutes):
 
 
 @pytest.fixture
-def world():
-    """The demo roles, 恩阳区's catalogue (bath 80.00/40.00, 颐康 offers it at 33.33), 王秀英 (80+, in 登科寺社区)
-    linked to `family`, and 李护理, the `caregiver` account's practitioner."""
-    roles = demo_roles()
-    cat = catalogue(roles)
-    elder = make_elder(roles["bureau"], latitude=HOME[0], longitude=HOME[1], address="登科街道 12 号")
-    link_family(roles["family"], elder)
-    carer = make_caregiver(roles)
-    return {**roles, **cat, "elder": elder, "carer": carer}
+def elder_fields():
+    """The world (conftest): the demo roles, 恩阳区's catalogue (bath 80.00/40.00, 颐康 offers it at 33.33), 王秀英
+    (80+, in 登科寺社区) linked to `family`, and 李护理, the `caregiver` account's practitioner."""
+    return {"latitude": HOME[0], "longitude": HOME[1], "address": "登科街道 12 号"}
 
 
 def order_body(w, **changes):

@@ -11,13 +11,11 @@ import pytest
 from PIL import Image
 
 from yiyang.browser_testing import new_context, sign_in
-from yiyang.core.services import load_regions
-from yiyang.core.tests.factories import PASSWORD, demo_roles
-from yiyang.registry.tests.factories import make_elder
+from yiyang.core.tests.factories import PASSWORD
 from yiyang.services import services
 from yiyang.services.models import Order, OrderEvent, OrderStatus
 
-from .factories import catalogue, make_caregiver, soon
+from .factories import soon
 
 pytestmark = [pytest.mark.browser, pytest.mark.flushes, pytest.mark.django_db(transaction=True)]
 HOME = (D("31.800000"), D("106.600000"))
@@ -27,18 +25,17 @@ SYNCED = "() => document.body.dataset.pending === '0'"
 
 
 @pytest.fixture
-def world():
-    load_regions(prefix="5119")
-    roles = demo_roles()
-    cat = catalogue(roles)
-    elder = make_elder(roles["bureau"], latitude=HOME[0], longitude=HOME[1], address="登科街道兴隆路 12 号",
-                       phone="13912345678")
-    carer = make_caregiver(roles)
-    order = services.place_order(actor=roles["community"], elder=elder, provider=cat["org"], item=cat["bath"],
-                                 scheduled_start=soon(5), channel="phone", note="需要助浴椅")[0]
-    services.accept_order(actor=roles["provider"], order=order)
-    services.assign_order(actor=roles["provider"], order=order, caregiver=carer)
-    return {**roles, "order": order}
+def elder_fields():
+    return {"latitude": HOME[0], "longitude": HOME[1], "address": "登科街道兴隆路 12 号", "phone": "13912345678"}
+
+
+@pytest.fixture
+def world(world):
+    order = services.place_order(actor=world["community"], elder=world["elder"], provider=world["org"],
+                                 item=world["bath"], scheduled_start=soon(5), channel="phone", note="需要助浴椅")[0]
+    services.accept_order(actor=world["provider"], order=order)
+    services.assign_order(actor=world["provider"], order=order, caregiver=world["carer"])
+    return {**world, "order": order}
 
 
 @pytest.fixture

@@ -10,28 +10,21 @@ import pytest
 from django.utils import timezone
 
 from yiyang.browser_testing import nav_to, new_context, sign_in, wait_for_object_page, write_beside_server
-from yiyang.core.services import load_regions
-from yiyang.core.tests.factories import PASSWORD, demo_roles
-from yiyang.registry import services as registry
-from yiyang.registry.tests.factories import make_elder
+from yiyang.core.tests.factories import PASSWORD
 from yiyang.services.models import Order, OrderStatus, Settlement, SettlementStatus
-
-from .factories import catalogue, days_ago, link_family, make_caregiver
 
 pytestmark = [pytest.mark.browser, pytest.mark.flushes, pytest.mark.django_db(transaction=True)]
 HOME = (D("31.800000"), D("106.600000"))
 
 
 @pytest.fixture
-def world():
-    load_regions(prefix="5119")
-    roles = demo_roles()
-    cat = catalogue(roles)
-    mother = make_elder(roles["bureau"], name="张秀英", birth=datetime.date(1956, 6, 1), seq=2,
-                        latitude=HOME[0], longitude=HOME[1], address="登科街道兴隆路 12 号")
-    registry.add_category(actor=roles["bureau"], elder=mother, kind="subsistence", start_date=days_ago(365))
-    link_family(roles["family"], mother)
-    return {**roles, **cat, "mother": mother, "carer": make_caregiver(roles, name="李护理")}
+def elder_fields(zhang_fields):
+    return {**zhang_fields, "latitude": HOME[0], "longitude": HOME[1], "address": "登科街道兴隆路 12 号"}
+
+
+@pytest.fixture
+def world(world, subsistence):
+    return {**world, "mother": world["elder"]}
 
 
 def as_user(page, username):

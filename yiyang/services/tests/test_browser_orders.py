@@ -1,31 +1,26 @@
 """In chromium: the family orders a bath for their mother (低保) and sees who pays what before confirming."""
 
-import datetime
 from decimal import Decimal
 
 import pytest
 
 from yiyang.browser_testing import sign_in, wait_for_object_page
-from yiyang.core.services import load_regions
-from yiyang.core.tests.factories import PASSWORD, demo_roles
-from yiyang.registry import services as registry
-from yiyang.registry.tests.factories import make_elder
+from yiyang.core.tests.factories import PASSWORD
 from yiyang.services.models import Order, OrderStatus
 
-from .factories import catalogue, days_ago, link_family, tomorrow_at
+from .factories import tomorrow_at
 
 pytestmark = [pytest.mark.browser, pytest.mark.flushes, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def world():
-    load_regions(prefix="5119")
-    roles = demo_roles()
-    cat = catalogue(roles)
-    mother = make_elder(roles["bureau"], name="张秀英", birth=datetime.date(1956, 6, 1), seq=2)
-    registry.add_category(actor=roles["bureau"], elder=mother, kind="subsistence", start_date=days_ago(365))
-    link_family(roles["family"], mother)
-    return {**roles, **cat, "mother": mother}
+def elder_fields(zhang_fields):
+    return zhang_fields
+
+
+@pytest.fixture
+def world(home, subsistence):
+    return {**home, "mother": home["elder"]}
 
 
 def test_family_orders_a_bath_and_sees_the_quote_first(page, world):

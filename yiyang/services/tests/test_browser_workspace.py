@@ -7,23 +7,17 @@ import pytest
 from django.utils import timezone
 
 from yiyang.browser_testing import nav_to, sign_in, wait_for_object_page
-from yiyang.core.services import load_regions
-from yiyang.core.tests.factories import PASSWORD, demo_roles
-from yiyang.registry.tests.factories import make_elder
+from yiyang.core.tests.factories import PASSWORD
 from yiyang.services import services
 from yiyang.services.models import Order, OrderStatus, Settlement, SettlementStatus
 
-from .factories import catalogue, make_caregiver, soon
+from .factories import soon
 
 pytestmark = [pytest.mark.browser, pytest.mark.flushes, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
-def world():
-    load_regions(prefix="5119")
-    roles = demo_roles()
-    cat = catalogue(roles)
-    elder = make_elder(roles["bureau"], address="登科街道 1 号")
-    return {**roles, **cat, "elder": elder, "carer": make_caregiver(roles, name="李护理")}
+def elder_fields():
+    return {"address": "登科街道 1 号"}
 
 
 def switch_user(page, username):

@@ -16,13 +16,13 @@ from PIL import Image
 
 from yiyang.assessment.tests.factories import published
 from yiyang.core.models import Role
-from yiyang.core.tests.factories import demo_roles, make_user
+from yiyang.core.tests.factories import make_user
 from yiyang.registry.models import Contact
 from yiyang.registry.tests.factories import make_elder
 from yiyang.services import services
 from yiyang.services.models import Order, OrderEvent, OrderStatus
 
-from .factories import catalogue, make_caregiver, soon
+from .factories import make_caregiver, soon
 
 pytestmark = pytest.mark.django_db
 APP = "/services/m/"
@@ -47,21 +47,23 @@ def visit(w, elder, *, carer="carer", start=None, item="bath", note=""):
 
 
 @pytest.fixture
-def world():
-    """李护理 (the `caregiver` account) and 周护理 (another caregiver of 颐康, `caregiver2`); 王秀英 at home with
-    coordinates, a phone and a daughter to call; 张建国 with an address but no coordinates."""
-    roles = demo_roles()
-    roles["caregiver2"] = make_user("caregiver2", Role.CAREGIVER, organisation=roles["provider"].organisation)
-    cat = catalogue(roles)
-    wang = make_elder(roles["bureau"], latitude=HOME[0], longitude=HOME[1], address="登科街道兴隆路 12 号",
-                      phone="13912345678")
+def elder_fields():
+    """王秀英 (the world's elder, conftest) at home with coordinates, a phone and a daughter to call."""
+    return {"latitude": HOME[0], "longitude": HOME[1], "address": "登科街道兴隆路 12 号", "phone": "13912345678"}
+
+
+@pytest.fixture
+def world(world):
+    """李护理 (the `caregiver` account) and 周护理 (another caregiver of 颐康, `caregiver2`); 王秀英 with her
+    daughter's number; 张建国 with an address but no coordinates."""
+    world["caregiver2"] = make_user("caregiver2", Role.CAREGIVER, organisation=world["org"])
+    wang = world["elder"]
     Contact.objects.create(elder=wang, name="李芳", relationship="daughter", phone="13687654321",
                            is_guardian=True)
-    zhang = make_elder(roles["bureau"], name="张建国", birth=datetime.date(1944, 6, 1), seq=2, male=True,
+    zhang = make_elder(world["bureau"], name="张建国", birth=datetime.date(1944, 6, 1), seq=2, male=True,
                        address="登科街道文化路 3 号")
-    carer = make_caregiver(roles)
-    other = make_caregiver(roles, account="caregiver2", seq=8, name="周护理")
-    return {**roles, **cat, "wang": wang, "zhang": zhang, "carer": carer, "other": other}
+    other = make_caregiver(world, account="caregiver2", seq=8, name="周护理")
+    return {**world, "wang": wang, "zhang": zhang, "other": other}
 
 
 def signed_in(client, user):

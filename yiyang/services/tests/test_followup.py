@@ -12,34 +12,27 @@ from django.utils import timezone
 
 from yiyang.core.errors import DomainError
 from yiyang.core.models import AuditEvent
-from yiyang.core.tests.factories import demo_roles, make_org, make_user
-from yiyang.registry.tests.factories import make_elder
+from yiyang.core.tests.factories import make_org, make_user
 from yiyang.services import services
 from yiyang.services.models import FlagKind, FollowUpCall, OrderFlag
 
-from .factories import catalogue, completed, link_family, make_caregiver
+from .factories import completed, make_caregiver
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/services/"
 
 
 @pytest.fixture
-def world():
-    roles = demo_roles()
-    cat = catalogue(roles)
-    elder = make_elder(roles["bureau"])
-    link_family(roles["family"], elder)
-    carer = make_caregiver(roles)
+def world(world):
     # A second provider in 登科街道 with its own caregiver.
     org2 = make_org("夕阳红", region="511903001")
     boss2 = make_user("provider2", "provider", organisation=org2)
-    services.declare_offer(actor=boss2, provider=org2, item=cat["bath"], streets=["511903001"], price="35.00",
+    services.declare_offer(actor=boss2, provider=org2, item=world["bath"], streets=["511903001"], price="35.00",
                            valid_from=timezone.localdate() - datetime.timedelta(days=30))
-    carer2 = make_caregiver({**roles, "provider": boss2, "caregiver": make_user("carer2", "caregiver",
+    carer2 = make_caregiver({**world, "provider": boss2, "caregiver": make_user("carer2", "caregiver",
                                                                                 organisation=org2)},
                             account="caregiver", seq=9, organisation=org2, name="王护理")
-    return {**roles, **cat, "elder": elder, "carer": carer, "org2": org2, "boss2": boss2, "carer2": carer2}
-
+    return {**world, "org2": org2, "boss2": boss2, "carer2": carer2}
 
 
 def this_month():

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from yiyang.core.errors import DomainError
 from yiyang.core.models import AuditEvent, Region, Role
-from yiyang.core.tests.factories import demo_roles, make_org, make_user
+from yiyang.core.tests.factories import make_org, make_user
 from yiyang.registry import services as registry
 from yiyang.registry.tests.factories import make_elder
 from yiyang.services import services
@@ -20,9 +20,7 @@ from .factories import (
     OTHER_STREET,
     STREET,
     booked_for,
-    catalogue,
     days_ago,
-    link_family,
     make_caregiver,
     soon,
     split,
@@ -35,13 +33,8 @@ HOME = (D("31.800000"), D("106.600000"))
 
 
 @pytest.fixture
-def world():
-    roles = demo_roles()
-    cat = catalogue(roles)
-    elder = make_elder(roles["bureau"], latitude=HOME[0], longitude=HOME[1])  # born 1940-03-08: 80+
-    link_family(roles["family"], elder)
-    caregiver = make_caregiver(roles)
-    return {**roles, **cat, "elder": elder, "carer": caregiver}
+def elder_fields():
+    return {"latitude": HOME[0], "longitude": HOME[1]}  # born 1940-03-08: 80+
 
 
 def younger(w, *, kind=None, seq=2):

@@ -8,12 +8,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from yiyang.core.tests.factories import demo_roles
-from yiyang.registry.tests.factories import make_elder
 from yiyang.services import services
 from yiyang.services.models import FlagKind, FollowUpCall, OrderFlag
 
-from .factories import catalogue, completed, link_family, make_caregiver
+from .factories import completed
 
 pytestmark = pytest.mark.django_db
 
@@ -23,14 +21,8 @@ PHONE = "13912345678"
 
 
 @pytest.fixture
-def world():
-    roles = demo_roles()
-    cat = catalogue(roles)
-    elder = make_elder(roles["bureau"], phone=PHONE)  # lives in 登科寺社区 (511903001002)
-    link_family(roles["family"], elder)
-    carer = make_caregiver(roles)
-    return {**roles, **cat, "elder": elder, "carer": carer}
-
+def elder_fields():
+    return {"phone": PHONE}  # lives in 登科寺社区 (511903001002)
 
 
 def this_month() -> str:

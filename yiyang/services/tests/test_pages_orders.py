@@ -12,13 +12,13 @@ from django.utils import timezone
 
 from yiyang.core.models import Role
 from yiyang.core.navigation import flatten
-from yiyang.core.tests.factories import demo_roles, make_org, make_user
+from yiyang.core.tests.factories import make_org, make_user
 from yiyang.registry import services as registry
 from yiyang.registry.tests.factories import make_elder
 from yiyang.services import services
 from yiyang.services.models import Order, OrderStatus
 
-from .factories import OTHER_STREET, catalogue, days_ago, link_family, make_caregiver, soon, split, tomorrow_at
+from .factories import OTHER_STREET, days_ago, make_caregiver, soon, split, tomorrow_at
 
 pytestmark = pytest.mark.django_db
 
@@ -28,16 +28,15 @@ LIST = reverse("services:order_list")
 
 
 @pytest.fixture
-def world():
-    roles = demo_roles()
-    cat = catalogue(roles)
-    # 70 years old, 低保 for the last year: 90 % of the provider's price (under the 普惠 ceiling).
-    elder = make_elder(roles["bureau"], name="张秀英", birth=datetime.date(1956, 6, 1), seq=2,
-                       latitude=D("31.800000"), longitude=D("106.600000"), address="登科寺社区 3 栋 2 单元")
-    registry.add_category(actor=roles["bureau"], elder=elder, kind="subsistence", start_date=days_ago(365))
-    link_family(roles["family"], elder)
-    carer = make_caregiver(roles)
-    return {**roles, **cat, "elder": elder, "carer": carer}
+def elder_fields(zhang_fields):
+    # 70 years old, 低保 for the last year (the `subsistence` fixture).
+    return {**zhang_fields, "latitude": D("31.800000"), "longitude": D("106.600000"),
+            "address": "登科寺社区 3 栋 2 单元"}
+
+
+@pytest.fixture
+def world(world, subsistence):
+    return world
 
 
 def client_for(client, user):

@@ -12,13 +12,13 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from yiyang.core.models import Role
-from yiyang.core.tests.factories import demo_roles, make_org, make_user
+from yiyang.core.tests.factories import make_org, make_user
 from yiyang.registry import services as registry
 from yiyang.registry.tests.factories import make_elder
 from yiyang.services import services
 from yiyang.services.models import Order, OrderStatus, Settlement, SettlementStatus
 
-from .factories import STREET, catalogue, days_ago, link_family, make_caregiver, soon
+from .factories import STREET, days_ago, soon
 
 pytestmark = pytest.mark.django_db
 
@@ -42,12 +42,8 @@ def _ago(minutes: int) -> datetime.datetime:
 
 
 @pytest.fixture
-def world():
-    roles = demo_roles()
-    cat = catalogue(roles)
-    elder = make_elder(roles["bureau"], latitude=D("31.800000"), longitude=D("106.600000"))  # 王秀英, 80+
-    link_family(roles["family"], elder)
-    return {**roles, **cat, "elder": elder, "carer": make_caregiver(roles)}
+def elder_fields():
+    return {"latitude": D("31.800000"), "longitude": D("106.600000")}  # 王秀英, 80+
 
 
 def _younger(w, *, kind, seq):

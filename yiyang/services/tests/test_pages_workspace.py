@@ -11,12 +11,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from yiyang.core.models import Role, User
-from yiyang.core.tests.factories import demo_roles, make_org, make_user
+from yiyang.core.tests.factories import make_org, make_user
 from yiyang.registry.tests.factories import make_elder
 from yiyang.services import selectors, services
 from yiyang.services.models import CaregiverShift, Order, OrderStatus, ProviderOffer, ServicePrice
 
-from .factories import OTHER_STREET, STREET, catalogue, days_ago, link_family, make_caregiver, tomorrow_at
+from .factories import OTHER_STREET, STREET, days_ago, make_caregiver, tomorrow_at
 
 pytestmark = pytest.mark.django_db
 
@@ -25,12 +25,13 @@ WORKSPACE = reverse("services:workspace")
 
 
 @pytest.fixture
-def world():
-    roles = demo_roles()
-    cat = catalogue(roles)
-    elder = make_elder(roles["bureau"], address="登科街道 1 号")  # 王秀英, born 1940: 80+
-    link_family(roles["family"], elder)
-    return {**roles, **cat, "elder": elder}
+def elder_fields():
+    return {"address": "登科街道 1 号"}  # 王秀英, born 1940: 80+
+
+
+@pytest.fixture
+def world(home):
+    return home  # no caregiver: the tests make their own
 
 
 def place(w, *, at=None, item="bath", elder=None):

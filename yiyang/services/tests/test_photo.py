@@ -8,12 +8,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from yiyang.core.errors import DomainError
 from yiyang.core.models import AuditEvent
-from yiyang.core.tests.factories import demo_roles, make_org, make_user
-from yiyang.registry.tests.factories import make_elder
+from yiyang.core.tests.factories import make_org, make_user
 from yiyang.services import services
 from yiyang.services.models import Order
 
-from .factories import catalogue, link_family, make_caregiver, soon
+from .factories import soon
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/services/"
@@ -29,17 +28,13 @@ def media(settings, tmp_path):
 
 
 @pytest.fixture
-def world():
-    roles = demo_roles()
-    cat = catalogue(roles)
-    elder = make_elder(roles["bureau"])
-    link_family(roles["family"], elder)
-    carer = make_caregiver(roles)
-    order = services.place_order(actor=roles["family"], elder=elder, provider=cat["org"], item=cat["bath"],
-                                 scheduled_start=soon(5), channel="portal", allowance_available=0)[0]
-    services.accept_order(actor=roles["provider"], order=order)
-    services.assign_order(actor=roles["provider"], order=order, caregiver=carer)
-    return {**roles, **cat, "elder": elder, "carer": carer, "order": order}
+def world(world):
+    order = services.place_order(actor=world["family"], elder=world["elder"], provider=world["org"],
+                                 item=world["bath"], scheduled_start=soon(5), channel="portal",
+                                 allowance_available=0)[0]
+    services.accept_order(actor=world["provider"], order=order)
+    services.assign_order(actor=world["provider"], order=order, caregiver=world["carer"])
+    return {**world, "order": order}
 
 
 def upload(content, name="p.jpg"):

@@ -12,27 +12,20 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from yiyang.core.errors import DomainError
-from yiyang.core.tests.factories import demo_roles, make_user
+from yiyang.core.tests.factories import make_user
 from yiyang.registry import services as registry
 from yiyang.registry.tests.factories import make_elder
 from yiyang.services import services
 from yiyang.services.models import Order, OrderChannel, OrderStatus, RecurringOrder, RecurringSkip
 from yiyang.services.tasks import services_daily_task
 
-from .factories import catalogue, link_family
-
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/services/"
 
 
 @pytest.fixture
-def world():
-    roles = demo_roles()
-    cat = catalogue(roles)
-    elder = make_elder(roles["bureau"])
-    link_family(roles["family"], elder)
-    other = make_elder(roles["bureau"], name="李大爷", seq=2, male=True)
-    return {**roles, **cat, "elder": elder, "other": other}
+def world(home):
+    return {**home, "other": make_elder(home["bureau"], name="李大爷", seq=2, male=True)}
 
 
 def today():

@@ -30,7 +30,7 @@ from yiyang.services.models import (
     SettlementStatus,
 )
 
-from .factories import STREET, catalogue, days_ago, link_family, make_caregiver, soon
+from .factories import STREET, days_ago, soon
 
 pytestmark = pytest.mark.django_db
 
@@ -58,14 +58,8 @@ def ago(minutes):
 
 
 @pytest.fixture
-def world():
-    from yiyang.core.tests.factories import demo_roles
-
-    roles = demo_roles()
-    cat = catalogue(roles)
-    elder = make_elder(roles["bureau"], latitude=HOME[0], longitude=HOME[1])  # 王秀英, born 1940: 80+
-    link_family(roles["family"], elder)
-    return {**roles, **cat, "elder": elder, "carer": make_caregiver(roles)}
+def elder_fields():
+    return {"latitude": HOME[0], "longitude": HOME[1]}  # 王秀英, born 1940: 80+
 
 
 def younger(w, *, kind, seq):

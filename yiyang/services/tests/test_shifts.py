@@ -10,24 +10,20 @@ from django.utils import timezone
 
 from yiyang.core.errors import DomainError
 from yiyang.core.models import AuditEvent
-from yiyang.core.tests.factories import demo_roles, make_org, make_user
-from yiyang.registry.tests.factories import make_elder
+from yiyang.core.tests.factories import make_org, make_user
 from yiyang.services import selectors, services
 from yiyang.services.models import CaregiverShift
 
-from .factories import catalogue, make_caregiver, tomorrow_at
+from .factories import make_caregiver, tomorrow_at
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/services/"
 
 
 @pytest.fixture
-def world():
-    roles = demo_roles()
-    cat = catalogue(roles)
-    carer = make_caregiver(roles)  # 李护理: 助浴, 助洁; the `caregiver` account
-    other = make_caregiver(roles, account=None, skills="助洁", seq=8, name="张护理")
-    return {**roles, **cat, "carer": carer, "other": other, "elder": make_elder(roles["bureau"])}
+def world(world):
+    # world["carer"] is 李护理: 助浴, 助洁; the `caregiver` account.
+    return {**world, "other": make_caregiver(world, account=None, skills="助洁", seq=8, name="张护理")}
 
 
 def tomorrow():

@@ -6,20 +6,12 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from yiyang.core.tests.factories import demo_roles
 from yiyang.registry import services as registry
-from yiyang.registry.tests.factories import make_elder
 from yiyang.services import services
 from yiyang.services.models import OrderEvent, OrderStatus
-from yiyang.services.tests.factories import catalogue, tomorrow_at
+from yiyang.services.tests.factories import tomorrow_at
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world():
-    roles = demo_roles()
-    return {**roles, **catalogue(roles), "elder": make_elder(roles["bureau"])}
 
 
 def place(w, start):
