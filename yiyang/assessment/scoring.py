@@ -1,5 +1,8 @@
 """Scoring core for ability assessments of older adults (老年人能力评估).
 
+Over 800 lines on purpose: both editions' scoring, level tables and their validation read side by side
+against the standards; it has no other concern to split off.
+
 Pure Python on purpose: no Django imports, so the rules can be tested in isolation, reused by the
 API, the tablet form, imports and reports, and read by someone checking them against the standard.
 

@@ -2,6 +2,9 @@
 simulation, monthly rolls and their workflow (generate → checks → street review → approval → bank file → bank
 results), an elder's benefit history and totals by region.
 
+One router, about 800 lines: the roll's workflow reads best in order; split it by topic as services/api/ is
+when it grows.
+
 Scoped exactly like the pages: a bureau sees the rolls of its jurisdiction; street and community workers see
 their county's rolls but only the lines and checks of their own street or community. Other roles get 403 from
 the collection routes and 404 from the object routes, like objects outside the caller's scope. Who may take

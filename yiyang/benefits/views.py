@@ -1,6 +1,8 @@
 """Pages of the benefits app (补贴发放): programmes and their rules, the rule editor with budget simulation,
 monthly rolls (generation with progress, checks, street sign-off, approval, bank file, bank results), totals
-by region, and the home panel. Every write goes through services.py; errors come back as messages."""
+by region, and the home panel. Every write goes through services.py; errors come back as messages.
+
+About 800 lines: the pages of one workflow; split by topic (as services/views_*.py) when it grows."""
 
 import datetime
 import hashlib

@@ -6,6 +6,8 @@ aged 80+, 48 centenarians, 2,303 特困 persons (264 of them 集中供养 in ins
 42 community day-care centres, the 登科 community complex (600 m², 13 beds) and the 玉山 regional centre
 (120 beds). Elders scale with `--scale` (default 1/20); facilities and staff keep the real counts.
 
+One long module on purpose: it is one story of one county, step after step; its length is data, not logic.
+
 Every step draws from its own generator seeded from the demo seed (`random.Random("…:<seed>:<step>")`), so
 what one step draws never shifts another's, and ages are counted back from today: two builds with the same
 seed on the same day are identical. Community locations depend on the community code only.

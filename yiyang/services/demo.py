@@ -9,6 +9,8 @@ step (never later than the real now; see `_Clock`). Fields whose default capture
 `created_at`, its first event, flags, allowance debits, shifts, follow-up samples, standing orders, a
 statement's `created_at`) are moved to their moment afterwards; the audit log keeps the real time of the build.
 
+One long module on purpose: three months of one simulated history, written in the order it happened.
+
 What it makes: the register's caregivers of 颐康 (赵桂兰 is the `caregiver` account) and of 惠康 (玉山镇, the
 second provider, with its own offers and a dispatcher account without password) get phone-app accounts and the
 catalogue's skills; a rota for this week; ~140 regular clients (the poor, the old and those with a service
