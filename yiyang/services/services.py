@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yiyang.core import audit
+from yiyang.core.bulk import insert_select
 from yiyang.core.errors import DomainError
 from yiyang.core.models import CODE_LENGTH, AuditAction, Region, RegionLevel, Role
 from yiyang.core.policy import is_superuser, role_of
@@ -763,23 +764,6 @@ def settlement_orders(*, provider, jurisdiction: Region, month: datetime.date):
                                 check_out_at__gte=start, check_out_at__lt=end, status__in=SETTLEABLE)
 
 
-def _insert_select(model, queryset, values: dict) -> int:
-    """INSERT INTO model (fields) SELECT …: one statement, whatever the number of rows. `values` maps the
-    model's field names to expressions over the queryset's rows."""
-    aliases = {f"_ins_{name}": expr for name, expr in values.items()}
-    rows = queryset.order_by().annotate(**aliases).values_list(*aliases)
-    compiler = rows.query.get_compiler(using=rows.db)
-    select_sql, params = compiler.as_sql()
-    # The SELECT's columns in the order the compiler wrote them (not trusting the order of the dict).
-    columns = [model._meta.get_field(alias.removeprefix("_ins_")).column for _expr, _sql, alias in compiler.select]
-    connection = transaction.get_connection(rows.db)
-    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({quoted}) {select_sql}",
-                       params)
-        return cursor.rowcount
-
-
 def _fen_sum(field: str, condition: Q | None = None) -> Coalesce:
     """SUM of an amount in whole fen: exact on every database (SQLite would add decimals as floats)."""
     return Coalesce(Sum(Cast(Round(F(field) * 100), BigIntegerField()), filter=condition), 0)
@@ -851,7 +835,7 @@ def prepare_settlement(*, actor, provider, month, jurisdiction=None) -> Settleme
     settlement.items.all().delete()
     candidates = settlement_orders(provider=provider, jurisdiction=jurisdiction, month=month)
     held = Exists(OrderFlag.objects.filter(order=OuterRef("pk"), kind__in=HOLD_FLAG_KINDS))
-    _insert_select(SettlementItem, candidates.filter(~held), {
+    insert_select(SettlementItem, candidates.filter(~held), {
         "settlement": Value(settlement.pk), "order": F("pk"), **{part: F(part) for part in MONEY_PARTS},
         "held": Value(False), "hold_reason": Value("")})
     reasons = _hold_reasons(candidates)
@@ -943,7 +927,7 @@ def _mark_settled(settlement: Settlement, *, actor_pk, at, limit: int | None) ->
             return 0
         orders = Order.objects.filter(pk__in=ids)
     note = _("%(month)s 月度结算（结算单 %(pk)s）") % {"month": settlement.month.strftime("%Y-%m"), "pk": settlement.pk}
-    _insert_select(OrderEvent, orders, {
+    insert_select(OrderEvent, orders, {
         "order": F("pk"), "from_status": F("status"), "to_status": Value(OrderStatus.SETTLED.value),
         "at": Value(at, output_field=DateTimeField()), "by": Cast(Value(actor_pk), IntegerField()),
         "note": Value(_text(note, 300))})
@@ -1118,7 +1102,7 @@ def credit_allowance_from_roll(*, roll, actor=None) -> int:
         return 0
     lines = (RollLine.objects.filter(roll_id=roll.pk, amount__gt=0).exclude(status=LineStatus.WITHHELD)
              .exclude(Exists(AllowanceEntry.objects.filter(roll_line=OuterRef("pk")))))
-    created = _insert_select(AllowanceEntry, lines, {
+    created = insert_select(AllowanceEntry, lines, {
         "elder": F("elder_id"), "month": F("month"), "amount": F("amount"),
         "kind": Value(AllowanceKind.CREDIT.value), "roll_line": F("pk"), "county_code": F("county_code"),
         "region_code": F("region_code"), "created_at": Value(timezone.now(), output_field=DateTimeField())})
