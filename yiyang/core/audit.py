@@ -105,10 +105,12 @@ def _shown(how: str, value):
 
 def _snapshot(model, values) -> dict:
     """`snapshot` of the values of a row (attname → value; missing fields take their defaults)."""
-    data = {}
-    for attname, default, how in _spec(model):
-        value = values.get(attname, default)
-        data[attname] = _shown(how, value) if how else value
+    spec = _spec(model)
+    get = values.get
+    data = {attname: get(attname, default) for attname, default, _how in spec}
+    for attname, _default, how in spec:
+        if how:
+            data[attname] = _shown(how, data[attname])
     return data
 
 
