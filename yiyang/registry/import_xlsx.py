@@ -30,6 +30,8 @@ from xml.etree import ElementTree
 from django.utils.translation import gettext as _
 from python_calamine import CalamineError, CalamineWorkbook
 
+from yiyang.core.pii import is_ascii_digits
+
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 # Uncompressed size of all parts together: a 200,000-row sheet with inline strings is ~200 MB of XML. The parts'
@@ -297,7 +299,7 @@ def _walk(xml: bytes, p: bytes) -> _Scan:
     row_number = 0
     for row in row_re.finditer(xml):
         r = _attributes(row.group(1)).get(b"r") if row.group(1) else None
-        row_number = int(r) if r and r.isdigit() else row_number + 1
+        row_number = int(r) if r and is_ascii_digits(r.decode("latin-1")) else row_number + 1
         column = -1
         for cell in cell_re.finditer(row.group(2) or b""):
             attrs = _attributes(cell.group(1))
