@@ -3,7 +3,6 @@ commit or roll back together."""
 
 import datetime
 import decimal
-import json
 import uuid
 from collections.abc import Iterable
 from contextlib import contextmanager
@@ -199,61 +198,35 @@ def bulk_records(*, actor, action: str, model, entries: Iterable[Entry], snapsho
     (`diff`), the same attribution under `recorded_as`. With `snapshot_after`, `after` is the snapshot of the
     instance (or values). `ip` and `user_agent` default to the current request's (a background job passes the
     ones of the request that started it). Returns the events' ids."""
-    recorder = BulkRecorder(actor=actor, action=action, model=model, snapshot_after=snapshot_after, ip=ip,
-                            user_agent=user_agent)
-    for entry in entries:
-        recorder.add(entry)
-    return recorder.save()
+    from .bulk import insert_rows
 
-
-class BulkRecorder:
-    """`bulk_records` one entry at a time: `add` builds an event's row at once (so that a producer can do it
-    while another COPY runs), `save` inserts them all."""
-
-    def __init__(self, *, actor, action: str, model, snapshot_after: bool = False, ip: str | None = None,
-                 user_agent: str | None = None):
-        ctx = current_request_context()
-        is_user = actor is not None and getattr(actor, "is_authenticated", False)
-        self.username = actor.get_username() if is_user else ""
-        self.scope = getattr(actor, "scope_code", "") if is_user else ""
-        self.source = _system_source.get()
-        if self.source is not None:
-            actor, is_user, ctx = None, False, None
-        self.actor_id = actor.pk if is_user else None
-        self.ip = ip or (ctx.ip if ctx else None)
-        self.user_agent = user_agent if user_agent is not None else (ctx.user_agent if ctx else "")
-        self.action, self.model, self.snapshot_after = action, model, snapshot_after
-        self.object_type = model._meta.label_lower
-        self.now = timezone.now()
-        self.encoder = AuditEvent._meta.get_field("after").encoder
-        self.rows: list[dict] = []
-
-    def add(self, e: Entry) -> None:
-        from .bulk import JsonText
-
-        model = self.model
+    ctx = current_request_context()
+    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    username = actor.get_username() if is_user else ""
+    scope = getattr(actor, "scope_code", "") if is_user else ""
+    source = _system_source.get()
+    if source is not None:
+        actor, is_user, ctx = None, False, None
+    ip = ip or (ctx.ip if ctx else None)
+    user_agent = user_agent if user_agent is not None else (ctx.user_agent if ctx else "")
+    object_type = model._meta.label_lower
+    now = timezone.now()
+    rows = []
+    for e in entries:
         if e.instance is not None:
             pk, values, text = e.instance.pk, _Fields(e.instance), e.object_repr or str(e.instance)
         else:
             pk, values, text = e.values["id"], e.values, e.object_repr
-        after = _snapshot(model, values) if self.snapshot_after else _masked(model, e.after)
+        after = _snapshot(model, values) if snapshot_after else _masked(model, e.after)
         before, after = diff(_masked(model, e.before), after)
         if e.extra:
             after = (after or {}) | e.extra
         detail = e.detail
-        if self.source is not None:
-            detail = f"[{self.source}{' · ' + self.username if self.username else ''}] {detail}".strip()
-        dumps, encoder = json.dumps, self.encoder
-        self.rows.append({
-            "at": self.now, "actor_id": self.actor_id,
-            "actor_username": self.source if self.source is not None else self.username, "action": self.action,
-            "object_type": self.object_type, "object_id": str(pk), "object_repr": str(text)[:200],
-            "region_code": e.region_code or self.scope, "ip": self.ip, "user_agent": self.user_agent,
-            "before": None if before is None else JsonText(dumps(before, cls=encoder)),
-            "after": None if after is None else JsonText(dumps(after, cls=encoder)), "detail": detail[:500]})
-
-    def save(self) -> list[int]:
-        from .bulk import insert_rows
-
-        rows, self.rows = self.rows, []
-        return insert_rows(AuditEvent, rows)
+        if source is not None:
+            detail = f"[{source}{' · ' + username if username else ''}] {detail}".strip()
+        rows.append({"at": now, "actor_id": actor.pk if is_user else None,
+                     "actor_username": source if source is not None else username, "action": action,
+                     "object_type": object_type, "object_id": str(pk), "object_repr": str(text)[:200],
+                     "region_code": e.region_code or scope, "ip": ip, "user_agent": user_agent,
+                     "before": before, "after": after, "detail": detail[:500]})
+    return insert_rows(AuditEvent, rows)

@@ -1,8 +1,7 @@
 """Set-based writes: many rows in one statement (or one COPY), for the import and the services.
 
 - `insert_rows(model, rows)`: new rows from plain values (attname → value), primary keys returned in order;
-  COPY on PostgreSQL, one executemany on SQLite, `bulk_create` elsewhere (`reserve_ids` first, and the rows can
-  be produced while they are inserted);
+  COPY on PostgreSQL, one executemany on SQLite, `bulk_create` elsewhere;
 - `insert_many(model, objs)`: the same for model instances (their primary keys are set);
 - `insert_select(model, queryset, values)`: INSERT INTO … SELECT …, the rows computed by the database;
 - `key_sets(keys)`: operands for `field__in=` covering many keys (a temporary table filled by COPY on
@@ -26,40 +25,24 @@ from .fields import EncryptedTextField
 BATCH = 1000  # rows per statement where neither COPY nor executemany is used
 
 
-class JsonText(str):
-    """A JSON field's value already serialised (by a producer that had the time): inserted as it is."""
-
-    __slots__ = ()
-
-
-def insert_rows(model, rows: Iterable[dict], *, ids: list[int] | None = None) -> list[int]:
+def insert_rows(model, rows: list[dict]) -> list[int]:
     """Insert many new rows (attname → value; missing fields take their defaults) in the current transaction and
     return their primary keys, in order.
-
-    `rows` may be a generator when `ids` (from `reserve_ids`, one per row) are given: the rows are then produced
-    while the COPY runs, so that work done per row (an audit snapshot, the rows of a related table) overlaps with
-    the database's.
 
     Django's bulk_create is the portable way, but it builds a model instance per row, and on PostgreSQL (Django 5.2
     inserts through UNNEST arrays, which psycopg quotes client-side in Python) it costs ~20 µs per value. Here:
     ids are reserved first (the identity sequence on PostgreSQL; past MAX(id) and sqlite_sequence under SQLite's
-    write lock), then the rows go in with COPY (PostgreSQL, which indexes each block while the next is prepared) or one
-    executemany (SQLite). Values are prepared as Django would: encrypted fields
+    write lock), then the rows go in with COPY (PostgreSQL, its data sent by psycopg's writer thread while the
+    next rows are prepared) or one executemany (SQLite). Values are prepared as Django would: encrypted fields
     encrypted, JSON dumped, auto_now timestamps set, dates and decimals adapted. Constraint violations surface as
     django.db.IntegrityError.
     """
-    if ids is None:
-        rows = list(rows)
-        if not rows:
-            return []
-        ids = reserve_ids(model, len(rows))
-    elif not ids:
+    if not rows:
         return []
     connection = connections[router.db_for_write(model)]
     meta = model._meta
     if connection.vendor not in ("postgresql", "sqlite"):
-        objs = [model(**{meta.pk.attname: pk, **row}) for pk, row in zip(ids, rows, strict=True)]
-        model.objects.bulk_create(objs, batch_size=BATCH)
+        objs = model.objects.bulk_create([model(**row) for row in rows], batch_size=BATCH)
         return [o.pk for o in objs]
     table = connection.ops.quote_name(meta.db_table)
     pk_column = meta.pk.column
@@ -72,10 +55,15 @@ def insert_rows(model, rows: Iterable[dict], *, ids: list[int] | None = None) ->
     order = [f for f in fields if converters[f.attname] is None] + [f for f in fields if converters[f.attname]]
     columns = ", ".join(connection.ops.quote_name(c) for c in [pk_column] + [f.column for f in order])
     with connection.cursor() as cursor:
+        ids = _reserve_ids(cursor, connection, meta, table, pk_column, len(rows))
         values = ([pk, *[row.get(a, d) for a, d in plain], *[c(row.get(a, d)) for a, d, c in converted]]
                   for pk, row in zip(ids, rows, strict=True))
         if connection.vendor == "postgresql":
-            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            from psycopg.copy import QueuedLibpqWriter
+
+            raw = cursor.cursor
+            with connection.wrap_database_errors, raw.copy(f"COPY {table} ({columns}) FROM STDIN",
+                                                           writer=QueuedLibpqWriter(raw)) as copy:
                 for row in values:
                     copy.write_row(row)
         else:
@@ -84,27 +72,16 @@ def insert_rows(model, rows: Iterable[dict], *, ids: list[int] | None = None) ->
     return ids
 
 
-def reserve_ids(model, n: int) -> list[int]:
-    """n new primary keys for `model`: from its identity sequence on PostgreSQL; past MAX(id) and sqlite_sequence
-    on SQLite (safe under SQLite's write lock: call it inside the transaction that inserts); elsewhere none are
-    reserved and `insert_rows` lets the database choose."""
-    connection = connections[router.db_for_write(model)]
-    meta = model._meta
-    if n <= 0:
-        return []
-    if connection.vendor not in ("postgresql", "sqlite"):
-        return [None] * n
-    table, pk_column = connection.ops.quote_name(meta.db_table), meta.pk.column
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                           [meta.db_table, pk_column, n])
-            return [r[0] for r in cursor.fetchall()]
-        cursor.execute(f"SELECT MAX({connection.ops.quote_name(pk_column)}) FROM {table}")
-        start = cursor.fetchone()[0] or 0
-        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [meta.db_table])
-        seq = cursor.fetchone()
-        start = max(start, seq[0] if seq else 0)
+def _reserve_ids(cursor, connection, meta, table: str, pk_column: str, n: int) -> list[int]:
+    if connection.vendor == "postgresql":
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                       [meta.db_table, pk_column, n])
+        return [r[0] for r in cursor.fetchall()]
+    cursor.execute(f"SELECT MAX({connection.ops.quote_name(pk_column)}) FROM {table}")
+    start = cursor.fetchone()[0] or 0
+    cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [meta.db_table])
+    seq = cursor.fetchone()
+    start = max(start, seq[0] if seq else 0)
     return list(range(start + 1, start + 1 + n))
 
 
@@ -136,7 +113,7 @@ def _converter(field, connection, now) -> Callable | None:
     internal = field.get_internal_type()
     if internal == "JSONField":
         encoder = field.encoder
-        return lambda value: value if value is None or type(value) is JsonText else json.dumps(value, cls=encoder)
+        return lambda value: None if value is None else json.dumps(value, cls=encoder)
     if connection.vendor == "sqlite" and internal in ("DateTimeField", "DateField", "DecimalField", "TimeField"):
         return lambda value: field.get_db_prep_save(value, connection)
     return None

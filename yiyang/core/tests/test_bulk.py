@@ -50,22 +50,6 @@ def test_insert_many_sets_primary_keys(roles):
     assert Contact.objects.get(pk=contacts[1].pk).name == "联系人1"
 
 
-def test_rows_produced_while_they_are_inserted(roles):
-    elder = make_elder(roles["bureau"])
-    produced = []
-
-    def rows():
-        for i in range(3):
-            produced.append(i)
-            yield {"elder_id": elder.pk, "name": f"联系人{i}", "relationship": "son", "phone": "13912345678"}
-
-    with transaction.atomic():
-        ids = bulk.reserve_ids(Contact, 3)
-        assert bulk.insert_rows(Contact, rows(), ids=ids) == ids and produced == [0, 1, 2]
-    assert list(Contact.objects.order_by("pk").values_list("pk", "name")) == [
-        (pk, f"联系人{i}") for i, pk in enumerate(ids)]
-
-
 def test_insert_select_and_key_sets(roles):
     elder = make_elder(roles["bureau"])
     with transaction.atomic():

@@ -163,8 +163,6 @@ from .writes import (
     insert_rows,
     key_sets,
     record_rows,
-    recorder,
-    reserve_ids,
 )
 
 __all__ = [
@@ -249,8 +247,6 @@ __all__ = [
     "_row_list",
     "audit_entry",
     "record_rows",
-    "recorder",
-    "reserve_ids",
     "insert_many",
     "insert_rows",
     "key_sets",

@@ -64,8 +64,6 @@ from .writes import (
     insert_rows,
     key_sets,
     record_rows,
-    recorder,
-    reserve_ids,
 )
 
 log = logging.getLogger(__name__)
@@ -526,36 +524,33 @@ class ElderKind(Kind):
                                       batch_size=500)
         # 2. New elders, in file order (the unique ID-number constraint is the last word on duplicates). Plain
         # values, not model instances: at 100,000 rows the instances alone would cost more than the database.
-        # The rows are produced while the COPY runs, and with each its categories, contact and audit entry.
-        ids = reserve_ids(Elder, len(creates))
-        cat_rows, contact_rows = [], []
-        created = recorder(ctx, AuditAction.CREATE, Elder, snapshot_after=True)
-
-        def elder_rows():
-            for p, pk in zip(creates, ids, strict=True):
-                number, digest, masked, birth, sex = p["id"]
-                values = dict(p["f"])
-                values.update(id=pk, id_number=number, id_number_hash=digest, id_number_masked=masked,
-                              birth_date=datetime.date.fromisoformat(birth), sex=sex, created_at=now,
-                              updated_at=now, county_code=values["residence_region_id"][:6])
-                for k in ("latitude", "longitude"):
-                    if values.get(k) is not None:
-                        values[k] = Decimal(values[k])
-                values["name_pinyin"], values["name_initials"] = fast_name_pinyin(values["name"])
-                for kind, grade, start in p["cats"]:
-                    cat_rows.append({"elder_id": pk, "kind": kind, "grade": grade, "start_date": start,
-                                     "county_code": values["county_code"]})
-                if p["contact"]:
-                    name, rel, phone = p["contact"]
-                    contact_rows.append({"elder_id": pk, "name": name, "relationship": rel, "phone": phone})
-                created.add(audit_entry(ctx, p["r"], values=values, object_repr=values["name"],
-                                        region_code=values["residence_region_id"], extra=_extra_after(p)))
-                yield values
-
-        insert_rows(Elder, elder_rows(), ids=ids)
+        rows = []
+        for p in creates:
+            number, digest, masked, birth, sex = p["id"]
+            values = dict(p["f"])
+            values.update(id_number=number, id_number_hash=digest, id_number_masked=masked,
+                          birth_date=datetime.date.fromisoformat(birth), sex=sex, created_at=now, updated_at=now,
+                          county_code=values["residence_region_id"][:6])
+            for k in ("latitude", "longitude"):
+                if values.get(k) is not None:
+                    values[k] = Decimal(values[k])
+            values["name_pinyin"], values["name_initials"] = fast_name_pinyin(values["name"])
+            rows.append(values)
+        ids = insert_rows(Elder, rows)
+        cat_rows, contact_rows, created = [], [], []
+        for p, values, pk in zip(creates, rows, ids, strict=True):
+            values["id"] = pk
+            for kind, grade, start in p["cats"]:
+                cat_rows.append({"elder_id": pk, "kind": kind, "grade": grade, "start_date": start,
+                                 "county_code": values["county_code"]})
+            if p["contact"]:
+                name, rel, phone = p["contact"]
+                contact_rows.append({"elder_id": pk, "name": name, "relationship": rel, "phone": phone})
+            created.append(audit_entry(ctx, p["r"], values=values, object_repr=values["name"],
+                                       region_code=values["residence_region_id"], extra=_extra_after(p)))
         insert_rows(ElderCategory, cat_rows)
         insert_rows(Contact, contact_rows)
-        created.save()
+        record_rows(ctx, AuditAction.CREATE, Elder, created, snapshot_after=True)
         insert_many(ElderCategory, cat_objs)
         insert_many(Contact, contact_objs)
         cat_count = len(cat_objs) + len(cat_rows)

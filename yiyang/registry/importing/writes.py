@@ -11,13 +11,13 @@ import logging
 from django.conf import settings
 
 from yiyang.core import audit
-from yiyang.core.bulk import insert_many, insert_rows, key_sets, reserve_ids
+from yiyang.core.bulk import insert_many, insert_rows, key_sets
 from yiyang.core.models import Region
 from yiyang.core.selectors import region_paths
 
 log = logging.getLogger(__name__)
 
-__all__ = ["insert_many", "insert_rows", "key_sets", "reserve_ids"]
+__all__ = ["insert_many", "insert_rows", "key_sets"]
 
 
 def audit_entry(ctx, row_number: int, **fields) -> audit.Entry:
@@ -25,20 +25,13 @@ def audit_entry(ctx, row_number: int, **fields) -> audit.Entry:
     return audit.Entry(detail=ctx.detail % {"row": row_number}, **fields)
 
 
-def recorder(ctx, action: str, model, *, snapshot_after: bool = False) -> audit.BulkRecorder:
-    """The audit of many rows, attributed to the person who confirmed and to the request that started it."""
-    job = ctx.job
-    return audit.BulkRecorder(actor=ctx.actor, action=action, model=model, snapshot_after=snapshot_after,
-                              ip=job.ip if job else None, user_agent=job.user_agent if job else "")
-
-
 def record_rows(ctx, action: str, model, entries: list, *, snapshot_after: bool = False) -> None:
-    """`recorder` for entries already built."""
+    """The audit events of many rows, attributed to the person who confirmed and the request that started it."""
     if entries:
-        events = recorder(ctx, action, model, snapshot_after=snapshot_after)
-        for entry in entries:
-            events.add(entry)
-        events.save()
+        job = ctx.job
+        audit.bulk_records(actor=ctx.actor, action=action, model=model, entries=entries,
+                           snapshot_after=snapshot_after, ip=job.ip if job else None,
+                           user_agent=job.user_agent if job else "")
 
 
 def _category_text(label, grade, start) -> str:
