@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from yiyang.core import pii, validators
-from yiyang.core.models import AuditAction, AuditEvent, Role
+from yiyang.core.models import AuditAction, Role
 
 from ..models import (
     CategoryKind,
@@ -55,17 +55,15 @@ from .cells import (
 from .columns import ELDER_COLUMNS, Column, Context, Row
 from .resolvers import RegionResolver, fast_name_pinyin
 from .writes import (
-    _audit_event,
-    _audit_row,
     _category_text,
     _example_region,
     _extra_after,
-    _masked,
     _row_list,
+    audit_entry,
     insert_many,
     insert_rows,
     key_sets,
-    snapshot_values,
+    record_rows,
 )
 
 log = logging.getLogger(__name__)
@@ -518,8 +516,9 @@ class ElderKind(Kind):
             if p["contact_upd"]:
                 pk, rel, phone = p["contact_upd"]
                 contact_updates.append(Contact(pk=pk, relationship=rel, phone=phone))
-            events.append(self._event(ctx, AuditAction.UPDATE, elder, p, before=_masked(p["before"]),
-                                      after=_masked(p["f"]) | _extra_after(p)))
+            events.append(audit_entry(ctx, p["r"], instance=elder, object_repr=elder.name,
+                                      region_code=elder.residence_region_id, before=p["before"], after=p["f"],
+                                      extra=_extra_after(p)))
         if instances and (changed_fields or updates):
             Elder.objects.bulk_update(list(instances.values()), sorted(changed_fields | {"updated_at"}),
                                       batch_size=500)
@@ -538,7 +537,7 @@ class ElderKind(Kind):
             values["name_pinyin"], values["name_initials"] = fast_name_pinyin(values["name"])
             rows.append(values)
         ids = insert_rows(Elder, rows)
-        cat_rows, contact_rows, event_rows = [], [], []
+        cat_rows, contact_rows, created = [], [], []
         for p, values, pk in zip(creates, rows, ids, strict=True):
             values["id"] = pk
             for kind, grade, start in p["cats"]:
@@ -547,12 +546,11 @@ class ElderKind(Kind):
             if p["contact"]:
                 name, rel, phone = p["contact"]
                 contact_rows.append({"elder_id": pk, "name": name, "relationship": rel, "phone": phone})
-            event_rows.append(_audit_row(ctx, AuditAction.CREATE, "registry.elder", pk, values["name"],
-                                         values["residence_region_id"], p["r"], None,
-                                         snapshot_values(Elder, values) | _extra_after(p), now))
+            created.append(audit_entry(ctx, p["r"], values=values, object_repr=values["name"],
+                                       region_code=values["residence_region_id"], extra=_extra_after(p)))
         insert_rows(ElderCategory, cat_rows)
         insert_rows(Contact, contact_rows)
-        insert_rows(AuditEvent, event_rows)
+        record_rows(ctx, AuditAction.CREATE, Elder, created, snapshot_after=True)
         insert_many(ElderCategory, cat_objs)
         insert_many(Contact, contact_objs)
         cat_count = len(cat_objs) + len(cat_rows)
@@ -561,13 +559,9 @@ class ElderKind(Kind):
             ElderCategory.objects.bulk_update(cat_updates, ["grade", "start_date"], batch_size=500)
         if contact_updates:
             Contact.objects.bulk_update(contact_updates, ["relationship", "phone"], batch_size=500)
-        insert_many(AuditEvent, events)
+        record_rows(ctx, AuditAction.UPDATE, Elder, events)
         return {"created": len(creates), "updated": len(updates), "categories": cat_count + len(cat_updates),
                 "contacts": contact_count + len(contact_updates)}
-
-    def _event(self, ctx, action, elder, p, before=None, after=None):
-        return _audit_event(ctx, action, "registry.elder", elder.pk, elder.name, elder.residence_region_id,
-                            p["r"], before, after)
 
     def conflicts(self, plan):
         by_hash = {p["id"][1]: p["r"] for p in plan if p["op"] == "c"}

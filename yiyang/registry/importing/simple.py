@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from yiyang.core import audit, pii, validators
-from yiyang.core.models import AuditAction, AuditEvent, Role
+from yiyang.core import pii, validators
+from yiyang.core.models import AuditAction, Role
 
 from ..models import (
     CertificateLevel,
@@ -46,7 +46,7 @@ from .cells import (
 from .columns import FACILITY_COLUMNS, ORGANISATION_COLUMNS, STAFF_COLUMNS, Context, Row
 from .kinds import ElderKind, Kind, _cell, _choice, _identity, _in_scope, _json, _phone, _required
 from .resolvers import OrganisationResolver
-from .writes import _audit_event, _example_region, _row_list, insert_many
+from .writes import _example_region, _row_list, audit_entry, insert_many, record_rows
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +123,8 @@ class _SimpleKind(Kind):
                 setattr(obj, k, model._meta.get_field(k).to_python(v))
                 fields_changed.add(k)
             obj.updated_at = now
-            events.append(_audit_event(ctx, AuditAction.UPDATE, self.object_type, obj.pk, str(obj),
-                                       self.region_of_obj(obj, ctx), p["r"], p["before"], p["f"]))
+            events.append(audit_entry(ctx, p["r"], instance=obj, region_code=self.region_of_obj(obj, ctx),
+                                      before=p["before"], after=p["f"]))
         if instances:
             model.objects.bulk_update(list(instances.values()), sorted(fields_changed | {"updated_at"}),
                                       batch_size=500)
@@ -137,10 +137,10 @@ class _SimpleKind(Kind):
                 obj.birth_date, obj.sex = datetime.date.fromisoformat(birth), sex
             new.append(obj)
         insert_many(model, new)
-        for p, obj in zip(creates, new, strict=True):
-            events.append(_audit_event(ctx, AuditAction.CREATE, self.object_type, obj.pk, str(obj),
-                                       self.region_of_obj(obj, ctx), p["r"], None, audit.snapshot(obj)))
-        insert_many(AuditEvent, events)
+        record_rows(ctx, AuditAction.UPDATE, model, events)
+        record_rows(ctx, AuditAction.CREATE, model, [
+            audit_entry(ctx, p["r"], instance=obj, region_code=self.region_of_obj(obj, ctx))
+            for p, obj in zip(creates, new, strict=True)], snapshot_after=True)
         return {"created": len(creates), "updated": len(updates)}
 
     def region_of_obj(self, obj, ctx) -> str:

@@ -74,6 +74,7 @@ def test_import_writes_elders_categories_contacts_and_audit(roles):
     assert "6228480012345678901" not in str(event.after) and event.after["categories_added"]
     snapshot_now = audit.snapshot(one)  # the bulk write logs what the ordinary services would log
     assert {k: event.after[k] for k in snapshot_now} == snapshot_now
+    assert set(event.after) - set(snapshot_now) == {"categories_added", "contact_added"}  # nothing else (updated_at)
     imported = AuditEvent.objects.get(action="import")
     assert imported.after["written_created"] == 2 and imported.object_id == str(job.pk)
     assert job.plan == b"" and job.source == b""  # sealed copies dropped once done

@@ -11,7 +11,7 @@ from openpyxl import Workbook
 
 from yiyang.core.tests.factories import demo_roles
 from yiyang.registry import importing
-from yiyang.registry.import_xlsx import read_sheet
+from yiyang.registry.import_xlsx import CellError, read_sheet
 from yiyang.registry.models import Contact, Elder, ElderCategory, ImportJob
 from yiyang.registry.services import name_pinyin
 from yiyang.registry.tests.importkit import (
@@ -320,9 +320,32 @@ def test_reader_handles_prefixed_xml_cells_without_references_and_phonetic_runs(
                    f'</x:sheetData><x:mergeCells><x:mergeCell ref="A2:B2"/></x:mergeCells></x:worksheet>')
     sheet = read_sheet(buffer.getvalue())
     assert sheet.name == "名单"
-    assert sheet.rows[0] == (1, ["张三", "A&B\r", datetime.datetime(1904, 1, 2)])
+    assert sheet.rows[0] == (1, ["张三", "A&B\r", datetime.date(1904, 1, 2)])
     assert sheet.rows[1] == (2, [" 李四 "])
     assert [m.ref for m in sheet.merged] == ["A2:B2"]
+
+
+def test_a_tiny_file_whose_cells_are_far_apart_is_refused_before_the_grid_is_built(roles):
+    """calamine builds a dense grid of the used range: A1 and XFD1048576 would ask for terabytes."""
+    data = workbook_bytes([elder_row(1)])
+    for far in ('<c r="XFD1048576" t="n"><v>1</v></c>', '<c r="AZ400000" t="n"><v>1</v></c>'):
+        job = run(roles["bureau"], patch_sheet(data, r"</row></sheetData>", f"{far}</row></sheetData>"))
+        assert job.status == "failed" and "数据范围过大" in job.message, job.message
+    # An empty styled cell far away holds no value: calamine leaves it out of the grid, and so does the check.
+    job = run(roles["bureau"], patch_sheet(data, r"</row></sheetData>", '<c r="XFD1048576" s="0"/></row></sheetData>'))
+    assert job.status == "preview" and job.counts["new"] == 1
+
+
+def test_error_values_without_formulas_and_rows_without_references():
+    data = workbook_bytes([elder_row(1), elder_row(2)])
+    data = patch_sheet(data, r'<c r="B2"[^>]*>.*?</c>', '<c r="B2" t="e"><v>#N/A</v></c>')
+    sheet = read_sheet(data)
+    assert sheet.error_cells == 1 and sheet.formula_count == 0
+    assert sheet.rows[1][1][1] == CellError("#N/A") and sheet.rows[2][1][0] == "测试2号"
+    # Rows and cells without references are numbered one after the other, as Excel would.
+    plain = patch_sheet(data, r' r="[A-Z]*\d+"', "")
+    sheet = read_sheet(plain)
+    assert [n for n, _v in sheet.rows] == [1, 2, 3] and sheet.rows[1][1][1] == CellError("#N/A")
 
 
 def test_fast_pinyin_matches_the_register():

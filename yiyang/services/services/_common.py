@@ -6,7 +6,6 @@ import datetime
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -83,20 +82,3 @@ def month_bounds(month: datetime.date) -> tuple[datetime.datetime, datetime.date
     return (timezone.make_aware(datetime.datetime.combine(month, datetime.time.min)),
             timezone.make_aware(datetime.datetime.combine(following, datetime.time.min)))
 
-
-
-def _insert_select(model, queryset, values: dict) -> int:
-    """INSERT INTO model (fields) SELECT …: one statement, whatever the number of rows. `values` maps the
-    model's field names to expressions over the queryset's rows."""
-    aliases = {f"_ins_{name}": expr for name, expr in values.items()}
-    rows = queryset.order_by().annotate(**aliases).values_list(*aliases)
-    compiler = rows.query.get_compiler(using=rows.db)
-    select_sql, params = compiler.as_sql()
-    # The SELECT's columns in the order the compiler wrote them (not trusting the order of the dict).
-    columns = [model._meta.get_field(alias.removeprefix("_ins_")).column for _expr, _sql, alias in compiler.select]
-    connection = transaction.get_connection(rows.db)
-    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({quoted}) {select_sql}",
-                       params)
-        return cursor.rowcount

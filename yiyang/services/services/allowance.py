@@ -13,13 +13,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yiyang.core import audit
+from yiyang.core.bulk import insert_select
 from yiyang.core.models import AuditAction
 
 from ..models import (
     AllowanceEntry,
     AllowanceKind,
 )
-from ._common import _insert_select
 
 
 def credit_allowance_from_roll(*, roll, actor=None) -> int:
@@ -33,7 +33,7 @@ def credit_allowance_from_roll(*, roll, actor=None) -> int:
         return 0
     lines = (RollLine.objects.filter(roll_id=roll.pk, amount__gt=0).exclude(status=LineStatus.WITHHELD)
              .exclude(Exists(AllowanceEntry.objects.filter(roll_line=OuterRef("pk")))))
-    created = _insert_select(AllowanceEntry, lines, {
+    created = insert_select(AllowanceEntry, lines, {
         "elder": F("elder_id"), "month": F("month"), "amount": F("amount"),
         "kind": Value(AllowanceKind.CREDIT.value), "roll_line": F("pk"), "county_code": F("county_code"),
         "region_code": F("region_code"), "created_at": Value(timezone.now(), output_field=DateTimeField())})

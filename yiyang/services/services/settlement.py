@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yiyang.core import audit
+from yiyang.core.bulk import insert_select
 from yiyang.core.errors import DomainError, ErrorCode
 from yiyang.core.models import AuditAction, Region, RegionLevel
 
@@ -41,7 +42,7 @@ from ..models import (
     SettlementItem,
     SettlementStatus,
 )
-from ._common import CENT, COUNTY_LEN, _insert_select, _month, _region, _text, _user, month_bounds
+from ._common import CENT, COUNTY_LEN, _month, _region, _text, _user, month_bounds
 
 SETTLEABLE = (OrderStatus.CONFIRMED, OrderStatus.RATED)
 MONEY_PARTS = ("total", "subsidy", "allowance", "copay")
@@ -126,7 +127,7 @@ def prepare_settlement(*, actor, provider, month, jurisdiction=None) -> Settleme
     settlement.items.all().delete()
     candidates = settlement_orders(provider=provider, jurisdiction=jurisdiction, month=month)
     held = Exists(OrderFlag.objects.filter(order=OuterRef("pk"), kind__in=HOLD_FLAG_KINDS))
-    _insert_select(SettlementItem, candidates.filter(~held), {
+    insert_select(SettlementItem, candidates.filter(~held), {
         "settlement": Value(settlement.pk), "order": F("pk"), **{part: F(part) for part in MONEY_PARTS},
         "held": Value(False), "hold_reason": Value("")})
     reasons = _hold_reasons(candidates)
@@ -218,7 +219,7 @@ def _mark_settled(settlement: Settlement, *, actor_pk, at, limit: int | None) ->
             return 0
         orders = Order.objects.filter(pk__in=ids)
     note = _("%(month)s 月度结算（结算单 %(pk)s）") % {"month": settlement.month.strftime("%Y-%m"), "pk": settlement.pk}
-    _insert_select(OrderEvent, orders, {
+    insert_select(OrderEvent, orders, {
         "order": F("pk"), "from_status": F("status"), "to_status": Value(OrderStatus.SETTLED.value),
         "at": Value(at, output_field=DateTimeField()), "by": Cast(Value(actor_pk), IntegerField()),
         "note": Value(_text(note, 300))})
