@@ -1,6 +1,7 @@
 """core/http.py: the one place a page turns a service's refusal into messages."""
 
 import pytest
+from django import forms
 from django.contrib.messages import get_messages
 from django.contrib.messages.storage.fallback import FallbackStorage
 from django.core.exceptions import ValidationError
@@ -43,6 +44,65 @@ def test_a_domain_error_keeps_its_message_and_can_stay_off_the_messages():
     assert outcome.messages == ["已结算的订单不能取消。"]
     assert isinstance(outcome.error, DomainError)
     assert _texts(request) == []
+
+
+class _NameForm(forms.Form):
+    name = forms.CharField()
+
+
+def _valid_form():
+    form = _NameForm({"name": "张三"})
+    assert form.is_valid()
+    return form
+
+
+def test_a_refusal_goes_onto_the_form_by_field_and_is_not_flashed():
+    request = _request()
+    form = _valid_form()
+
+    def refuse():
+        raise ValidationError({"name": ["姓名已被占用。"], "phone": ["电话格式不对。"], "__all__": ["整体有误。"]})
+
+    outcome = run_service(request, refuse, success="不该出现", form=form)
+    assert not outcome
+    assert form.errors["name"] == ["姓名已被占用。"]
+    assert form.non_field_errors() == ["电话格式不对。", "整体有误。"]  # the form has no `phone` field
+    assert "name" not in form.cleaned_data
+    assert _texts(request) == []
+
+
+def test_a_domain_error_goes_onto_the_form_as_a_non_field_error():
+    request = _request()
+    form = _valid_form()
+
+    def refuse():
+        raise DomainError(ErrorCode.CONFLICT, "该账号已存在。", status=409)
+
+    outcome = run_service(request, refuse, form=form)
+    assert not outcome and outcome.error.status == 409
+    assert form.non_field_errors() == ["该账号已存在。"]
+    assert list(form.errors) == ["__all__"]
+    assert _texts(request) == []
+
+
+def test_a_form_is_left_alone_when_the_service_agrees():
+    request = _request()
+    form = _valid_form()
+    outcome = run_service(request, lambda: "ok", success="已保存", form=form)
+    assert outcome.value == "ok" and not form.errors
+    assert _texts(request) == [("success", "已保存")]
+
+
+def test_a_refusal_can_be_flashed_later():
+    request = _request()
+
+    def refuse():
+        raise ValidationError("格式不对")
+
+    outcome = run_service(request, refuse, flash_errors=False)
+    assert _texts(request) == []
+    outcome.flash(request)
+    assert _texts(request) == [("error", "格式不对")]
 
 
 def test_success_text_may_depend_on_the_value():
