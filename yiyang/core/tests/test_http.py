@@ -150,3 +150,18 @@ def test_codes_of_the_shared_vocabulary_are_written_as_error_code_members():
              for n, line in enumerate(path.read_text().splitlines(), 1)
              for m in [literal.search(line)] if m and m.group(1) in shared]
     assert not found, found
+
+
+def test_no_view_catches_a_service_refusal_itself():
+    """Every page turns a refusal into messages through run_service (the module docstring), never with its own
+    `except (ValidationError, DomainError)` around a service call."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    caught = re.compile(r"except\s*\(\s*(ValidationError\s*,\s*DomainError|DomainError\s*,\s*ValidationError)\s*\)")
+    views = sorted({*root.glob("*/views*.py"), *root.glob("*/views/*.py")})
+    assert root / "services" / "views_workspace.py" in views  # the scan sees the pages
+    found = [f"{path.relative_to(root)}:{n}" for path in views
+             for n, line in enumerate(path.read_text().splitlines(), 1) if caught.search(line)]
+    assert not found, found
