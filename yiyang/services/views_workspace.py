@@ -240,31 +240,29 @@ def _answer(request, order: Order, *, template: str, ok: str = "", errors=(), co
     return redirect(_tab_url(request, order.provider, tab))
 
 
-@require_POST
-def accept(request, pk):
+def _incoming(request, pk, step, ok):
+    """A step on an order of 待接单 (accept, decline), answered in its row; `ok` words the done step."""
     order = _action_order(request, pk)
-    outcome = run_service(request, lambda: services.accept_order(actor=request.user, order=order,
-                                                                 note=request.POST.get("note", "")),
-                          flash_errors=False)
+    template = "services/workspace/_incoming_row.html"
+    outcome = run_service(request, lambda: step(order), flash_errors=False)
     if not outcome:
         order.refresh_from_db()
-        return _answer(request, order, template="services/workspace/_incoming_row.html", errors=outcome.messages)
-    return _answer(request, outcome.value, template="services/workspace/_incoming_row.html",
-                   ok=_("已接单，请在“待派单”中派给护理员。"))
+        return _answer(request, order, template=template, errors=outcome.messages)
+    return _answer(request, outcome.value, template=template, ok=ok(outcome.value))
+
+
+@require_POST
+def accept(request, pk):
+    return _incoming(request, pk, lambda order: services.accept_order(actor=request.user, order=order,
+                                                                      note=request.POST.get("note", "")),
+                     lambda order: _("已接单，请在“待派单”中派给护理员。"))
 
 
 @require_POST
 def decline(request, pk):
-    order = _action_order(request, pk)
-    outcome = run_service(request, lambda: services.decline_order(actor=request.user, order=order,
-                                                                  reason=request.POST.get("reason", "")),
-                          flash_errors=False)
-    if not outcome:
-        order.refresh_from_db()
-        return _answer(request, order, template="services/workspace/_incoming_row.html", errors=outcome.messages)
-    order = outcome.value
-    return _answer(request, order, template="services/workspace/_incoming_row.html",
-                   ok=_("已拒单：%(reason)s") % {"reason": order.end_reason})
+    return _incoming(request, pk, lambda order: services.decline_order(actor=request.user, order=order,
+                                                                       reason=request.POST.get("reason", "")),
+                     lambda order: _("已拒单：%(reason)s") % {"reason": order.end_reason})
 
 
 @require_POST
