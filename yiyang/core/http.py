@@ -9,8 +9,15 @@ into messages a person reads, so no view writes its own `try/except` around a se
     return redirect(...)                     # the messages are on the next page either way
 
     outcome = run_service(request, lambda: services.adopt_rule(...), flash_errors=False)
-    if not outcome:                          # a form page shows the errors beside its fields
+    if not outcome:                          # a page of its own shows the errors beside its fields
         return render(request, "form.html", {"errors": outcome.errors}, status=422)
+
+    outcome = run_service(request, lambda: services.set_shift(...), form=form)
+    if not outcome:                          # a Django form shows them as its own errors (not flashed)
+        return render(request, "form.html", {"form": form}, status=422)
+
+A view that must answer before the messages are shown (a 403 instead of a message) passes
+`flash_errors=False`, decides, then calls `outcome.flash(request)`.
 """
 
 from collections.abc import Callable
@@ -42,6 +49,19 @@ class Outcome:
     def messages(self) -> list[str]:
         return [m for msgs in self.errors.values() for m in msgs]
 
+    def flash(self, request) -> None:
+        """Show the refusal's messages on the next page (Django messages)."""
+        for message in self.messages:
+            messages.error(request, message)
+
+    def add_to(self, form) -> None:
+        """Put the refusal's messages on a Django form: a field's on that field when the form has it, the rest
+        (and a DomainError's message) as the form's non-field errors."""
+        for key, msgs in self.errors.items():
+            target = key if key != GENERAL and key in form.fields else None
+            for message in msgs:
+                form.add_error(target, message)
+
 
 def errors_by_field(exc: Exception) -> dict[str, list[str]]:
     """A refusal's messages keyed by field ("__all__" and a DomainError's message under GENERAL)."""
@@ -59,17 +79,19 @@ def errors_by_field(exc: Exception) -> dict[str, list[str]]:
 
 
 def run_service(request, call: Callable[[], Any], *, success: str | Callable[[Any], str] | None = None,
-                flash_errors: bool = True) -> Outcome:
-    """Call `call()`; on a refusal return a failed Outcome (its messages flashed unless `flash_errors=False`),
-    else the value, flashing `success` (a text, or a function of the value giving one). Anything other than a
-    refusal is a bug and propagates (a 500 that is logged, never swallowed)."""
+                flash_errors: bool = True, form=None) -> Outcome:
+    """Call `call()`; on a refusal return a failed Outcome, its messages added to `form` when one is given
+    (Outcome.add_to), else flashed unless `flash_errors=False`; on success the value, flashing `success` (a
+    text, or a function of the value giving one). Anything other than a refusal is a bug and propagates (a 500
+    that is logged, never swallowed)."""
     try:
         value = call()
     except (ValidationError, DomainError) as exc:
         outcome = Outcome(error=exc, errors=errors_by_field(exc))
-        if flash_errors:
-            for message in outcome.messages:
-                messages.error(request, message)
+        if form is not None:
+            outcome.add_to(form)
+        elif flash_errors:
+            outcome.flash(request)
         return outcome
     if success is not None:
         text = success(value) if callable(success) else success

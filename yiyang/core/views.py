@@ -1,7 +1,6 @@
-from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404
@@ -12,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import selectors, services
-from .errors import DomainError, LoginError
+from .errors import LoginError
 from .forms import AccountForm, AuditFilterForm, LoginForm, PasswordChangeForm
 from .http import run_service
 from .middleware import client_ip
@@ -101,21 +100,13 @@ def account_create(request):
     form = AccountForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            account = services.create_account(
-                actor=request.user, username=data["username"], password=data["password"], role=data["role"],
-                region=data["region"], organisation=data["organisation"], display_name=data["display_name"],
-                phone=data["phone"], id_number=data["id_number"],
-            )
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                for e in errors:
-                    form.add_error(field if field in form.fields else None, e)
-        except DomainError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, _("账号 %(name)s 已创建。") % {"name": account.username})
-            return redirect("core:account_detail", account.pk)
+        outcome = run_service(request, lambda: services.create_account(
+            actor=request.user, username=data["username"], password=data["password"], role=data["role"],
+            region=data["region"], organisation=data["organisation"], display_name=data["display_name"],
+            phone=data["phone"], id_number=data["id_number"],
+        ), success=lambda account: _("账号 %(name)s 已创建。") % {"name": account.username}, form=form)
+        if outcome:
+            return redirect("core:account_detail", outcome.value.pk)
     return render(request, "core/account_form.html", {"form": form}, status=422 if form.errors else 200)
 
 
@@ -142,10 +133,8 @@ def account_reveal_id(request, pk):
 @require_POST
 def account_set_active(request, pk):
     account = get_scoped_or_404(User.objects, request.user, "change", pk=pk)
-    try:
-        services.set_account_active(actor=request.user, user=account, active=request.POST.get("active") == "1")
-    except DomainError as exc:
-        messages.error(request, exc.message)
+    run_service(request, lambda: services.set_account_active(actor=request.user, user=account,
+                                                             active=request.POST.get("active") == "1"))
     return redirect("core:account_detail", pk)
 
 
@@ -179,17 +168,12 @@ def my_password(request):
     form = PasswordChangeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            services.change_own_password(user=request.user, current_password=data["current_password"],
-                                         new_password=data["new_password"])
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                for e in errors:
-                    form.add_error(field if field in form.fields else None, e)
-        else:
+        outcome = run_service(request, lambda: services.change_own_password(
+            user=request.user, current_password=data["current_password"], new_password=data["new_password"]),
+            success=_("密码已修改，您的 API 令牌已全部撤销。"), form=form)
+        if outcome:
             # The session's hash follows the new password, so this browser stays signed in (others are out).
             update_session_auth_hash(request, request.user)
-            messages.success(request, _("密码已修改，您的 API 令牌已全部撤销。"))
             return redirect("core:my_account")
     return render(request, "core/my_password.html", {"form": form}, status=422 if form.errors else 200)
 

@@ -9,7 +9,6 @@ import datetime
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from yiyang.core.errors import DomainError, flash
+from yiyang.core.http import run_service
 from yiyang.core.models import Role
 from yiyang.core.pii import is_ascii_digits
 from yiyang.core.scope import get_scoped_or_404
@@ -75,16 +74,13 @@ def plan_page(request):
         form = PlanForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
-            try:
-                run = services.plan_day(actor=request.user, provider=provider, day=data["date"],
-                                        time_limit_seconds=data["time_limit_seconds"],
-                                        continuity_weight=data["continuity_weight"], mode=data["mode"])
-            except (ValidationError, DomainError) as exc:
-                flash(request, exc)
-            else:
-                messages.success(request, _("已生成第 %(v)s 版排线方案：%(served)s/%(total)s 单排入路线。") % {
+            outcome = run_service(request, lambda: services.plan_day(
+                actor=request.user, provider=provider, day=data["date"], time_limit_seconds=data["time_limit_seconds"],
+                continuity_weight=data["continuity_weight"], mode=data["mode"]),
+                success=lambda run: _("已生成第 %(v)s 版排线方案：%(served)s/%(total)s 单排入路线。") % {
                     "v": run.plan.version, "served": run.plan.summary["served"],
                     "total": run.plan.summary["visits"]})
+            if outcome:
                 return redirect(_url(request, provider, data["date"]))
             day = data["date"]
     providers = []
@@ -124,20 +120,17 @@ def lock(request):
                               pk=request.POST.get("order") or 0, provider_id=provider.pk)
     day = timezone.localdate(order.scheduled_start)
     raw = (request.POST.get("caregiver") or "").strip()
-    try:
-        if raw:
-            caregiver = Practitioner.objects.filter(organisation_id=provider.pk,
-                                                    pk=raw if is_ascii_digits(raw) else 0).first()
-            if caregiver is None:
-                raise ValidationError({"caregiver": [_("未知的护理员。")]})
-            services.lock_visit(actor=request.user, order=order, caregiver=caregiver)
-            messages.success(request, _("已将 %(elder)s 的订单锁定给 %(name)s，重新排线时保持不变。") % {
-                "elder": order.elder.name, "name": caregiver.name})
-        else:
-            services.unlock_visit(actor=request.user, order=order)
-            messages.success(request, _("已解除 %(elder)s 的订单锁定。") % {"elder": order.elder.name})
-    except (ValidationError, DomainError) as exc:
-        flash(request, exc)
+    caregiver = (Practitioner.objects.filter(organisation_id=provider.pk, pk=raw if is_ascii_digits(raw) else 0)
+                 .first() if raw else None)
+    if raw and caregiver is None:
+        messages.error(request, _("未知的护理员。"))
+    elif caregiver is not None:
+        run_service(request, lambda: services.lock_visit(actor=request.user, order=order, caregiver=caregiver),
+                    success=lambda _result: _("已将 %(elder)s 的订单锁定给 %(name)s，重新排线时保持不变。") % {
+                        "elder": order.elder.name, "name": caregiver.name})
+    else:
+        run_service(request, lambda: services.unlock_visit(actor=request.user, order=order),
+                    success=lambda _result: _("已解除 %(elder)s 的订单锁定。") % {"elder": order.elder.name})
     return redirect(_url(request, provider, day))
 
 
@@ -147,14 +140,14 @@ def publish(request, plan_id: int):
     if provider is None or not may_act:
         raise Http404
     plan = get_object_or_404(RoutePlan.objects.restrict(request.user, "change"), pk=plan_id, provider_id=provider.pk)
-    try:
-        result = services.publish_plan(actor=request.user, plan=plan)
-    except (ValidationError, DomainError) as exc:
-        flash(request, exc)
-    else:
-        text = _("已发布第 %(v)s 版：派单 %(assigned)s 单，%(unchanged)s 单护理员不变。") % {
-            "v": plan.version, "assigned": len(result.assigned), "unchanged": len(result.unchanged)}
-        if result.kept:
-            text += " " + _("另有 %(n)s 单本方案未排入，保留原派单。") % {"n": len(result.kept)}
-        messages.success(request, text)
+    run_service(request, lambda: services.publish_plan(actor=request.user, plan=plan),
+                success=lambda result: _published(plan, result))
     return redirect(_url(request, provider, plan.day))
+
+
+def _published(plan: RoutePlan, result) -> str:
+    text = _("已发布第 %(v)s 版：派单 %(assigned)s 单，%(unchanged)s 单护理员不变。") % {
+        "v": plan.version, "assigned": len(result.assigned), "unchanged": len(result.unchanged)}
+    if result.kept:
+        text += " " + _("另有 %(n)s 单本方案未排入，保留原派单。") % {"n": len(result.kept)}
+    return text

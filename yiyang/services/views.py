@@ -20,7 +20,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from yiyang.core.errors import DomainError, messages_of
+from yiyang.core.errors import DomainError, ErrorCode
+from yiyang.core.http import GENERAL, Outcome, run_service
 from yiyang.core.models import Role
 from yiyang.core.permissions import REGION_STAFF, has_role, role_required
 from yiyang.core.pii import is_ascii_digits
@@ -251,11 +252,12 @@ def _quote_context(request, p: Placement) -> dict:
                                           (_("上门时间"), p.time), (_("数量"), p.quantity)) if value is None]
     if missing:
         return {"quote_missing": missing}
-    try:
-        quote = services.preview_quote(actor=request.user, elder=p.elder, provider=p.offer.provider, item=p.item,
-                                       scheduled_start=p.start, quantity=p.quantity, allowance_available=None)
-    except (ValidationError, DomainError) as exc:
-        return {"quote_errors": messages_of(exc)}
+    outcome = run_service(request, lambda: services.preview_quote(
+        actor=request.user, elder=p.elder, provider=p.offer.provider, item=p.item, scheduled_start=p.start,
+        quantity=p.quantity, allowance_available=None), flash_errors=False)
+    if not outcome:
+        return {"quote_errors": outcome.messages}
+    quote = outcome.value
     rule = selectors.subsidy_rule_in_force(p.elder.residence_region_id, p.day)
     if rule is not None:
         rule.jurisdiction  # noqa: B018  (loaded here, not in the template)
@@ -289,15 +291,18 @@ ERROR_FIELDS = {"elder": "elder", "item": "item", "provider": "provider", "sched
                 "starts_on": "when", "weekdays": "weekdays", "repeat": "weekdays", "ends_on": "ends_on"}
 
 
-def _field_errors(exc) -> dict[str, list[str]]:
-    if isinstance(exc, DomainError):
-        return {"elder" if exc.code == "elder_inactive" else "general": [str(exc.message)]}
-    if not hasattr(exc, "error_dict"):
-        return {"general": list(exc.messages)}
+def _on_page(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Errors by the service's (or the form's) field → by the place on the page they are shown."""
     out: dict[str, list[str]] = {}
-    for key, texts in exc.message_dict.items():
-        out.setdefault(ERROR_FIELDS.get(key, "general"), []).extend(texts)
+    for key, texts in errors.items():
+        out.setdefault(ERROR_FIELDS.get(key, GENERAL), []).extend(texts)
     return out
+
+
+def _field_errors(outcome: Outcome) -> dict[str, list[str]]:
+    if isinstance(outcome.error, DomainError) and outcome.error.code == "elder_inactive":
+        return {"elder": outcome.messages}
+    return _on_page(outcome.errors)
 
 
 @role_required(*ORDERING_ROLES)
@@ -310,11 +315,7 @@ def order_new(request):
     p = _placement(request, form)
     if request.method == "GET":
         return render(request, "services/orders/new.html", _new_context(request, form, p))
-    errors: dict[str, list[str]] = {}
-    for name, texts in form.errors.items():
-        if name == "ends_on" and not p.repeat:
-            continue
-        errors.setdefault(ERROR_FIELDS.get(name, "general"), []).extend(texts)
+    errors = _on_page({name: texts for name, texts in form.errors.items() if name != "ends_on" or p.repeat})
     item = ServiceItem.objects.filter(code=form.cleaned_data.get("item") or "").first()
     provider = Organisation.objects.filter(pk=form.cleaned_data.get("provider") or 0).first()
     if p.elder is None:
@@ -328,16 +329,16 @@ def order_new(request):
         if response is not None:
             return response
     elif not errors:
-        try:
-            order, created = services.place_order(
-                actor=request.user, elder=p.elder, provider=provider, item=item, scheduled_start=p.start,
-                quantity=p.quantity, channel=form.cleaned_data["channel"], note=form.cleaned_data.get("note", ""),
-                client_key=form.cleaned_data.get("client_key") or None, allowance_available=None)
-        except (ValidationError, DomainError) as exc:
-            errors = _field_errors(exc)
-            if getattr(exc, "code", "") == "client_key_conflict":
+        outcome = run_service(request, lambda: services.place_order(
+            actor=request.user, elder=p.elder, provider=provider, item=item, scheduled_start=p.start,
+            quantity=p.quantity, channel=form.cleaned_data["channel"], note=form.cleaned_data.get("note", ""),
+            client_key=form.cleaned_data.get("client_key") or None, allowance_available=None), flash_errors=False)
+        if not outcome:
+            errors = _field_errors(outcome)
+            if getattr(outcome.error, "code", "") == ErrorCode.CLIENT_KEY_CONFLICT:
                 p.client_key = uuid.uuid4().hex
         else:
+            order, created = outcome.value
             if not created:
                 messages.info(request, _("该订单已提交过，未重复下单。"))
             else:
@@ -358,13 +359,14 @@ def _place_recurring(request, form, p: Placement, item, provider):
     if key and (replay := RecurringOrder.objects.filter(client_key=key).first()) is not None:
         messages.info(request, _("该周期服务已设置过，未重复设置。"))
         return redirect(f"{target}#recurring-{replay.pk}"), {}
-    try:
-        rule = services.create_recurring(
-            actor=request.user, elder=p.elder, provider=provider, item=item, weekdays=p.weekdays,
-            time=p.time, quantity=p.quantity, starts_on=p.day, ends_on=p.ends_on,
-            channel=form.cleaned_data["channel"], note=form.cleaned_data.get("note", ""), client_key=key)
-    except (ValidationError, DomainError) as exc:
-        return None, _field_errors(exc)
+    outcome = run_service(request, lambda: services.create_recurring(
+        actor=request.user, elder=p.elder, provider=provider, item=item, weekdays=p.weekdays,
+        time=p.time, quantity=p.quantity, starts_on=p.day, ends_on=p.ends_on,
+        channel=form.cleaned_data["channel"], note=form.cleaned_data.get("note", ""), client_key=key),
+        flash_errors=False)
+    if not outcome:
+        return None, _field_errors(outcome)
+    rule = outcome.value
     placed = Order.objects.filter(client_key__startswith=f"recurring:{rule.pk}:").count()
     skipped = rule.skips.count()
     text = _("已设置周期服务：%(elder)s %(item)s，%(days)s %(time)s，自 %(start)s 起%(end)s。已生成首周订单 "
@@ -540,14 +542,12 @@ def order_action(request, pk, action):
         raise Http404
     order = _order(request, pk)
     step, done = ACTIONS[action]
-    try:
-        step(request, order)
-    except (ValidationError, DomainError) as exc:
-        status = exc.status if isinstance(exc, DomainError) else 422
+    outcome = run_service(request, lambda: step(request, order), success=str(done), flash_errors=False)
+    if not outcome:
+        status = outcome.error.status if isinstance(outcome.error, DomainError) else 422
         order = _order(request, pk)
         return render(request, "services/orders/detail.html",
-                      _detail_context(request, order, failed=action, action_errors=messages_of(exc)), status=status)
-    messages.success(request, str(done))
+                      _detail_context(request, order, failed=action, action_errors=outcome.messages), status=status)
     return redirect(reverse("services:order_detail", args=[order.pk]))
 
 

@@ -16,7 +16,6 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
-from django.core.exceptions import ValidationError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -29,7 +28,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from yiyang.core import registry
-from yiyang.core.errors import DomainError, flash
+from yiyang.core.http import run_service
 from yiyang.core.models import Role
 from yiyang.core.scope import get_scoped_or_404
 from yiyang.registry.models import Practitioner
@@ -209,12 +208,7 @@ def visit(request, pk: int):
 
 def _step(request, pk: int, step, done_message: str):
     order = _order(request, pk, "change")
-    try:
-        step(order)
-    except (ValidationError, DomainError) as exc:
-        flash(request, exc)
-    else:
-        messages.success(request, done_message)
+    run_service(request, lambda: step(order), success=done_message)
     return redirect("services:caregiver_visit", pk=pk)
 
 
@@ -234,25 +228,16 @@ def visit_check_out(request, pk: int):
     the check-out done, and says so)."""
     order = _order(request, pk, "change")
     key = request.POST.get("client_key", "")[:64] or None
-    try:
-        order = services.check_out(actor=request.user, order=order, notes=request.POST.get("notes", ""),
-                                   client_key=key)
-    except (ValidationError, DomainError) as exc:
-        flash(request, exc)
-        return redirect("services:caregiver_visit", pk=pk)
-    messages.success(request, _("已签退。"))
-    if request.FILES.get("photo") is not None:
-        _upload(request, order, f"{key}-photo" if key else None)
+    outcome = run_service(request, lambda: services.check_out(
+        actor=request.user, order=order, notes=request.POST.get("notes", ""), client_key=key), success=_("已签退。"))
+    if outcome and request.FILES.get("photo") is not None:
+        _upload(request, outcome.value, f"{key}-photo" if key else None)
     return redirect("services:caregiver_visit", pk=pk)
 
 
 def _upload(request, order: Order, key: str | None) -> None:
-    try:
-        services.attach_photo(actor=request.user, order=order, photo=request.FILES["photo"], client_key=key)
-    except (ValidationError, DomainError) as exc:
-        flash(request, exc)
-    else:
-        messages.success(request, _("照片已上传。"))
+    run_service(request, lambda: services.attach_photo(actor=request.user, order=order, photo=request.FILES["photo"],
+                                                       client_key=key), success=_("照片已上传。"))
 
 
 @require_POST

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -18,7 +18,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from yiyang.core.errors import DomainError, flash
+from yiyang.core.errors import DomainError
+from yiyang.core.http import Outcome, run_service
 from yiyang.core.models import Region, Role
 from yiyang.core.permissions import has_role, role_required
 from yiyang.core.pii import is_ascii_digits
@@ -95,13 +96,11 @@ def prepare(request):
     back = reverse("services:settlements") + (f"?month={month_text}" if month_text else "")
     if provider is None:
         raise Http404
-    try:
-        statement = services.prepare_settlement(actor=request.user, provider=provider, month=month_text,
-                                                jurisdiction=request.POST.get("jurisdiction") or None)
-    except (ValidationError, DomainError) as exc:
-        _refuse(exc)
-        flash(request, exc)
+    outcome = _run(request, lambda: services.prepare_settlement(
+        actor=request.user, provider=provider, month=month_text, jurisdiction=request.POST.get("jurisdiction") or None))
+    if not outcome:
         return redirect(back)
+    statement = outcome.value
     messages.success(request, _("已生成%(provider)s %(month)s 的结算单：%(n)d 单，%(total)s 元；暂缓 %(held)d 单。") % {
         "provider": provider.name, "month": statement.month.strftime("%Y-%m"), "n": statement.order_count,
         "total": statement.total, "held": statement.held_count})
@@ -113,12 +112,18 @@ def _statement(request, pk) -> Settlement:
                                                                "exported_by"), request.user, pk=pk)
 
 
-def _refuse(exc) -> None:
-    """A step the user may not take at all answers 403 (404 outside the scope); a state refusal is shown."""
+def _run(request, call) -> Outcome:
+    """run_service, but a step the user may not take at all answers 403 (404 outside the scope); a state
+    refusal is flashed."""
+    outcome = run_service(request, call, flash_errors=False)
+    exc = outcome.error
     if isinstance(exc, DomainError) and exc.status == 404:
-        raise Http404 from None
+        raise Http404
     if isinstance(exc, DomainError) and exc.status == 403:
-        raise PermissionDenied(str(exc.message)) from None
+        raise PermissionDenied(str(exc.message))
+    if not outcome:
+        outcome.flash(request)
+    return outcome
 
 
 @role_required(*SETTLEMENT_ROLES)
@@ -160,12 +165,9 @@ def _back(request, statement):
 @require_POST
 def approve(request, pk):
     statement = _statement(request, pk)
-    try:
-        statement = services.approve_settlement(actor=request.user, settlement=statement)
-    except (ValidationError, DomainError) as exc:
-        _refuse(exc)
-        flash(request, exc)
-    else:
+    outcome = _run(request, lambda: services.approve_settlement(actor=request.user, settlement=statement))
+    if outcome:
+        statement = outcome.value
         messages.success(request, _("结算单已审核通过：%(n)d 单，合计 %(total)s 元。现在可以导出付款文件。") % {
             "n": statement.order_count, "total": statement.total})
     return _back(request, statement)
@@ -175,13 +177,10 @@ def approve(request, pk):
 @require_POST
 def export(request, pk):
     statement = _statement(request, pk)
-    try:
-        content = services.export_settlement(actor=request.user, settlement=statement)
-    except (ValidationError, DomainError) as exc:
-        _refuse(exc)
-        flash(request, exc)
+    outcome = _run(request, lambda: services.export_settlement(actor=request.user, settlement=statement))
+    if not outcome:
         return _back(request, statement)
-    response = HttpResponse(content, content_type=settlement_file.CONTENT_TYPE)
+    response = HttpResponse(outcome.value, content_type=settlement_file.CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{settlement_file.file_name(statement)}"'
     response["Cache-Control"] = "no-store"
     return response

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from yiyang.core.errors import DomainError, flash, messages_of
+from yiyang.core.http import run_service
 from yiyang.core.models import Region, RegionLevel, Role
 from yiyang.core.permissions import REGION_STAFF
 from yiyang.core.pii import is_ascii_digits
@@ -240,28 +240,29 @@ def _answer(request, order: Order, *, template: str, ok: str = "", errors=(), co
     return redirect(_tab_url(request, order.provider, tab))
 
 
+def _incoming(request, pk, step, ok):
+    """A step on an order of 待接单 (accept, decline), answered in its row; `ok` words the done step."""
+    order = _action_order(request, pk)
+    template = "services/workspace/_incoming_row.html"
+    outcome = run_service(request, lambda: step(order), flash_errors=False)
+    if not outcome:
+        order.refresh_from_db()
+        return _answer(request, order, template=template, errors=outcome.messages)
+    return _answer(request, outcome.value, template=template, ok=ok(outcome.value))
+
+
 @require_POST
 def accept(request, pk):
-    order = _action_order(request, pk)
-    try:
-        order = services.accept_order(actor=request.user, order=order, note=request.POST.get("note", ""))
-    except (ValidationError, DomainError) as exc:
-        order.refresh_from_db()
-        return _answer(request, order, template="services/workspace/_incoming_row.html", errors=messages_of(exc))
-    return _answer(request, order, template="services/workspace/_incoming_row.html",
-                   ok=_("已接单，请在“待派单”中派给护理员。"))
+    return _incoming(request, pk, lambda order: services.accept_order(actor=request.user, order=order,
+                                                                      note=request.POST.get("note", "")),
+                     lambda order: _("已接单，请在“待派单”中派给护理员。"))
 
 
 @require_POST
 def decline(request, pk):
-    order = _action_order(request, pk)
-    try:
-        order = services.decline_order(actor=request.user, order=order, reason=request.POST.get("reason", ""))
-    except (ValidationError, DomainError) as exc:
-        order.refresh_from_db()
-        return _answer(request, order, template="services/workspace/_incoming_row.html", errors=messages_of(exc))
-    return _answer(request, order, template="services/workspace/_incoming_row.html",
-                   ok=_("已拒单：%(reason)s") % {"reason": order.end_reason})
+    return _incoming(request, pk, lambda order: services.decline_order(actor=request.user, order=order,
+                                                                       reason=request.POST.get("reason", "")),
+                     lambda order: _("已拒单：%(reason)s") % {"reason": order.end_reason})
 
 
 @require_POST
@@ -271,15 +272,19 @@ def assign(request, pk):
     raw = (request.POST.get("caregiver") or "").strip()
     caregiver = (Practitioner.objects.filter(pk=raw, organisation_id=order.provider_id).first()
                  if is_ascii_digits(raw) else None)
-    try:
-        if caregiver is None:
-            raise ValidationError({"caregiver": [_("请选择本机构的护理员。")]})
-        order = services.assign_order(actor=request.user, order=order, caregiver=caregiver)
-    except (ValidationError, DomainError) as exc:
+
+    def refused(errors):
         order.refresh_from_db()
         row = _dispatch_rows(order.provider, [order])[0]
-        return _answer(request, order, template=template, errors=messages_of(exc),
-                       context={"item": row, "selected": raw})
+        return _answer(request, order, template=template, errors=errors, context={"item": row, "selected": raw})
+
+    if caregiver is None:
+        return refused([_("请选择本机构的护理员。")])
+    outcome = run_service(request, lambda: services.assign_order(actor=request.user, order=order,
+                                                                 caregiver=caregiver), flash_errors=False)
+    if not outcome:
+        return refused(outcome.messages)
+    order = outcome.value
     return _answer(request, order, template=template, ok=_("已派给 %(name)s。") % {"name": caregiver.name},
                    context={"item": {"order": order, "suggestions": []}})
 
@@ -341,15 +346,12 @@ def shift_add(request):
     form = ShiftForm(request.POST, provider=provider)
     if form.is_valid():
         data = form.cleaned_data
-        try:
-            services.set_shift(actor=request.user, caregiver=data["caregiver"], day=data["day"],
-                               start=data["start"], end=data["end"])
-        except (ValidationError, DomainError) as exc:
-            _add_errors(form, exc)
-        else:
-            messages.success(request, _("已为 %(name)s 排班：%(day)s %(start)s–%(end)s") % {
+        outcome = run_service(request, lambda: services.set_shift(
+            actor=request.user, caregiver=data["caregiver"], day=data["day"], start=data["start"], end=data["end"]),
+            success=_("已为 %(name)s 排班：%(day)s %(start)s–%(end)s") % {
                 "name": data["caregiver"].name, "day": data["day"].isoformat(),
-                "start": data["start"].strftime("%H:%M"), "end": data["end"].strftime("%H:%M")})
+                "start": data["start"].strftime("%H:%M"), "end": data["end"].strftime("%H:%M")}, form=form)
+        if outcome:
             return _shift_back(request, provider, data["day"].isoformat())
     # Shown again in place with the reasons; nothing was written.
     return render(request, "services/workspace/workspace.html",
@@ -364,13 +366,9 @@ def shift_remove(request, pk):
         raise Http404
     shift = get_scoped_or_404(CaregiverShift.objects.select_related("caregiver"), request.user, pk=pk,
                               caregiver__organisation_id=provider.pk)
-    try:
-        services.remove_shift(actor=request.user, shift=shift)
-    except (ValidationError, DomainError) as exc:
-        flash(request, exc)
-    else:
-        messages.success(request, _("已取消 %(name)s %(day)s 的排班。") % {
-            "name": shift.caregiver.name, "day": shift.day.isoformat()})
+    run_service(request, lambda: services.remove_shift(actor=request.user, shift=shift),
+                success=_("已取消 %(name)s %(day)s 的排班。") % {"name": shift.caregiver.name,
+                                                              "day": shift.day.isoformat()})
     return _shift_back(request, provider, shift.day.isoformat())
 
 
@@ -420,16 +418,6 @@ class OfferForm(forms.Form):
             county = provider.region_id[:services.COUNTY_LEN]
             self.fields["streets"].queryset = Region.objects.filter(level=RegionLevel.STREET,
                                                                     code__startswith=county).order_by("code")
-
-
-def _add_errors(form: forms.Form, exc) -> None:
-    if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
-        for field, problems in exc.message_dict.items():
-            for problem in problems:
-                form.add_error(field if field in form.fields else None, problem)
-    else:
-        for problem in messages_of(exc):
-            form.add_error(None, problem)
 
 
 def _bureau_jurisdiction(user) -> Region | None:
@@ -530,16 +518,14 @@ def set_price(request):
     form = PriceForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
-        try:
-            price = services.set_price(actor=request.user, item=data["item"], jurisdiction=jurisdiction,
-                                       valid_from=data["valid_from"], market_price=data["market_price"],
-                                       inclusive_price=data["inclusive_price"], note=data["note"])
-        except (ValidationError, DomainError) as exc:
-            _add_errors(form, exc)
-        else:
-            done = _("已公布%(item)s自 %(date)s 起的价格：市场价 %(market)s 元，普惠价 %(inclusive)s 元。")
-            messages.success(request, done % {"item": price.item.name, "date": price.valid_from.isoformat(),
-                                              "market": price.market_price, "inclusive": price.inclusive_price})
+        done = _("已公布%(item)s自 %(date)s 起的价格：市场价 %(market)s 元，普惠价 %(inclusive)s 元。")
+        outcome = run_service(request, lambda: services.set_price(
+            actor=request.user, item=data["item"], jurisdiction=jurisdiction, valid_from=data["valid_from"],
+            market_price=data["market_price"], inclusive_price=data["inclusive_price"], note=data["note"]),
+            success=lambda price: done % {"item": price.item.name, "date": price.valid_from.isoformat(),
+                                          "market": price.market_price, "inclusive": price.inclusive_price},
+            form=form)
+        if outcome:
             return redirect(reverse("services:catalogue") + "#prices")
     messages.error(request, _("价格未公布：请检查下面标出的内容。"))
     return render(request, "services/catalogue/catalogue.html", _catalogue_context(request, price_form=form),
@@ -556,15 +542,12 @@ def declare_offer(request):
     form = OfferForm(request.POST, provider=provider)
     if form.is_valid():
         data = form.cleaned_data
-        try:
-            offer = services.declare_offer(actor=request.user, provider=provider, item=data["item"],
-                                           streets=list(data["streets"]), price=data["price"],
-                                           valid_from=data["valid_from"])
-        except (ValidationError, DomainError) as exc:
-            _add_errors(form, exc)
-        else:
-            messages.success(request, _("已申报%(item)s：%(price)s 元，自 %(date)s 起。") % {
-                "item": offer.item.name, "price": offer.price, "date": offer.valid_from.isoformat()})
+        outcome = run_service(request, lambda: services.declare_offer(
+            actor=request.user, provider=provider, item=data["item"], streets=list(data["streets"]),
+            price=data["price"], valid_from=data["valid_from"]),
+            success=lambda offer: _("已申报%(item)s：%(price)s 元，自 %(date)s 起。") % {
+                "item": offer.item.name, "price": offer.price, "date": offer.valid_from.isoformat()}, form=form)
+        if outcome:
             back = "" if request.user.organisation_id == provider.pk else "?" + urlencode({"provider": provider.pk})
             return redirect(reverse("services:catalogue") + back + "#offers")
     messages.error(request, _("报价未申报：请检查下面标出的内容。"))

@@ -7,6 +7,7 @@ from django.urls import reverse
 from yiyang.core.tests.factories import make_org, make_user
 from yiyang.routing.models import PlanStatus, RouteLock, RoutePlan
 from yiyang.services.models import Order, OrderStatus
+from yiyang.services.tests.factories import make_caregiver
 
 from .factories import carer, day, visit
 
@@ -86,6 +87,13 @@ def test_a_refused_lock_and_bad_options_show_why_and_change_nothing(client, day_
     bath = visit(w, "洗澡", 106.61, item="bath")
     response = client.post(reverse("routing:lock"), {"order": bath.pk, "caregiver": bath_free.pk}, follow=True)
     assert "不具备“助浴”技能" in response.content.decode()
+    assert not RouteLock.objects.exists()
+    # A caregiver of another provider, or no number at all, is unknown here: said, and nothing locked.
+    stranger = make_caregiver(w, account=None, seq=99, organisation=make_org("夕阳红", region="511903001"))
+    for raw in (stranger.pk, "abc"):
+        response = client.post(reverse("routing:lock"), {"order": bath.pk, "caregiver": raw}, follow=True)
+        assert response.redirect_chain[-1][0] == f"{URL}?date={day().isoformat()}"
+        assert "未知的护理员。" in response.content.decode()
     assert not RouteLock.objects.exists()
 
 
