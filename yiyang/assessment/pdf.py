@@ -10,6 +10,8 @@ from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from yiyang.core.http import attachment
+
 from . import selectors, services
 from .models import Assessment
 
@@ -38,7 +40,5 @@ def report_response(request, assessment: Assessment) -> HttpResponse:
     caller's record, and reading one that carries the health record is logged."""
     record = services.open_record(actor=request.user, assessment=assessment, channel="PDF报告")
     content = render_report(assessment, record)
-    response = HttpResponse(content, content_type="application/pdf")
-    response["Content-Disposition"] = f'inline; filename="assessment-{assessment.number}.pdf"'
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return attachment(content, filename=f"assessment-{assessment.number}.pdf", content_type="application/pdf",
+                      inline=True)

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Sum, prefetch_related_objects
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, File, Path, Query, Router, Schema, Status, UploadedFile
@@ -32,6 +32,7 @@ from yiyang.api.pagination import Rows, paginated
 from yiyang.api.types import Id, Money, column, money
 from yiyang.core.api import ERRORS
 from yiyang.core.errors import DomainError, ErrorCode
+from yiyang.core.http import attachment
 from yiyang.core.models import Region, Role
 from yiyang.core.permissions import REGION_STAFF
 from yiyang.core.policy import require_roles
@@ -720,10 +721,7 @@ def bank_file(request, roll_id: Id, format: str = Query("xlsx", max_length=4, de
     require_roles(request.user, *REGION_STAFF, on_object=True)
     roll = _roll(request, roll_id)
     name, content, mime = services.export_bank_file(actor=request.user, roll=roll, fmt=format)
-    response = HttpResponse(content, content_type=mime)
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return attachment(content, filename=name, content_type=mime)
 
 
 class BankResultsOut(ImportOut):

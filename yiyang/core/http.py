@@ -106,8 +106,10 @@ def is_htmx(request) -> bool:
 
 
 def attachment(content, *, filename: str, content_type: str, inline: bool = False) -> HttpResponse:
-    """A file answer with a Content-Disposition that survives any file name (Chinese names included, RFC 6266)."""
+    """A file answer with a Content-Disposition that survives any file name (Chinese names included, RFC 6266).
+    Files here carry people's data: no cache keeps a copy."""
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = content_disposition_header(not inline, filename)
     response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
     return response

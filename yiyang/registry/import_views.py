@@ -12,12 +12,12 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from yiyang.core.errors import DomainError
+from yiyang.core.http import attachment
 from yiyang.core.middleware import client_ip
 from yiyang.core.models import Role
 from yiyang.core.permissions import role_required
@@ -60,10 +60,7 @@ def _kinds(request):
 
 
 def _xlsx_response(data: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(data, content_type=XLSX)
-    response["Content-Disposition"] = content_disposition_header(True, filename)
-    response["Cache-Control"] = "no-store"
-    return response
+    return attachment(data, filename=filename, content_type=XLSX)
 
 
 def _home(request, form, status=200):

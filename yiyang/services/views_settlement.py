@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from yiyang.core.errors import DomainError
-from yiyang.core.http import Outcome, run_service
+from yiyang.core.http import Outcome, attachment, run_service
 from yiyang.core.models import Region, Role
 from yiyang.core.permissions import has_role, role_required
 from yiyang.core.pii import is_ascii_digits
@@ -180,7 +180,5 @@ def export(request, pk):
     outcome = _run(request, lambda: services.export_settlement(actor=request.user, settlement=statement))
     if not outcome:
         return _back(request, statement)
-    response = HttpResponse(outcome.value, content_type=settlement_file.CONTENT_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{settlement_file.file_name(statement)}"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return attachment(outcome.value, filename=settlement_file.file_name(statement),
+                      content_type=settlement_file.CONTENT_TYPE)
