@@ -797,13 +797,23 @@ def _caregiver_day(h: _History, team, elders) -> None:
         h.plan(rng.choice(elders), h.provider, h.items[code], start, team, caregiver=able[0], fate="checked_in",
                quantity=1, far=False, duration=1.0)
     # New orders: two waiting to be accepted, one accepted and waiting for a caregiver.
-    later = now + datetime.timedelta(hours=3)
-    day = today if timezone.localdate(later) == today and later.hour < 18 else today + datetime.timedelta(days=1)
-    for k, fate in enumerate(("requested", "requested", "accepted")):
-        hour = max(timezone.localtime(later).hour + k, 9) if day == today else 9 + 2 * k
+    for k, (fate, start) in enumerate(zip(("requested", "requested", "accepted"), new_order_starts(now),
+                                          strict=True)):
         placed = now - datetime.timedelta(minutes=150 if fate == "accepted" else 40 - 10 * k)
         h.plan(rng.choice(elders), h.provider, h.items[["cleaning-hour", "bath-home", "shopping"][k]],
-               _aware(day, min(hour, 17), 0), team, fate=fate, placed=placed)
+               start, team, fate=fate, placed=placed)
+
+
+def new_order_starts(now: datetime.datetime) -> list[datetime.datetime]:
+    """When the three new orders of the demo are booked for: on the hour from three hours ahead, within
+    09:00–17:00 today, else tomorrow at 09:00, 11:00 and 13:00. Local time throughout (the demo may be built
+    at any hour)."""
+    today = timezone.localdate(now)
+    later = timezone.localtime(now + datetime.timedelta(hours=3))
+    if later.date() == today and later.hour < 16:
+        first = max(later.hour, 9)
+        return [_aware(today, first + k) for k in range(3)]
+    return [_aware(today + datetime.timedelta(days=1), 9 + 2 * k) for k in range(3)]
 
 
 def _settle(h: _History) -> list:

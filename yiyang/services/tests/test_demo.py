@@ -154,3 +154,4 @@ def test_caregiver_slots_keep_two_visits_to_come_when_built_late():
     assert [m for m, _c, _q in caregiver_slots(21 * 60 + 10)] == [510, 600, 840, 1300, 1375]
     # At 23:00 there is no room before midnight: the day as planned, all done.
     assert [m for m, _c, _q in caregiver_slots(23 * 60)] == [510, 600, 840, 930, 1020]
+
