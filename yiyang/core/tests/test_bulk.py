@@ -57,8 +57,13 @@ def test_insert_select_and_key_sets(roles):
             "elder": F("pk"), "name": F("name"), "relationship": Value("other"), "phone": F("phone"),
             "is_guardian": Value(False), "address": Value("")})
     assert n == 1 and Contact.objects.get().name == elder.name
-    keys = list(range(7))
-    assert [list(k) for k in bulk.key_sets(keys, chunk=3)] == [[0, 1, 2], [3, 4, 5], [6]]
+    # Whatever form the operands take (chunks of keys, or one subquery over a temporary table on PostgreSQL),
+    # together they select exactly the rows with those keys.
+    keys = [elder.pk, *range(elder.pk + 1000, elder.pk + 1006)]
+    with transaction.atomic():
+        found = [pk for operand in bulk.key_sets(keys, integer=True, chunk=3)
+                 for pk in Elder.objects.filter(pk__in=operand).values_list("pk", flat=True)]
+    assert found == [elder.pk]
     assert list(bulk.key_sets([])) == []
 
 
