@@ -112,7 +112,7 @@ def record_follow_up(*, actor, call, outcome: str, satisfaction=None, issues: st
     call.called_at, call.called_by = timezone.now(), _user(actor)
     call.save()
     if score is not None and score <= LOW_SATISFACTION:
-        _flag(call.order, FlagKind.FOLLOW_UP, _("回访满意度 %(s)d 分：%(issues)s") % {
+        _flag(call.order, FlagKind.FOLLOW_UP, lambda: _("回访满意度 %(s)d 分：%(issues)s") % {
             "s": score, "issues": call.issues or call.note or "-"})
     audit.record(actor=actor, action=AuditAction.UPDATE, instance=call, before=before, after=audit.snapshot(call),
                  region_code=call.region_code,

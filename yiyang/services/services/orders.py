@@ -7,9 +7,10 @@ import datetime
 import math
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from yiyang.core import audit
@@ -241,8 +242,14 @@ def _elder_gone(order: Order) -> str:
     return ""
 
 
-def _flag(order: Order, kind: str, detail: str) -> None:
-    OrderFlag.objects.get_or_create(order=order, kind=kind, defaults={"detail": detail[:300]})
+def _flag(order: Order, kind: str, detail) -> None:
+    """Flag the order once per kind. `detail` is a function giving the text: a flag is a record read by
+    everyone, so it is written in the platform's language, not in the language of the phone that caused it."""
+    if OrderFlag.objects.filter(order=order, kind=kind).exists():
+        return
+    with translation.override(settings.LANGUAGE_CODE):
+        text = str(detail())
+    OrderFlag.objects.get_or_create(order=order, kind=kind, defaults={"detail": text[:300]})
 
 
 def _move(*, actor, order: Order, to_status: str, note: str = "", at=None, client_key: str | None = None,
@@ -288,8 +295,8 @@ def _reason(reason) -> str:
 def accept_order(*, actor, order: Order, note: str = "") -> Order:
     order = _lock(order)
     policy.may_accept_order(actor, order).require()
-    if gone := _elder_gone(order):
-        _flag(order, FlagKind.ELDER_INACTIVE, gone)
+    if _elder_gone(order):
+        _flag(order, FlagKind.ELDER_INACTIVE, lambda: _elder_gone(order))
     return _move(actor=actor, order=order, to_status=OrderStatus.ACCEPTED, note=note)
 
 
@@ -316,8 +323,8 @@ def assign_order(*, actor, order: Order, caregiver: Practitioner) -> Order:
     if skill and skill not in caregiver.skill_list:
         raise ValidationError({"caregiver": [_("%(name)s 不具备“%(skill)s”技能，不能承接%(item)s。") % {
             "name": caregiver.name, "skill": skill, "item": order.item.name}]})
-    if gone := _elder_gone(order):
-        _flag(order, FlagKind.ELDER_INACTIVE, gone)
+    if _elder_gone(order):
+        _flag(order, FlagKind.ELDER_INACTIVE, lambda: _elder_gone(order))
     # Shifts never block an assignment (an emergency may need someone off duty); the timeline says so.
     note = caregiver.name
     if off := _off_shift(caregiver, order):
@@ -405,18 +412,18 @@ def check_in(*, actor, order: Order, at=None, latitude=None, longitude=None, cli
         # A visit begun long before the booked time is either a mistake or an hours-padding pattern: a
         # supervisor should see it, but the caregiver at the door must not be stopped.
         minutes = int((order.scheduled_start - when).total_seconds() // 60)
-        _flag(order, FlagKind.EARLY_CHECK_IN, _("签到比预约时间早 %(m)d 分钟") % {"m": minutes})
+        _flag(order, FlagKind.EARLY_CHECK_IN, lambda: _("签到比预约时间早 %(m)d 分钟") % {"m": minutes})
     # One caregiver's check-ins are serialised, so two at once both see each other.
     Practitioner.objects.select_for_update().filter(pk=order.caregiver_id).first()
     elder = order.elder
     if lat is not None and elder.latitude is not None and elder.longitude is not None:
         metres = haversine_metres(lat, lon, elder.latitude, elder.longitude)
         if metres > FAR_METRES:
-            _flag(order, FlagKind.FAR_CHECK_IN, _("签到地点距老人住址约 %(m)d 米") % {"m": round(metres)})
+            _flag(order, FlagKind.FAR_CHECK_IN, lambda: _("签到地点距老人住址约 %(m)d 米") % {"m": round(metres)})
     other = (Order.objects.filter(caregiver_id=order.caregiver_id, status=OrderStatus.CHECKED_IN)
              .exclude(pk=order.pk).order_by("check_in_at").first())
     if other is not None:
-        _flag(order, FlagKind.OVERLAP, _("护理员尚未从订单 %(pk)s（%(elder)s）签退") % {
+        _flag(order, FlagKind.OVERLAP, lambda: _("护理员尚未从订单 %(pk)s（%(elder)s）签退") % {
             "pk": other.pk, "elder": other.elder.name})
     return _move(actor=actor, order=order, to_status=OrderStatus.CHECKED_IN, at=when, client_key=client_key,
                  check_in_at=when, check_in_latitude=lat, check_in_longitude=lon)
@@ -446,7 +453,7 @@ def check_out(*, actor, order: Order, at=None, latitude=None, longitude=None, no
     standard = expected_minutes(order)
     low, high = (standard * b for b in DURATION_BOUNDS)
     if not low <= minutes <= high:
-        _flag(order, FlagKind.DURATION, _("服务 %(m)s 分钟，标准 %(s)s 分钟") % {
+        _flag(order, FlagKind.DURATION, lambda: _("服务 %(m)s 分钟，标准 %(s)s 分钟") % {
             "m": minutes.quantize(Decimal("1")), "s": standard.quantize(Decimal("1"))})
     return _move(actor=actor, order=order, to_status=OrderStatus.CHECKED_OUT, at=when, client_key=client_key,
                  note=notes, check_out_at=when, check_out_latitude=lat, check_out_longitude=lon,
@@ -515,7 +522,7 @@ def on_elder_status_changed(*, elder: Elder, event, actor) -> None:
             reason = _("老年人状态变更：%(event)s（%(date)s）") % {"event": label, "date": event.effective_date}
             _move(actor=actor, order=order, to_status=OrderStatus.CANCELLED, note=reason, end_reason=reason)
         elif str(event.kind) in {"relocate", "suspend"}:
-            _flag(order, FlagKind.ELDER_INACTIVE, f"{label} {event.effective_date}")
+            _flag(order, FlagKind.ELDER_INACTIVE, lambda: f"{event.get_kind_display()} {event.effective_date}")
 
 
 

@@ -554,3 +554,15 @@ def test_the_channel_must_fit_who_places_the_order(world, role, channel, allowed
             place()
         assert "不能以" in exc.value.message_dict["channel"][0]
         assert not Order.objects.exists() and not AuditEvent.objects.filter(object_type="services.order").exists()
+
+
+def test_a_flag_is_written_in_the_platform_language_whatever_the_phone_speaks(world):
+    """The caregiver's phone asks for English; the flag is a record everyone reads, kept in Chinese (the English
+    page translates its label, not the stored text)."""
+    from django.utils import translation
+
+    now = timezone.now()
+    order = assigned(world, start=now + datetime.timedelta(minutes=90))
+    with translation.override("en"):
+        services.check_in(actor=world["caregiver"], order=order, at=now)
+    assert list(order.flags.values_list("kind", "detail")) == [(FlagKind.EARLY_CHECK_IN, "签到比预约时间早 90 分钟")]
