@@ -120,6 +120,23 @@ def _item_ref(item: ServiceItem) -> dict:
             "unit_label": str(item.get_unit_display())}
 
 
+class RelatedRefs(Schema):
+    """The elder, provider and item of a row read from the model, as references (a base of the row schemas;
+    a schema without one of these fields ignores its resolver)."""
+
+    @staticmethod
+    def resolve_elder(obj):
+        return {"id": obj.elder_id, "name": obj.elder.name}
+
+    @staticmethod
+    def resolve_provider(obj):
+        return {"id": obj.provider_id, "name": obj.provider.name}
+
+    @staticmethod
+    def resolve_item(obj):
+        return _item_ref(obj.item)
+
+
 class OrderFields(Schema):
     id: int
     status: str
@@ -149,7 +166,7 @@ class OrderFields(Schema):
     has_photo: bool = Field(False, description="A check-out photo was uploaded (GET …/photo).")
 
 
-class OrderOut(OrderFields):
+class OrderOut(RelatedRefs, OrderFields):
     @staticmethod
     def resolve_status_label(obj):
         return str(obj.get_status_display())
@@ -157,18 +174,6 @@ class OrderOut(OrderFields):
     @staticmethod
     def resolve_channel_label(obj):
         return str(obj.get_channel_display())
-
-    @staticmethod
-    def resolve_elder(obj):
-        return {"id": obj.elder_id, "name": obj.elder.name}
-
-    @staticmethod
-    def resolve_provider(obj):
-        return {"id": obj.provider_id, "name": obj.provider.name}
-
-    @staticmethod
-    def resolve_item(obj):
-        return _item_ref(obj.item)
 
     @staticmethod
     def resolve_caregiver(obj):

@@ -17,7 +17,7 @@ from ..models import (
     ServiceItem,
     ServicePrice,
 )
-from ._common import STREET_LEN, IdRef, ItemRef, Ref, _choice, _home_code, _item_ref, _ref, _region
+from ._common import STREET_LEN, IdRef, ItemRef, Ref, RelatedRefs, _choice, _home_code, _ref, _region
 
 router = Router()
 
@@ -51,7 +51,7 @@ class CatalogueOut(Schema):
     items: list[CatalogueItemOut]
 
 
-class OfferOut(Schema):
+class OfferOut(RelatedRefs):
     id: int
     provider: IdRef
     item: ItemRef
@@ -59,14 +59,6 @@ class OfferOut(Schema):
     valid_from: datetime.date
     valid_until: datetime.date | None
     streets: list[Ref]
-
-    @staticmethod
-    def resolve_provider(obj):
-        return {"id": obj.provider_id, "name": obj.provider.name}
-
-    @staticmethod
-    def resolve_item(obj):
-        return _item_ref(obj.item)
 
     @staticmethod
     def resolve_streets(obj):

@@ -21,7 +21,7 @@ from ..models import (
     RecurringOrder,
     ServiceItem,
 )
-from ._common import IdRef, ItemRef, _elder, _item, _item_ref, _provider
+from ._common import IdRef, ItemRef, RelatedRefs, _elder, _item, _item_ref, _provider
 
 router = Router()
 
@@ -43,20 +43,8 @@ class RecurringOut(Schema):
     skipped: list[dict] = Field(..., description="Occurrences that could not be placed: {day, reason}.")
 
 
-class RecurringRow(RecurringOut):
+class RecurringRow(RelatedRefs, RecurringOut):
     """Resolved from the model (paginated lists)."""
-
-    @staticmethod
-    def resolve_elder(obj):
-        return {"id": obj.elder_id, "name": obj.elder.name}
-
-    @staticmethod
-    def resolve_provider(obj):
-        return {"id": obj.provider_id, "name": obj.provider.name}
-
-    @staticmethod
-    def resolve_item(obj):
-        return _item_ref(obj.item)
 
     @staticmethod
     def resolve_weekdays(obj):
