@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "yiyang.benefits",
     "yiyang.services",
     "yiyang.routing",
+    "yiyang.visits",
 ]
 
 MIDDLEWARE = [

@@ -446,6 +446,7 @@ def run_checks(roll: Roll, *, params: rules.RuleParams | None, pays_to_bank: boo
                             f"ON d.dn = e.name AND d.db = e.birth_date AND d.ds = e.sex"))
         if pays_to_bank:
             _check_insert(cursor, roll, "bank_missing", f"{positive} AND e.bank_account = ''", [])
+        _absence_checks(cursor, roll, positive)
         if params is not None:
             possible = sorted(params.possible_amounts())
             top = max(possible) if possible else 0
@@ -474,6 +475,25 @@ def run_checks(roll: Roll, *, params: rules.RuleParams | None, pays_to_bank: boo
                       if len({elder for _, elder, _ in holders}) > 1 for line_id, _, region_code in holders]
             _bulk_checks(roll, "bank_invalid", invalid, "")
             _bulk_checks(roll, "shared_account", shared, "")
+
+
+def _absence_checks(cursor, roll: Roll, positive: str) -> None:
+    """长期无服务或探访: nobody has seen the person (a service delivered, a visit made: the higher apps' contact
+    sources) for the jurisdiction's `absence_days` before the roll's month, though registered before then.
+    Without any source registered there is nothing to judge by, and no check."""
+    from yiyang.core import registry
+
+    sources = [source() for source in registry.items("contact_sources")]
+    if not sources:
+        return
+    days = BenefitSettings.for_region(roll.jurisdiction).absence_days
+    since = day_start(roll.month - datetime.timedelta(days=days))
+    union = " UNION ALL ".join(f"SELECT elder_id, at FROM ({sql}) s{i}" for i, (sql, _p) in enumerate(sources))
+    params = [p for _sql, ps in sources for p in ps]
+    _check_insert(cursor, roll, "absence",
+                  f"{positive} AND e.created_at < %s AND NOT EXISTS (SELECT 1 FROM ({union}) c "
+                  f"WHERE c.elder_id = e.id AND c.at >= %s)", [_ts(since)] + params + [_ts(since)],
+                  detail="%s", detail_params=[str(days)])
 
 
 def _bulk_checks(roll: Roll, kind: str, lines: list[tuple[int, str]], detail: str) -> None:

@@ -38,7 +38,7 @@ from .models import (
     RuleVersion,
     StreetReview,
 )
-from .signals import roll_approved
+from .signals import roll_approved, roll_checked
 
 
 def month_of(value) -> datetime.date:
@@ -242,7 +242,8 @@ def generate_roll(*, actor, roll: Roll, stop_after: int | None = None) -> Roll:
         # A rerun that changed no line and found nobody updated since skips the checks (near-zero work).
         if changed == 0 and r.generated_at and not engine.roll_elders_changed_since(r, r.generated_at):
             return None
-        return engine.run_checks(r, params=params, pays_to_bank=r.programme.pays_to_bank)
+        engine.run_checks(r, params=params, pays_to_bank=r.programme.pays_to_bank)
+        roll_checked.send(sender=Roll, roll=r)
 
     steps.append((_("发放前核查"), checks))
     try:

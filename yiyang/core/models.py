@@ -74,12 +74,17 @@ class Role(models.TextChoices):
     FAMILY = "family", _("老年人家属")
     ELDER = "elder", _("老年人")
     VOLUNTEER = "volunteer", _("志愿者")
+    VISITOR = "visitor", _("巡访员")
 
 
 # Which kind of scope each role carries (DESIGN.md §1).
 REGION_ROLES = {Role.BUREAU, Role.STREET, Role.COMMUNITY}
 ORGANISATION_ROLES = {Role.ASSESSOR, Role.PROVIDER, Role.CAREGIVER}
 SELF_ROLES = {Role.FAMILY, Role.ELDER, Role.VOLUNTEER}
+# 巡访员 (网格员, 村/社区干部, 护老员 … on a phone): an account placed in a community or street, which sees only
+# the elders paired with it (visits' scope hook), never the whole area.
+VISITOR_ROLES = {Role.VISITOR}
+VISITOR_REGION_LEVELS = {RegionLevel.STREET, RegionLevel.COMMUNITY}
 ROLE_REGION_LEVELS = {
     Role.BUREAU: {RegionLevel.PROVINCE, RegionLevel.CITY, RegionLevel.COUNTY},
     Role.STREET: {RegionLevel.STREET},
@@ -139,9 +144,14 @@ class User(AbstractUser):
                 )
         if self.role in ORGANISATION_ROLES and not self.organisation_id:
             raise ValidationError({"organisation": _("该角色必须指定所属机构。")})
+        if self.role in VISITOR_ROLES:
+            if not self.region_id:
+                raise ValidationError({"region": _("巡访员必须指定所在街道或社区。")})
+            if self.region.level not in VISITOR_REGION_LEVELS:
+                raise ValidationError({"region": _("巡访员的所在区域须为街道或社区。")})
 
     def save(self, *args, **kwargs):
-        if self.role in REGION_ROLES and self.region_id:
+        if (self.role in REGION_ROLES or self.role in VISITOR_ROLES) and self.region_id:
             self.scope_code = self.region_id
         elif self.organisation_id:
             self.scope_code = self.organisation.region_id or ""

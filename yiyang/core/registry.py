@@ -23,9 +23,12 @@ STORES = {
     "landing_pages": "(role, url_name): where a role lands after signing in",
     "elder_panels": "panels on the elder page: callables (request, elder) -> dict | None",
     "elder_list_filters": "extra filters of the elder list (registry.selectors): form field and queryset step",
-    "scope_hooks": "callables (user) -> Q | None widening what a role sees of a lower app's model",
+    "scope_hooks": "callables (model, user, action) -> Q | None widening what a role sees of a lower app's model "
+                   "(registry.Elder asks them for organisation roles and visitors)",
     "demo_steps": "demo-city loaders (core.demo.demo_step)",
     "visit_sequences": "callables (caregiver, day) -> list of order ids in the planned order, or None",
+    "contact_sources": "callables () -> (sql, params) selecting elder_id, at: a moment someone saw the person (a "
+                       "service delivered, a visit made), for benefits' 长期无服务或探访 check",
 }
 
 _stores: dict[str, list] = {key: [] for key in STORES}

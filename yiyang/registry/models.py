@@ -8,9 +8,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from yiyang.core import pii
+from yiyang.core import pii, registry
 from yiyang.core.fields import EncryptedTextField
-from yiyang.core.models import ORGANISATION_ROLES, PersonIdentity, Region, Role
+from yiyang.core.models import ORGANISATION_ROLES, VISITOR_ROLES, PersonIdentity, Region, Role
 from yiyang.core.scope import ScopedQuerySet, region_q
 from yiyang.core.validators import multiline_text, organisation_name, person_name, single_line_text
 
@@ -230,22 +230,18 @@ class Elder(PersonIdentity):
             if user.role == Role.BUREAU:
                 q |= Q(hukou_region__code__startswith=code)
             return q
-        if user.role in ORGANISATION_ROLES:
-            # Providers and assessors see the elders their orders and assignments name (later issues add
-            # those relations through ELDER_SCOPE_HOOKS); nothing by default.
+        if user.role in ORGANISATION_ROLES or user.role in VISITOR_ROLES:
+            # Providers, assessors and visitors see the elders their orders, assignments or pairings name:
+            # higher apps grant that through the `scope_hooks` extension point; nothing by default.
             q = None
-            for hook in ELDER_SCOPE_HOOKS:
-                hq = hook(user, action)
+            for hook in registry.items("scope_hooks"):
+                hq = hook(cls, user, action)
                 if hq is not None:
                     q = hq if q is None else q | hq
             return q
         if user.role in {Role.FAMILY, Role.ELDER}:
             return Q(family_links__user=user) if action == "view" else None
         return None
-
-
-# Later domains register functions (user, action) -> Q | None granting organisation roles access to elders.
-ELDER_SCOPE_HOOKS: list = []
 
 
 class CategoryKind(models.TextChoices):

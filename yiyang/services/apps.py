@@ -54,5 +54,9 @@ class ServicesConfig(AppConfig):
             NavItem(_("服务回访"), "services:follow_ups", REGION_STAFF, "services"),
         )
         register("home_panels", orders_home_panel)
+        # A service delivered is a moment someone saw the person (benefits' 长期无服务或探访 check).
+        from .selectors import service_contacts
+
+        register("contact_sources", service_contacts)
         register("home_panels", caregiver_home_panel)
         register("landing_pages", (Role.CAREGIVER, "services:caregiver_today"))

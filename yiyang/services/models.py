@@ -216,6 +216,7 @@ class OrderChannel(models.TextChoices):
     PHONE = "phone", _("社区代下单（电话）")
     STAFF = "staff", _("工作人员代下单")
     RECURRING = "recurring", _("周期服务自动生成")
+    VISIT = "visit", _("巡访发现需求")
 
 
 class Order(models.Model):

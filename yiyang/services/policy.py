@@ -33,6 +33,7 @@ from yiyang.core.policy import (
     role_of,
     within,
 )
+from yiyang.registry.models import Elder
 
 from .models import TRANSITIONS, OrderStatus, SettlementStatus
 
@@ -120,10 +121,17 @@ def _next(order, to_status) -> Decision:
 
 
 def may_order_for_elder(actor, elder, *, linked=None) -> Decision:
-    """Place an order (or set up a standing order) for an elder: the elder or their family, or bureau, street
-    or community staff of the place the elder lives."""
+    """Place an order (or set up a standing order) for an elder: the elder or their family, bureau, street
+    or community staff of the place the elder lives, or a visitor paired with the elder (who sees them
+    through the visits app's scope hook) for a need found on a visit."""
     return allow_if(_operator(actor) or _family_of(actor, elder.pk, linked)
-                    or within(actor, elder.residence_region_id), _("您无权为该老人下单。"))
+                    or within(actor, elder.residence_region_id) or _visitor_of(actor, elder),
+                    _("您无权为该老人下单。"))
+
+
+def _visitor_of(actor, elder) -> bool:
+    return (has_role(actor, Role.VISITOR) and not is_superuser(actor)
+            and Elder.objects.restrict(actor).filter(pk=elder.pk).exists())
 
 
 def elders_orderable_by(actor) -> Q | None:

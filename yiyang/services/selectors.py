@@ -474,3 +474,8 @@ def allowance_totals_by_elder(elders, month: datetime.date, *, entries=None) -> 
 def allowance_balance(elder, month: datetime.date):
     """What is left of the elder's service allowance for the month of `month` (never below zero)."""
     return allowance_totals(elder, month)["balance"]
+
+
+def service_contacts() -> tuple[str, list]:
+    """(sql, params) selecting elder_id, at: every check-in, a moment a caregiver saw the person."""
+    return (f"SELECT elder_id, check_in_at AS at FROM {Order._meta.db_table} WHERE check_in_at IS NOT NULL", [])

@@ -32,6 +32,7 @@ from ..models import (
     OrderStatus,
     ServiceItem,
 )
+from ..signals import order_unserved
 from ._common import BOOKING_HORIZON_DAYS, CENT, _service_day, _text, _user
 
 EARLY_CHECK_IN = datetime.timedelta(hours=2)       # earlier than this is refused
@@ -152,8 +153,9 @@ _CHANNELS_OF_ROLE = {
     Role.FAMILY: {OrderChannel.PORTAL, OrderChannel.RECURRING},
     Role.ELDER: {OrderChannel.PORTAL, OrderChannel.RECURRING},
     Role.BUREAU: {OrderChannel.PHONE, OrderChannel.STAFF, OrderChannel.RECURRING},
-    Role.STREET: {OrderChannel.PHONE, OrderChannel.STAFF, OrderChannel.RECURRING},
-    Role.COMMUNITY: {OrderChannel.PHONE, OrderChannel.STAFF, OrderChannel.RECURRING},
+    Role.STREET: {OrderChannel.PHONE, OrderChannel.STAFF, OrderChannel.RECURRING, OrderChannel.VISIT},
+    Role.COMMUNITY: {OrderChannel.PHONE, OrderChannel.STAFF, OrderChannel.RECURRING, OrderChannel.VISIT},
+    Role.VISITOR: {OrderChannel.VISIT},
 }
 
 
@@ -305,7 +307,9 @@ def decline_order(*, actor, order: Order, reason: str) -> Order:
     order = _lock(order)
     policy.may_decline_order(actor, order).require()
     reason = _reason(reason)
-    return _move(actor=actor, order=order, to_status=OrderStatus.DECLINED, note=reason, end_reason=reason)
+    order = _move(actor=actor, order=order, to_status=OrderStatus.DECLINED, note=reason, end_reason=reason)
+    order_unserved.send(sender=Order, order=order, actor=actor)
+    return order
 
 
 @transaction.atomic
@@ -501,7 +505,9 @@ def mark_no_show(*, actor, order: Order, reason: str) -> Order:
     order = _lock(order)
     policy.may_record_no_show_order(actor, order).require()
     reason = _reason(reason)
-    return _move(actor=actor, order=order, to_status=OrderStatus.NO_SHOW, note=reason, end_reason=reason)
+    order = _move(actor=actor, order=order, to_status=OrderStatus.NO_SHOW, note=reason, end_reason=reason)
+    order_unserved.send(sender=Order, order=order, actor=actor)
+    return order
 
 
 # Registry events after which nobody should be sent to the person's home.
