@@ -394,9 +394,14 @@ def record_visit(*, actor, elder: Elder, method: str, outcome: str, visited_at=N
     elder = Elder.objects.select_for_update().get(pk=elder.pk)
     if client_key and (found := _replayed_visit(client_key, elder)) is not None:
         return found, False
+    when = _moment(visited_at)
+    if elder.status != ElderStatus.ACTIVE and (elder.status_date is None or elder.status_date <= timezone.localtime(
+            when).date()):
+        # Said before authority: the pairing ended with the death or move, and "not your elder" would hide why.
+        raise ValidationError({"elder": [_("该老人已%(status)s，不能登记巡访。") % {
+            "status": elder.get_status_display()}]})
     policy.may_record_visit(actor, elder).require()
     errors = Errors()
-    when = _moment(visited_at)
     now = timezone.now()
     if when > now + CLOCK_SKEW:
         errors.add("visited_at", _("巡访时间不能晚于当前时间。"))
@@ -406,9 +411,6 @@ def record_visit(*, actor, elder: Elder, method: str, outcome: str, visited_at=N
         errors.add("method", _("巡访方式取值无效。"))
     if outcome not in Outcome.values:
         errors.add("outcome", _("巡访结果取值无效。"))
-    if elder.status != ElderStatus.ACTIVE and (elder.status_date is None or elder.status_date <= timezone.localtime(
-            when).date()):
-        errors.add("elder", _("该老人已%(status)s，不能登记巡访。") % {"status": elder.get_status_display()})
     lat, lon = parse_coordinates(latitude, longitude, errors)
     try:
         items, concerns = _checklist(checklist)
@@ -490,10 +492,12 @@ def _follow_up(*, actor, record: VisitRecord, spec: dict) -> FollowUp:
         follow_up.order = _order_from_visit(actor=actor, record=record, spec=spec)
         follow_up.status = FollowUpStatus.DONE
     elif kind == FollowUpKind.ASSESSMENT:
-        from yiyang.assessment.models import Reason
+        from yiyang.assessment.models import CurrentLevel, Reason
         from yiyang.assessment.services import request_assessment
 
-        follow_up.assessment = request_assessment(actor=actor, elder=record.elder, reason=Reason.IMMEDIATE,
+        # 即时评估 when the person has a level that the visit finds out of date, else the first assessment.
+        reason = Reason.IMMEDIATE if CurrentLevel.objects.filter(elder=record.elder).exists() else Reason.FIRST
+        follow_up.assessment = request_assessment(actor=actor, elder=record.elder, reason=reason,
                                                   note=note or _("巡访发现能力变化"), authorised=True)
         follow_up.status = FollowUpStatus.DONE
     follow_up.closed_at = timezone.now() if follow_up.status == FollowUpStatus.DONE else None
