@@ -478,21 +478,23 @@ def run_checks(roll: Roll, *, params: rules.RuleParams | None, pays_to_bank: boo
 
 
 def _absence_checks(cursor, roll: Roll, positive: str) -> None:
-    """长期无服务或探访: nobody has seen the person (a service delivered, a visit made: the higher apps' contact
-    sources) for the jurisdiction's `absence_days` before the roll's month, though registered before then.
-    Without any source registered there is nothing to judge by, and no check."""
+    """长期无服务或探访: someone was meant to see the person in the jurisdiction's `absence_days` before the
+    roll's month (a visit was due: the higher apps' contact expectations) and nobody did (no service delivered,
+    no visit that saw them: the contact sources). People nobody was meant to see are not judged by it."""
     from yiyang.core import registry
 
-    sources = [source() for source in registry.items("contact_sources")]
-    if not sources:
-        return
     days = BenefitSettings.for_region(roll.jurisdiction).absence_days
-    since = day_start(roll.month - datetime.timedelta(days=days))
-    union = " UNION ALL ".join(f"SELECT elder_id, at FROM ({sql}) s{i}" for i, (sql, _p) in enumerate(sources))
-    params = [p for _sql, ps in sources for p in ps]
+    since, until = day_start(roll.month - datetime.timedelta(days=days)), day_start(roll.month)
+    expected = [expect(since=_ts(since), until=_ts(until)) for expect in registry.items("contact_expectations")]
+    contacts = [source() for source in registry.items("contact_sources")]
+    if not expected or not contacts:
+        return
+    expected_sql = " UNION ALL ".join(f"SELECT elder_id FROM ({sql}) x{i}" for i, (sql, _p) in enumerate(expected))
+    contact_sql = " UNION ALL ".join(f"SELECT elder_id, at FROM ({sql}) s{i}" for i, (sql, _p) in enumerate(contacts))
+    params = ([p for _sql, ps in expected for p in ps] + [p for _sql, ps in contacts for p in ps] + [_ts(since)])
     _check_insert(cursor, roll, "absence",
-                  f"{positive} AND e.created_at < %s AND NOT EXISTS (SELECT 1 FROM ({union}) c "
-                  f"WHERE c.elder_id = e.id AND c.at >= %s)", [_ts(since)] + params + [_ts(since)],
+                  f"{positive} AND e.id IN ({expected_sql}) AND NOT EXISTS (SELECT 1 FROM ({contact_sql}) c "
+                  f"WHERE c.elder_id = e.id AND c.at >= %s)", params,
                   detail="%s", detail_params=[str(days)])
 
 

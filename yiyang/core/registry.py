@@ -29,6 +29,8 @@ STORES = {
     "visit_sequences": "callables (caregiver, day) -> list of order ids in the planned order, or None",
     "contact_sources": "callables () -> (sql, params) selecting elder_id, at: a moment someone saw the person (a "
                        "service delivered, a visit made), for benefits' 长期无服务或探访 check",
+    "contact_expectations": "callables (since, until) -> (sql, params) selecting elder_id: people someone was "
+                            "meant to see in that time (a visit due), whom the 长期无服务或探访 check looks at",
 }
 
 _stores: dict[str, list] = {key: [] for key in STORES}

@@ -35,9 +35,10 @@ class VisitsConfig(AppConfig):
         order_unserved.connect(_order_unserved, dispatch_uid="visits.order_unserved")
         roll_checked.connect(_roll_checked, dispatch_uid="visits.roll_checked")
 
-        from .selectors import elder_scope_for_visitor, visit_contacts
+        from .selectors import elder_scope_for_visitor, visit_contacts, visits_expected
 
         # A visitor sees the elders paired with them (registry.Elder asks the scope hooks).
         register("scope_hooks", elder_scope_for_visitor)
         # A visit that saw the person is a contact for benefits' 长期无服务或探访 check.
         register("contact_sources", visit_contacts)
+        register("contact_expectations", visits_expected)

@@ -27,6 +27,12 @@ def visit_contacts() -> tuple[str, list]:
     return (f"SELECT elder_id, visited_at AS at FROM {VisitRecord._meta.db_table} WHERE outcome = 'seen'", [])
 
 
+def visits_expected(*, since, until) -> tuple[str, list]:
+    """(sql, params) selecting elder_id: people a scheduled visit was due for between `since` and `until`."""
+    return (f"SELECT elder_id FROM {VisitTask._meta.db_table} WHERE kind = 'scheduled' AND status <> 'cancelled' "
+            f"AND due_at > %s AND due_at <= %s", [since, until])
+
+
 def rule_sets_for(user):
     return TierRuleSet.objects.restrict(user).select_related("jurisdiction", "created_by", "adopted_by")
 

@@ -574,25 +574,26 @@ def on_order_unserved(*, order, actor, **_kwargs) -> None:
 
 
 def on_roll_checked(*, roll, **_kwargs) -> int:
-    """A roll's "长期无服务或探访" checks raise a visit for each person (set-based; once per check)."""
+    """A roll's "长期无服务或探访" checks raise a visit for each person (set-based). Checks are recomputed on
+    every run of the roll, so the task is keyed by roll and person: raised once however often it runs."""
     from yiyang.benefits.models import CheckKind, RollCheck
 
     now = timezone.now()
     due = now + datetime.timedelta(hours=AD_HOC_HOURS)
-    checks = (RollCheck.objects.filter(roll=roll, kind=CheckKind.ABSENCE, resolution="",
-                                       line__elder__status=ElderStatus.ACTIVE)
-              .values_list("pk", "line__elder_id", "line__elder__residence_region_id", "line__elder__county_code"))
-    refs = {f"check:{pk}" for pk, *_rest in checks}
-    existing = set(VisitTask.objects.filter(trigger=Trigger.BENEFIT_ABSENCE, trigger_ref__in=refs)
-                   .values_list("trigger_ref", flat=True))
-    visitors = dict(Pairing.objects.filter(until__isnull=True, elder_id__in=[c[1] for c in checks])
+    checks = list(RollCheck.objects.filter(roll=roll, kind=CheckKind.ABSENCE, resolution="",
+                                           line__elder__status=ElderStatus.ACTIVE)
+                  .values_list("line__elder_id", "line__elder__residence_region_id", "line__elder__county_code"))
+    ref = f"roll:{roll.pk}"
+    existing = set(VisitTask.objects.filter(trigger=Trigger.BENEFIT_ABSENCE, trigger_ref=ref)
+                   .values_list("elder_id", flat=True))
+    visitors = dict(Pairing.objects.filter(until__isnull=True, elder_id__in=[c[0] for c in checks])
                     .values_list("elder_id", "visitor_id"))
     note = _("补贴发放核查：长期无服务或探访记录")
-    tasks = [VisitTask(elder_id=elder_id, kind=TaskKind.AD_HOC, trigger=Trigger.BENEFIT_ABSENCE,
-                       trigger_ref=f"check:{pk}", trigger_note=note,
-                       period_month=rules.month_start(timezone.localtime(due).date()), window_start=now, due_at=due,
-                       visitor_id=visitors.get(elder_id), region_code=region, county_code=county)
-             for pk, elder_id, region, county in checks if f"check:{pk}" not in existing]
+    tasks = [VisitTask(elder_id=elder_id, kind=TaskKind.AD_HOC, trigger=Trigger.BENEFIT_ABSENCE, trigger_ref=ref,
+                       trigger_note=note, period_month=rules.month_start(timezone.localtime(due).date()),
+                       window_start=now, due_at=due, visitor_id=visitors.get(elder_id), region_code=region,
+                       county_code=county)
+             for elder_id, region, county in checks if elder_id not in existing]
     VisitTask.objects.bulk_create(tasks, batch_size=2000, ignore_conflicts=True)
     if tasks:
         audit.record(actor=None, action=AuditAction.CREATE, object_type="visits.visittask",
