@@ -332,6 +332,15 @@ def remind_and_escalate(*, now: datetime.datetime | None = None) -> tuple[int, i
     return reminded, escalated
 
 
+def daily_run(*, now: datetime.datetime | None = None) -> dict:
+    """The daily run: the current month's tasks (windows not yet over), reminders and escalation. Every part
+    is idempotent, so a second run the same day changes nothing."""
+    now = now or timezone.now()
+    made = generate_month(month=rules.month_start(timezone.localtime(now).date()), now=now)
+    reminded, escalated = remind_and_escalate(now=now)
+    return {"made": made, "reminded": reminded, "escalated": escalated}
+
+
 # ------------------------------------------------------------------------------------------------- visits
 
 

@@ -128,3 +128,15 @@ def test_pairing_refuses_a_visitor_of_another_street_and_the_same_backup(world):
     with pytest.raises(ValidationError) as e:
         services.pair(actor=world["community"], elder=world["elder"], visitor=world["qian"], backup=world["qian"])
     assert "备岗人不能与责任人相同" in str(e.value)
+
+
+def test_the_daily_run_makes_reminds_and_escalates_once(world):
+    from django.core.management import call_command
+
+    first = services.daily_run()
+    assert first["made"] == 1 and services.daily_run() == {"made": 0, "reminded": 0, "escalated": 0}
+    from io import StringIO
+
+    out = StringIO()
+    call_command("visits_daily", stdout=out)
+    assert out.getvalue().strip() == "visit tasks: 0 made, 0 reminded, 0 escalated"
