@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from yiyang.core import pii
 from yiyang.registry.models import CategoryKind, LivingSituation
 
 PERIODS = ("week", "month", "quarter")
@@ -236,7 +237,8 @@ def _codes(raw, allowed, errors: dict, key: str, label: str) -> tuple[str, ...]:
 def _int(raw, errors: dict, key: str, label: str, lo: int, hi: int, *, optional: bool = True) -> int | None:
     if raw in (None, "") and optional:
         return None
-    if isinstance(raw, bool) or not isinstance(raw, int) and not (isinstance(raw, str) and raw.strip().isdigit()):
+    digits = isinstance(raw, str) and pii.is_ascii_digits(raw.strip()) and len(raw.strip()) <= 6
+    if isinstance(raw, bool) or not isinstance(raw, int) and not digits:
         errors.setdefault(key, []).append(_("%(what)s 须为整数。") % {"what": label})
         return None
     value = int(raw)

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from yiyang.core import audit
+from yiyang.core import audit, pii
 from yiyang.core.errors import DomainError, ErrorCode
 from yiyang.core.models import AuditAction, Region, Role
 from yiyang.registry.models import Elder, ElderStatus
@@ -516,15 +516,21 @@ def _follow_up(*, actor, record: VisitRecord, spec: dict) -> FollowUp:
     return follow_up
 
 
+def _key(value) -> int | None:
+    """A row id as a phone or form sends it (a number or its digits), or None; never a database error."""
+    text = str(value if value is not None else "").strip()
+    return int(text) if pii.is_ascii_digits(text) and len(text) <= 15 else None
+
+
 def _order_from_visit(*, actor, record: VisitRecord, spec: dict):
     from yiyang.registry.models import Organisation
     from yiyang.services.models import OrderChannel, ServiceItem
     from yiyang.services.services import place_order
 
     errors = Errors()
-    item = ServiceItem.objects.filter(pk=spec.get("item")).first() if str(spec.get("item") or "").isdigit() else None
-    provider = (Organisation.objects.filter(pk=spec.get("provider")).first()
-                if str(spec.get("provider") or "").isdigit() else None)
+    item_id, provider_id = _key(spec.get("item")), _key(spec.get("provider"))
+    item = ServiceItem.objects.filter(pk=item_id).first() if item_id else None
+    provider = Organisation.objects.filter(pk=provider_id).first() if provider_id else None
     if item is None:
         errors.add("follow_ups", _("请选择服务项目。"))
     if provider is None:
