@@ -136,7 +136,7 @@ class AccountForm(forms.Form):
     display_name = PersonNameField(label=_("姓名"), max_length=64, required=False)
     role = forms.ChoiceField(label=_("角色"), choices=[("", "---------")] + list(Role.choices))
     region = RegionField(label=_("负责区域"), required=False,
-                         help_text=_("民政局选区县（或市），街道账号选街道，社区账号选社区。"))
+                         help_text=_("民政局选区县（或市），街道账号选街道，社区账号选社区，巡访员选所在街道或社区。"))
     organisation = forms.ModelChoiceField(label=_("所属机构"), queryset=None, required=False,
                                           help_text=_("评估员、服务机构和护理员账号必须选择机构。"))
     phone = forms.CharField(label=_("手机号"), max_length=20, required=False)

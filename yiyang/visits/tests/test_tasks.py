@@ -140,3 +140,16 @@ def test_the_daily_run_makes_reminds_and_escalates_once(world):
     out = StringIO()
     call_command("visits_daily", stdout=out)
     assert out.getvalue().strip() == "visit tasks: 0 made, 0 reminded, 0 escalated"
+
+
+def test_the_bureau_creates_a_visitor_account_placed_in_a_community(home):
+    from yiyang.core.models import Region
+    from yiyang.core.services import create_account
+
+    user = create_account(actor=home["bureau"], username="grid2", password="Str0ng-pass!-long", role="visitor",
+                          region=Region.objects.get(code="511903001001"), display_name="吴网格")
+    assert (user.role, user.scope_code) == ("visitor", "511903001001")
+    with pytest.raises(ValidationError) as e:
+        create_account(actor=home["bureau"], username="grid3", password="Str0ng-pass!-long", role="visitor",
+                       region=Region.objects.get(code="511903"))
+    assert "巡访员的所在区域须为街道或社区" in str(e.value)
