@@ -42,3 +42,23 @@ class VisitsConfig(AppConfig):
         # A visit that saw the person is a contact for benefits' 长期无服务或探访 check.
         register("contact_sources", visit_contacts)
         register("contact_expectations", visits_expected)
+
+        from yiyang.core.models import Role
+        from yiyang.core.navigation import REGION_STAFF, NavItem, register_nav
+
+        from .views import elder_visits_panel, staff_home_panel, visitor_home_panel
+
+        # 关爱 is the menu group of care visits (core.navigation.GROUPS).
+        register_nav(
+            NavItem(_("巡访覆盖率"), "visits:coverage", REGION_STAFF, "care"),
+            NavItem(_("巡访任务"), "visits:tasks", REGION_STAFF, "care"),
+            NavItem(_("包联管理"), "visits:pairings", REGION_STAFF, "care"),
+            NavItem(_("巡访员"), "visits:visitors", REGION_STAFF, "care"),
+            NavItem(_("巡访规则"), "visits:rules", REGION_STAFF, "care"),
+            NavItem(_("巡访后续事项"), "visits:follow_ups", REGION_STAFF, "care"),
+            NavItem(_("巡访手机端"), "visits:my_day", frozenset({Role.VISITOR}), "care"),
+        )
+        register("elder_panels", elder_visits_panel)
+        register("home_panels", staff_home_panel)
+        register("home_panels", visitor_home_panel)
+        register("landing_pages", (Role.VISITOR, "visits:my_day"))

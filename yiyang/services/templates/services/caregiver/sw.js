@@ -5,7 +5,7 @@
    its body marked data-source="cache", so the page can say from when its data are. Writes (POST) are never
    touched here: the page's own queue (caregiver.js) replays them. */
 "use strict";
-const CACHE_PREFIX = "yiyang-caregiver-";
+const CACHE_PREFIX = "{{ prefix|default:"yiyang-caregiver-" }}";
 const CACHE = CACHE_PREFIX + "{{ version }}";
 const SCOPE = {{ scope }};
 const ASSETS = {{ assets }};
