@@ -39,8 +39,8 @@ from .models import Order, OrderStatus
 THEME_COLOUR = "#a23b2a"  # the platform's brand colour (core/yiyang.css --brand)
 BACKGROUND_COLOUR = "#f5f7fa"
 # The app shell the service worker keeps for offline use (the pages themselves are cached as they load).
-SHELL_ASSETS = ("core/yiyang.css", "services/caregiver.css", "services/caregiver.js", "services/icon-192.png",
-                "services/icon-512.png")
+SHELL_ASSETS = ("core/yiyang.css", "services/caregiver.css", "core/offline_queue.js", "services/caregiver.js",
+                "services/icon-192.png", "services/icon-512.png")
 ID_SENTINEL = 999999999  # stands for the order id in the API URLs handed to the script
 # Statuses before the visit, during it, and after the caregiver has left.
 BEFORE = {OrderStatus.ASSIGNED}

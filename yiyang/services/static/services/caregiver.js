@@ -1,4 +1,5 @@
-/* Yiyang caregiver app (颐养护理员): offline queue for 签到 / 签退 / photos, and the service worker's registration.
+/* Yiyang caregiver app (颐养护理员): 签到 / 签退 / photos through the shared offline queue
+   (core/static/core/offline_queue.js), and the service worker's registration.
 
    Every tap becomes one queued request with its own client key (crypto.randomUUID) and the time of the tap
    (`at`), stored in IndexedDB before anything is sent. The queue is sent in order on load, when the phone comes
@@ -10,104 +11,15 @@
   "use strict";
 
   var configNode = document.getElementById("cg-config");
-  if (!configNode) return;
+  if (!configNode || !window.YiyangOfflineQueue) return;
   var cfg = JSON.parse(configNode.textContent);
-  var t = cfg.t;
-  var DB_NAME = "yiyang-caregiver", STORE = "queue", NOTICES = "yiyang-caregiver-notices";
-  var RETRY_MS = 30000, LOCATE_MS = 8000, LOCATE_GRACE_MS = 30000;
-
-  function fmt(text, values) {
-    return text.replace(/%\((\w+)\)s/g, function (_, k) { return values[k] === undefined ? "" : values[k]; });
-  }
-
-  function uuid() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    var b = crypto.getRandomValues(new Uint8Array(16));
-    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
-    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
-    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
-  }
-
-  // ------------------------------------------------------------------------------------------- the queue
-  // IndexedDB (keeps photos as Blobs); items keep their insertion order through the auto-increment id.
-  var dbPromise = null;
-  function db() {
-    if (!dbPromise) {
-      dbPromise = new Promise(function (resolve, reject) {
-        var req = indexedDB.open(DB_NAME, 1);
-        req.onupgradeneeded = function () { req.result.createObjectStore(STORE, {keyPath: "id", autoIncrement: true}); };
-        req.onsuccess = function () { resolve(req.result); };
-        req.onerror = function () { reject(req.error); };
-      });
-    }
-    return dbPromise;
-  }
-  function tx(mode, work) {
-    return db().then(function (d) {
-      return new Promise(function (resolve, reject) {
-        var x = d.transaction(STORE, mode), store = x.objectStore(STORE), result;
-        var req = work(store);
-        if (req) req.onsuccess = function () { result = req.result; };
-        x.oncomplete = function () { resolve(result); };
-        x.onerror = x.onabort = function () { reject(x.error); };
-      });
-    });
-  }
-  var queue = {
-    all: function () { return tx("readonly", function (s) { return s.getAll(); }).then(function (r) { return r || []; }); },
-    add: function (item) { return tx("readwrite", function (s) { return s.add(item); }); },
-    put: function (item) { return tx("readwrite", function (s) { return s.put(item); }); },
-    remove: function (id) { return tx("readwrite", function (s) { return s.delete(id); }); },
-    clear: function () { return tx("readwrite", function (s) { return s.clear(); }); },
-  };
-
-  // ------------------------------------------------------------------------------------------- messages
-  function notices() {
-    try { return JSON.parse(localStorage.getItem(NOTICES) || "[]"); } catch (e) { return []; }
-  }
-  function saveNotices(list) { try { localStorage.setItem(NOTICES, JSON.stringify(list.slice(-10))); } catch (e) { /* full */ } }
-  function renderNotices() {
-    var box = document.getElementById("cg-notices");
-    if (!box) return;
-    box.textContent = "";
-    notices().forEach(function (n, i) {
-      var li = document.createElement("li");
-      li.className = "msg msg-error";
-      li.setAttribute("data-testid", "notice");
-      li.textContent = n + " ";
-      var b = document.createElement("button");
-      b.type = "button"; b.className = "linkish"; b.textContent = t.dismiss;
-      b.addEventListener("click", function () { var l = notices(); l.splice(i, 1); saveNotices(l); renderNotices(); });
-      li.appendChild(b);
-      box.appendChild(li);
-    });
-  }
-  function notice(text) { var l = notices(); l.push(text); saveNotices(l); renderNotices(); }
-  // A passing line (e.g. "已记录，待同步"): replaced by the next one, not kept.
-  function say(text) {
-    var box = document.getElementById("cg-notices");
-    if (!box) return;
-    var old = box.querySelector("[data-transient]");
-    if (old) old.remove();
-    if (!text) return;
-    var li = document.createElement("li");
-    li.className = "msg"; li.setAttribute("data-transient", ""); li.setAttribute("data-testid", "say");
-    li.textContent = text;
-    box.insertBefore(li, box.firstChild);
-  }
+  var t = cfg.t, OQ = window.YiyangOfflineQueue, fmt = OQ.fmt, uuid = OQ.uuid, csrfToken = OQ.csrfToken;
 
   // ------------------------------------------------------------------------------------------- the page
   var STEP_WORD = {"check-in": t.checkInWord, "check-out": t.checkOutWord, "photo": t.photoWord};
   var STAGES = {assigned: "before", checked_in: "during", checked_out: "after", confirmed: "after", rated: "after",
                 settled: "after"};
-
-  function render(items) {
-    document.body.setAttribute("data-pending", String(items.length));
-    var pending = document.getElementById("cg-pending");
-    if (pending) {
-      pending.textContent = fmt(t.pending, {n: items.length});
-      pending.hidden = items.length === 0;
-    }
+  function renderCards(items) {
     // What the caregiver has done but the server does not know yet shows on the visit's cards and steps.
     var queued = {};
     items.forEach(function (it) { (queued[it.order] = queued[it.order] || {})[it.kind] = true; });
@@ -129,7 +41,6 @@
       }
     });
   }
-  function refresh() { return queue.all().then(render); }
 
   var clockFormat = new Intl.DateTimeFormat("en-GB", {hour: "2-digit", minute: "2-digit", hourCycle: "h23",
                                                         timeZone: cfg.timeZone});
@@ -160,12 +71,6 @@
   }
 
   // ------------------------------------------------------------------------------------------- sending
-  function csrfToken() {
-    var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    if (m) return decodeURIComponent(m[1]);
-    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
-    return input ? input.value : "";
-  }
   function urlFor(template, order) { return template.replace(cfg.idSentinel, String(order)); }
 
   function send(item) {
@@ -185,78 +90,20 @@
     return fetch(url, {method: "POST", credentials: "same-origin", headers: headers, body: body});
   }
 
-  function reason(response) {
-    return response.json().then(function (b) {
-      var parts = [b.message].concat((b.errors || []).map(function (e) { return e.message; }));
-      return parts.filter(function (p, i) { return p && parts.indexOf(p) === i; }).join(" ");
-    }, function () { return "HTTP " + response.status; });
-  }
-
-  var outcome = {};  // client key → "sent" or "refused", for the message after a tap
-
-  async function syncOnce() {
-    var sent = 0;
-    var items = await queue.all();
-    for (var i = 0; i < items.length; i++) {
-      var item = items[i];
-      // Still waiting for its location (the tap was moments ago): keep the order, try again soon.
-      if (item.locating && Date.now() - item.created < LOCATE_GRACE_MS) break;
-      if (item.kind === "photo" && !cfg.photo) break;
-      var response;
-      try { response = await send(item); } catch (e) { break; }  // offline: keep it
-      if (response.ok) {
-        await queue.remove(item.id);
-        outcome[item.key] = "sent";
-        sent++;
-        try { var order = await response.json(); if (order && order.id) applyServer(order); } catch (e) { /* no body */ }
-        continue;
-      }
-      if (response.status === 401) { say(t.signIn); break; }
-      if (response.status >= 500 || response.status === 408 || response.status === 429) break;
-      // Refused (not now, not yours, invalid): retrying would not help. Say why and drop it.
-      await queue.remove(item.id);
-      outcome[item.key] = "refused";
-      notice(fmt(t.rejected, {what: STEP_WORD[item.kind] || "", why: await reason(response)}));
-    }
-    return sent;
-  }
-
-  var running = null, again = false;
-  function sync() {
-    if (running) { again = true; return running; }  // one run at a time; run once more when it ends
-    running = (async function () {
-      var sent = 0;
-      try {
-        do { again = false; sent += await syncOnce(); } while (again);
-      } finally {
-        running = null;
-        await refresh();
-      }
-      if (sent) {
-        say(t.sent);
-        keepPages();  // the kept copies now show the new status
-      }
-      return sent;
-    })();
-    return running;
-  }
+  var app = OQ.create({
+    dbName: "yiyang-caregiver", noticesKey: "yiyang-caregiver-notices", t: t, send: send, render: renderCards,
+    ids: {notices: "cg-notices", pending: "cg-pending", net: "cg-net", offline: "cg-offline"},
+    word: function (item) { return STEP_WORD[item.kind] || ""; },
+    ready: function (item) { return item.kind !== "photo" || !!cfg.photo; },
+    onSent: function (item, response) {
+      return response.json().then(function (order) { if (order && order.id) applyServer(order); });
+    },
+    afterSent: function () { keepPages(); },  // the kept copies now show the new status
+  });
+  var queue = app.queue, outcome = app.outcome, sync = app.sync, refresh = app.refresh, say = app.say;
+  function locate() { return OQ.locate(t); }
 
   // ------------------------------------------------------------------------------------------- the steps
-  function locate() {
-    return new Promise(function (resolve) {
-      if (!("geolocation" in navigator)) { resolve({why: t.geoUnsupported}); return; }
-      var done = false, finish = function (v) { if (!done) { done = true; resolve(v); } };
-      setTimeout(function () { finish({why: t.geoUnavailable}); }, LOCATE_MS + 2000);  // some phones never answer
-      navigator.geolocation.getCurrentPosition(function (p) {
-        finish({latitude: Number(p.coords.latitude.toFixed(6)), longitude: Number(p.coords.longitude.toFixed(6))});
-      }, function (err) {
-        finish({why: err && err.code === 1 ? t.geoDenied : t.geoUnavailable});
-      }, {enableHighAccuracy: true, timeout: LOCATE_MS, maximumAge: 60000});
-    });
-  }
-
-  // Phone cameras take pictures of several megabytes: a 1600-pixel JPEG is plenty for a visit record, and
-  // fits the server's 5 MB limit. When the phone cannot shrink it, the original is sent.
   async function shrink(file) {
     try {
       if (!window.createImageBitmap || file.size < 600 * 1024) return file;
@@ -318,13 +165,6 @@
   }
 
   // ------------------------------------------------------------------------------------------- offline
-  function showNetwork() {
-    var net = document.getElementById("cg-net");
-    if (net) net.hidden = navigator.onLine;
-    var banner = document.getElementById("cg-offline");
-    if (banner) banner.hidden = document.body.getAttribute("data-source") !== "cache";
-  }
-
   function keepPages() {
     // Ask the worker to keep today's page and every visit page linked from it, for use offline.
     if (!navigator.serviceWorker || !navigator.serviceWorker.controller) return;
@@ -344,37 +184,14 @@
     }).catch(function () { /* no worker (e.g. not a secure context): the app still works online */ });
   }
 
-  function onLogout(event) {
-    queue.all().then(function (items) {
-      if (items.length && !window.confirm(fmt(t.logoutPending, {n: items.length}))) return;
-      // Elders' names and addresses must not stay on a phone after its user has left.
-      var work = [queue.clear().catch(function () {})];
-      if (window.caches) work.push(caches.keys().then(function (names) {
-        return Promise.all(names.filter(function (n) { return n.indexOf("yiyang-caregiver-") === 0; }).map(function (n) { return caches.delete(n); }));
-      }));
-      try { localStorage.removeItem(NOTICES); } catch (e) { /* ignore */ }
-      Promise.all(work).finally(function () { event.target.submit(); });
-    });
-    event.preventDefault();
-  }
-
   // For the people who test this (and the browser test): the queue and a way to push it now.
   window.caregiverQueue = {all: queue.all, add: queue.add, sync: sync, refresh: refresh};
 
-  var pendingButton = document.getElementById("cg-pending");
-  if (pendingButton) pendingButton.addEventListener("click", function () { sync(); });
   document.addEventListener("submit", function (event) {
-    if (event.target.id === "cg-logout") onLogout(event);
+    if (event.target.id === "cg-logout") app.onLogout(event, "yiyang-caregiver-");
     else if (event.target.classList.contains("cg-step")) onStep(event);
   });
   document.querySelectorAll("[data-status-label]").forEach(function (l) { l.setAttribute("data-server", l.textContent); });
-  window.addEventListener("online", function () { showNetwork(); sync(); });
-  window.addEventListener("offline", showNetwork);
-  document.addEventListener("visibilitychange", function () { if (!document.hidden) sync(); });
-  setInterval(function () { queue.all().then(function (items) { if (items.length) sync(); }); }, RETRY_MS);
-
-  showNetwork();
-  renderNotices();
   registerWorker();
-  refresh().then(sync);
+  app.start();
 })();
