@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from yiyang.core import pii
 from yiyang.core.http import GENERAL, is_htmx, run_service
 from yiyang.core.models import Region, Role
 from yiyang.core.permissions import REGION_STAFF, role_required
@@ -85,13 +86,13 @@ def _back(request, fallback: str):
 
 
 def _elder_in_scope(request, raw) -> Elder:
-    if not str(raw or "").strip().isdigit():
+    if not pii.is_ascii_digits(str(raw or "").strip()):
         raise Http404
     return get_scoped_or_404(Elder.objects.select_related("residence_region"), request.user, "view", pk=int(raw))
 
 
 def _visitor_in_scope(request, raw) -> Visitor | None:
-    if not str(raw or "").strip().isdigit():
+    if not pii.is_ascii_digits(str(raw or "").strip()):
         return None
     return get_scoped_or_404(Visitor.objects.all(), request.user, "view", pk=int(raw))
 
@@ -249,7 +250,8 @@ def visitor_list(request):
     active = {"active": True, "left": False}.get(show)
     qs = selectors.visitors_for(user, active=active, region_code=community).annotate(
         responsible=Count("pairings", filter=Q(pairings__until__isnull=True), distinct=True),
-        backing=Count("backup_pairings", filter=Q(backup_pairings__until__isnull=True), distinct=True))
+        backing=Count("backup_pairings", filter=Q(backup_pairings__until__isnull=True), distinct=True)
+    ).order_by("region_code", "name", "pk")
     page = _page(request, qs)
     colleagues = list(selectors.visitors_for(user, region_code=community[:9]))
     rows = [{"v": v, "may_manage": bool(policy.may_manage_visitors(user, v.region_code)),
