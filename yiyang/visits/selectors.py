@@ -90,8 +90,11 @@ def tasks_for(user, *, status: str = "", overdue: bool = False, escalated: bool 
 def visitor_day(user, *, now: datetime.datetime | None = None):
     """A visitor's phone: their open tasks whose window has begun, ad-hoc and overdue first, then by due time."""
     now = now or timezone.now()
-    return (tasks_for(user, status=TaskStatus.OPEN).filter(window_start__lte=now)
-            .order_by("-kind", "due_at", "id"))
+    qs = tasks_for(user, status=TaskStatus.OPEN).filter(window_start__lte=now)
+    if user.role != Role.VISITOR:
+        # A street or community worker who also visits: their own tasks, not their whole area's.
+        qs = qs.filter(visitor__user=user)
+    return qs.order_by("-kind", "due_at", "id")
 
 
 def records_for(user, *, elder: Elder | None = None, region_code: str = "", month=None):
