@@ -51,10 +51,13 @@ def pairings_for(user, *, visitor: Visitor | None = None, region_code: str = "")
 
 
 def unpaired_for(user, *, month: datetime.date | None = None, region_code: str = ""):
-    """Elders with a task this month (so a tier wants them visited) and nobody responsible: the list each
+    """Elders with a task in the month (so a tier wants them visited) and nobody responsible: the list each
     community must empty. Scoped like the elder register."""
     month = month or rules.month_start(timezone.localdate())
-    has_task = VisitTask.objects.filter(elder=OuterRef("pk"), period_month=month).exclude(status=TaskStatus.CANCELLED)
+    # A task whose window overlaps the month (a quarterly one counts in the quarter's last month, yet is due
+    # from its first).
+    has_task = (VisitTask.objects.filter(elder=OuterRef("pk"), window_start__lt=generation.day_start(
+        rules.add_months(month, 1)), due_at__gt=generation.day_start(month)).exclude(status=TaskStatus.CANCELLED))
     paired = Pairing.objects.filter(elder=OuterRef("pk"), until__isnull=True)
     qs = (Elder.objects.restrict(user).filter(status=ElderStatus.ACTIVE).filter(Exists(has_task))
           .exclude(Exists(paired)).select_related("residence_region"))

@@ -18,12 +18,12 @@ MONTH_TEXT = 10  # "YYYY-MM", with room for stray spaces (stripped)
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
-class IdRef(Schema):
+class VisitRef(Schema):
     id: int
     name: str
 
 
-class Ref(Schema):
+class VisitAreaRef(Schema):
     code: str
     name: str
 

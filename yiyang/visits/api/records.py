@@ -22,7 +22,7 @@ from yiyang.services.models import ServiceItem
 
 from .. import rules, selectors, services
 from ..models import FollowUp, FollowUpKind, FollowUpStatus, Outcome, VisitMethod, VisitRecord, VisitTask
-from ._common import MONTH_TEXT, IdRef, elder_of, elder_ref, month_of, person
+from ._common import MONTH_TEXT, VisitRef, elder_of, elder_ref, month_of, person
 
 router = Router()
 RECORD_VIEWERS = (*REGION_STAFF, Role.VISITOR, Role.FAMILY, Role.ELDER)
@@ -34,17 +34,17 @@ CHECK_VALUE_LABELS = {"ok": lambda: _("正常"), "concern": lambda: _("有问题
 MAX_FOLLOW_UPS = 10
 
 
-class ChecklistItemOut(Schema):
+class VisitChecklistItemOut(Schema):
     code: str
     label: str
 
 
-class ChecklistOut(Schema):
-    items: list[ChecklistItemOut] = Field(..., description="What a visit looks at (MZ/T 237-2024), in order.")
-    values: list[ChecklistItemOut] = Field(..., description="What each item may be: `ok`, `concern` or `na`.")
+class VisitChecklistOut(Schema):
+    items: list[VisitChecklistItemOut] = Field(..., description="What a visit looks at (MZ/T 237-2024), in order.")
+    values: list[VisitChecklistItemOut] = Field(..., description="What each item may be: `ok`, `concern` or `na`.")
 
 
-@router.get("checklist", response={200: ChecklistOut, **ERRORS}, summary="The visit checklist")
+@router.get("checklist", response={200: VisitChecklistOut, **ERRORS}, summary="The visit checklist")
 def checklist(request):
     """The items the phone shows and the values a record may give each (a record counts its concerns)."""
     require_roles(request.user, *REGION_STAFF, Role.VISITOR)
@@ -52,10 +52,10 @@ def checklist(request):
             "values": [{"code": code, "label": str(label())} for code, label in CHECK_VALUE_LABELS.items()]}
 
 
-class FollowUpOut(Schema):
+class VisitFollowUpOut(Schema):
     id: int
     record: int
-    elder: IdRef
+    elder: VisitRef
     region_code: str
     kind: str = Field(..., description="`service_order`, `assessment`, `home_adaptation`, `alarm_device`, "
                                        "`category_change` or `other`.")
@@ -78,11 +78,11 @@ def follow_up_out(f: FollowUp) -> dict:
             "closed_at": f.closed_at, "closed_by": person(f.closed_by), "created_at": f.created_at}
 
 
-class RecordOut(Schema):
+class VisitRecordOut(Schema):
     id: int
-    elder: IdRef
+    elder: VisitRef
     task: int | None = Field(..., description="The task the visit answered.")
-    visitor: IdRef | None
+    visitor: VisitRef | None
     recorded_by: str
     method: str = Field(..., description="`home`, `phone` or `video`.")
     method_label: str
@@ -102,8 +102,8 @@ class RecordOut(Schema):
     created_at: datetime.datetime
 
 
-class RecordDetailOut(RecordOut):
-    follow_ups: list[FollowUpOut]
+class VisitRecordDetailOut(VisitRecordOut):
+    follow_ups: list[VisitFollowUpOut]
 
 
 def record_out(r: VisitRecord) -> dict:
@@ -124,15 +124,15 @@ def _detail(record: VisitRecord) -> dict:
     return out
 
 
-class RecordFilters(Schema):
+class VisitRecordFilters(Schema):
     elder: Id | None = Field(None, description="One elder's visit history.")
     region: str = Field("", max_length=column(Region, "code"), description="Region code (prefix).")
     month: str = Field("", max_length=MONTH_TEXT, description="Visited in this month (YYYY-MM).")
 
 
-@router.get("records", response={200: list[RecordOut], **ERRORS}, summary="Visit records in my scope")
+@router.get("records", response={200: list[VisitRecordOut], **ERRORS}, summary="Visit records in my scope")
 @paginated
-def list_records(request, filters: Query[RecordFilters]):
+def list_records(request, filters: Query[VisitRecordFilters]):
     """Newest first. Region staff see their area's; a visitor the visits they recorded; the family their
     elder's."""
     require_roles(request.user, *RECORD_VIEWERS)
@@ -146,7 +146,7 @@ def list_records(request, filters: Query[RecordFilters]):
                 lambda page: [record_out(r) for r in page])
 
 
-@router.get("records/{int:record_id}", response={200: RecordDetailOut, **ERRORS},
+@router.get("records/{int:record_id}", response={200: VisitRecordDetailOut, **ERRORS},
             summary="One visit record with its follow-ups")
 def get_record(request, record_id: Id):
     require_roles(request.user, *RECORD_VIEWERS, on_object=True)
@@ -155,7 +155,7 @@ def get_record(request, record_id: Id):
     return _detail(record)
 
 
-class FollowUpIn(Schema):
+class VisitFollowUpIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     kind: FollowUpKind
@@ -166,7 +166,7 @@ class FollowUpIn(Schema):
     scheduled_start: str = Field("", max_length=40, description="For `service_order`: ISO 8601, in the future.")
 
 
-class RecordIn(Schema):
+class VisitRecordIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     elder: Id
@@ -182,7 +182,7 @@ class RecordIn(Schema):
     seen: str = Field("", max_length=column(VisitRecord, "seen"), description="Who was seen (本人、配偶…).")
     checklist: dict[CheckItem, CheckValue] = Field(default_factory=dict)
     notes: str = Field("", max_length=column(VisitRecord, "notes"))
-    follow_ups: list[FollowUpIn] = Field(default_factory=list, max_length=MAX_FOLLOW_UPS,
+    follow_ups: list[VisitFollowUpIn] = Field(default_factory=list, max_length=MAX_FOLLOW_UPS,
                                          description="Needs found: an order and an assessment request are made at "
                                                      "once; the others wait on the community's desk.")
     client_key: str | None = Field(None, max_length=column(VisitRecord, "client_key"),
@@ -199,7 +199,7 @@ def _task_in_body(request, pk: int | None) -> VisitTask | None:
     return task
 
 
-def _follow_up_specs(items: list[FollowUpIn]) -> list[dict]:
+def _follow_up_specs(items: list[VisitFollowUpIn]) -> list[dict]:
     codes = {f.item.strip() for f in items if f.item.strip()}
     pks = dict(ServiceItem.objects.filter(code__in=codes).values_list("code", "pk")) if codes else {}
     out = []
@@ -212,9 +212,9 @@ def _follow_up_specs(items: list[FollowUpIn]) -> list[dict]:
     return out
 
 
-@router.post("records", response={200: RecordDetailOut, 201: RecordDetailOut, **ERRORS},
+@router.post("records", response={200: VisitRecordDetailOut, 201: VisitRecordDetailOut, **ERRORS},
              summary="Record a visit (the phone; safe to replay)")
-def record_visit(request, payload: RecordIn):
+def record_visit(request, payload: VisitRecordIn):
     """By the elder's responsible visitor or backup, or a street or community worker of the elder's area.
     It closes its task when the person was seen by a method the task counts and not far from home; "not at
     home" and "refused" count an attempt (the third raises a task for the community). A visit in the future,
@@ -238,36 +238,36 @@ def record_visit(request, payload: RecordIn):
     return Status(201 if created else 200, _detail(fresh))
 
 
-class FollowUpFilters(Schema):
+class VisitFollowUpFilters(Schema):
     status: FollowUpStatus | Literal[""] = ""
     region: str = Field("", max_length=column(Region, "code"), description="Region code (prefix).")
 
 
-@router.get("follow-ups", response={200: list[FollowUpOut], **ERRORS}, summary="Follow-ups found on visits")
+@router.get("follow-ups", response={200: list[VisitFollowUpOut], **ERRORS}, summary="Follow-ups found on visits")
 @paginated
-def list_follow_ups(request, filters: Query[FollowUpFilters]):
+def list_follow_ups(request, filters: Query[VisitFollowUpFilters]):
     """Open ones first. Region staff see their area's; a visitor those of the visits they recorded."""
     require_roles(request.user, *FOLLOW_UP_VIEWERS)
     return Rows(selectors.follow_ups_for(request.user, status=filters.status, region_code=filters.region.strip())
                 .select_related("closed_by"), lambda page: [follow_up_out(f) for f in page])
 
 
-@router.get("follow-ups/{int:follow_up_id}", response={200: FollowUpOut, **ERRORS}, summary="One follow-up")
+@router.get("follow-ups/{int:follow_up_id}", response={200: VisitFollowUpOut, **ERRORS}, summary="One follow-up")
 def get_follow_up(request, follow_up_id: Id):
     require_roles(request.user, *FOLLOW_UP_VIEWERS, on_object=True)
     return follow_up_out(get_scoped_or_404(FollowUp.objects.select_related("elder", "closed_by"), request.user,
                                            "view", pk=follow_up_id))
 
 
-class CloseIn(Schema):
+class FollowUpCloseIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     note: str = Field("", max_length=column(FollowUp, "note"), description="What was done.")
 
 
-@router.post("follow-ups/{int:follow_up_id}/close", response={200: FollowUpOut, **ERRORS},
+@router.post("follow-ups/{int:follow_up_id}/close", response={200: VisitFollowUpOut, **ERRORS},
              summary="Close a follow-up")
-def close_follow_up(request, follow_up_id: Id, payload: CloseIn):
+def close_follow_up(request, follow_up_id: Id, payload: FollowUpCloseIn):
     """Street or community staff, once it is dealt with; one already closed is refused (409)."""
     require_roles(request.user, *REGION_STAFF, on_object=True)
     follow_up = get_scoped_or_404(FollowUp.objects, request.user, "change", pk=follow_up_id)

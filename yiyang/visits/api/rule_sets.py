@@ -16,14 +16,14 @@ from yiyang.core.scope import get_scoped_or_404
 
 from .. import policy, rules, selectors, services
 from ..models import RuleStatus, TierRuleSet
-from ._common import MONTH_TEXT, Ref, month_of, person, region_of, this_month, ym
+from ._common import MONTH_TEXT, VisitAreaRef, month_of, person, region_of, this_month, ym
 
 router = Router()
 
 
 class RuleSetOut(Schema):
     id: int
-    jurisdiction: Ref
+    jurisdiction: VisitAreaRef
     version: int
     status: str = Field(..., description="`draft`, `adopted` or `retired`.")
     status_label: str
@@ -120,7 +120,7 @@ class TierCountOut(Schema):
     visits_per_month: float
 
 
-class SimulationPart(Schema):
+class TierSimulationPart(Schema):
     tiers: list[TierCountOut]
     people: int = Field(..., description="People in some tier.")
     visits_per_month: float
@@ -129,11 +129,11 @@ class SimulationPart(Schema):
     untiered_sample: list[int] = Field(..., description="Elder ids of some of them (at most 20).")
 
 
-class SimulationOut(Schema):
-    jurisdiction: Ref
+class TierSimulationOut(Schema):
+    jurisdiction: VisitAreaRef
     month: str
-    proposed: SimulationPart
-    current: SimulationPart | None = Field(..., description="The same under the rule set in force, if any.")
+    proposed: TierSimulationPart
+    current: TierSimulationPart | None = Field(..., description="The same under the rule set in force, if any.")
     current_rule_set: int | None
     people_change: int
     visits_change: float
@@ -158,7 +158,7 @@ def _simulation_out(region: Region, result: dict) -> dict:
             "visits_change": round(proposed.visits_per_month - (current.visits_per_month if current else 0), 2)}
 
 
-@router.get("rule-sets/{int:rule_set_id}/simulate", response={200: SimulationOut, **ERRORS},
+@router.get("rule-sets/{int:rule_set_id}/simulate", response={200: TierSimulationOut, **ERRORS},
             summary="What a rule set means: people and visits a month")
 def simulate_rule_set(request, rule_set_id: Id,
                       month: str = Query("", max_length=MONTH_TEXT,
@@ -171,7 +171,7 @@ def simulate_rule_set(request, rule_set_id: Id,
     return _simulation_out(rs.jurisdiction, services.simulate_rule_set(rule_set=rs, month=when))
 
 
-class SimulateIn(Schema):
+class TierSimulateIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     jurisdiction: str = Field("", max_length=column(Region, "code"), description="Region code; default the "
@@ -180,9 +180,9 @@ class SimulateIn(Schema):
     month: str = Field("", max_length=MONTH_TEXT, description="YYYY-MM; default this month.")
 
 
-@router.post("rule-sets/simulate", response={200: SimulationOut, **ERRORS},
+@router.post("rule-sets/simulate", response={200: TierSimulationOut, **ERRORS},
              summary="Simulate proposed tiers before drafting them")
-def simulate_params(request, payload: SimulateIn):
+def simulate_params(request, payload: TierSimulateIn):
     """As for a saved rule set, for parameters not saved yet. Nothing is written."""
     require_roles(request.user, *REGION_STAFF)
     region = _jurisdiction(request, payload.jurisdiction)

@@ -18,7 +18,7 @@ from yiyang.registry.models import Elder
 
 from .. import selectors, services
 from ..models import TaskKind, TaskStatus, Trigger, Visitor, VisitTask
-from ._common import MONTH_TEXT, IdRef, elder_of, elder_ref, month_of, ym
+from ._common import MONTH_TEXT, VisitRef, elder_of, elder_ref, month_of, ym
 
 router = Router()
 TASK_VIEWERS = (*REGION_STAFF, Role.VISITOR)
@@ -29,7 +29,7 @@ MANUAL_TRIGGERS = Literal["discharge", "bereavement", "alarm", "family_request",
 
 class TaskOut(Schema):
     id: int
-    elder: IdRef
+    elder: VisitRef
     region_code: str = Field(..., description="The elder's community.")
     kind: str = Field(..., description="`scheduled` (a tier's visit) or `ad_hoc` (after a trigger).")
     kind_label: str
@@ -41,7 +41,7 @@ class TaskOut(Schema):
     window_start: datetime.datetime
     due_at: datetime.datetime
     remote_counts: bool = Field(..., description="A phone or video call closes it.")
-    visitor: IdRef | None
+    visitor: VisitRef | None
     status: str = Field(..., description="`open`, `done` or `cancelled`.")
     status_label: str
     overdue: bool
@@ -119,7 +119,7 @@ def get_task(request, task_id: Id):
     return task_out(_task(request, task_id))
 
 
-class RaiseIn(Schema):
+class TaskRaiseIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     elder: Id
@@ -133,7 +133,7 @@ class RaiseIn(Schema):
 
 
 @router.post("tasks", response={200: TaskOut, 201: TaskOut, **ERRORS}, summary="Raise an ad-hoc visit")
-def raise_task(request, payload: RaiseIn):
+def raise_task(request, payload: TaskRaiseIn):
     """Due within 24 hours of the trigger, for the person's responsible visitor. By region staff, or the elder's
     family. The same `trigger_ref` again answers 200 with the task it raised."""
     require_roles(request.user, *REGION_STAFF, Role.FAMILY, Role.ELDER)
@@ -144,14 +144,14 @@ def raise_task(request, payload: RaiseIn):
     return Status(201 if created else 200, task_out(fresh))
 
 
-class CancelIn(Schema):
+class TaskCancelIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(..., max_length=column(VisitTask, "cancel_reason"))
 
 
 @router.post("tasks/{int:task_id}/cancel", response={200: TaskOut, **ERRORS}, summary="Cancel a task")
-def cancel_task(request, task_id: Id, payload: CancelIn):
+def cancel_task(request, task_id: Id, payload: TaskCancelIn):
     """Street or community staff, with a reason; a task already done or cancelled is refused (409)."""
     task = _task(request, task_id)
     services.cancel_task(actor=request.user, task=task, reason=payload.reason)

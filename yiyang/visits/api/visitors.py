@@ -19,7 +19,7 @@ from yiyang.core.scope import get_scoped_or_404
 
 from .. import selectors, services
 from ..models import Pairing, Visitor, VisitorKind
-from ._common import MONTH_TEXT, IdRef, Ref, elder_of, elder_ref, month_of, region_of, visitor_in_body
+from ._common import MONTH_TEXT, VisitAreaRef, VisitRef, elder_of, elder_ref, month_of, region_of, visitor_in_body
 
 router = Router()
 VISITOR_VIEWERS = (*REGION_STAFF, Role.VISITOR)
@@ -31,7 +31,7 @@ class VisitorOut(Schema):
     kind: str = Field(..., description="`grid_worker`, `cadre`, `care_helper`, `social_worker` or `volunteer`.")
     kind_label: str
     phone: str
-    region: Ref
+    region: VisitAreaRef
     account: str | None = Field(..., description="The visitor's login, if they have one (the phone app).")
     active: bool
     left_on: datetime.date | None
@@ -101,7 +101,7 @@ def create_visitor(request, payload: VisitorIn):
     return 201, visitor_out(Visitor.objects.select_related("region", "user").get(pk=visitor.pk))
 
 
-class LeaveIn(Schema):
+class VisitorLeaveIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     successor: Id | None = Field(None, description="Visitor who takes over everyone; without one, each person's "
@@ -109,16 +109,16 @@ class LeaveIn(Schema):
     on: datetime.date | None = Field(None, description="Last day; default today.")
 
 
-class LeaveOut(Schema):
+class VisitorLeaveOut(Schema):
     moved: int = Field(..., description="People handed to the successor.")
     promoted: int = Field(..., description="People whose backup became responsible.")
     unpaired: int = Field(..., description="People left without a visitor (the unpaired list).")
     backups_cleared: int = Field(..., description="Pairings where the visitor was the backup.")
 
 
-@router.post("visitors/{int:visitor_id}/leave", response={200: LeaveOut, **ERRORS},
+@router.post("visitors/{int:visitor_id}/leave", response={200: VisitorLeaveOut, **ERRORS},
              summary="A visitor leaves: re-pair everyone in one step")
-def leave(request, visitor_id: Id, payload: LeaveIn):
+def leave(request, visitor_id: Id, payload: VisitorLeaveIn):
     visitor = _visitor(request, visitor_id, "change")
     successor = visitor_in_body(request, payload.successor, "successor")
     return services.visitor_leaves(actor=request.user, visitor=visitor, successor=successor, on=payload.on)
@@ -126,10 +126,10 @@ def leave(request, visitor_id: Id, payload: LeaveIn):
 
 class PairingOut(Schema):
     id: int
-    elder: IdRef
+    elder: VisitRef
     region_code: str = Field(..., description="The elder's community.")
-    visitor: IdRef
-    backup: IdRef | None
+    visitor: VisitRef
+    backup: VisitRef | None
     since: datetime.date
     until: datetime.date | None
 
@@ -194,7 +194,7 @@ def create_pairing(request, payload: PairingIn):
 class UnpairedOut(Schema):
     id: int
     name: str
-    community: Ref
+    community: VisitAreaRef
     address: str
 
 
