@@ -97,7 +97,7 @@ def visitor_day(user, *, now: datetime.datetime | None = None):
     if user.role != Role.VISITOR:
         # A street or community worker who also visits: their own tasks, not their whole area's.
         qs = qs.filter(visitor__user=user)
-    return qs.order_by("-kind", "due_at", "id")
+    return qs.order_by("kind", "due_at", "id")  # "ad_hoc" < "scheduled"
 
 
 def records_for(user, *, elder: Elder | None = None, region_code: str = "", month=None):

@@ -379,7 +379,7 @@ def _pick_task(elder: Elder, task: VisitTask | None, when: datetime.datetime) ->
         return VisitTask.objects.select_for_update().get(pk=task.pk)
     candidates = (VisitTask.objects.select_for_update()
                   .filter(elder=elder, status=TaskStatus.OPEN, window_start__lte=when + CLOCK_SKEW)
-                  .order_by("-kind", "due_at"))  # "scheduled" > "ad_hoc": descending puts ad-hoc first
+                  .order_by("kind", "due_at"))  # "ad_hoc" < "scheduled": ascending puts ad-hoc first
     return candidates.first()
 
 
@@ -408,7 +408,8 @@ def record_visit(*, actor, elder: Elder, method: str, outcome: str, visited_at=N
         errors.add("outcome", _("巡访结果取值无效。"))
     if elder.status != ElderStatus.ACTIVE and (elder.status_date is None or elder.status_date <= timezone.localtime(
             when).date()):
-        errors.add("elder", _("该老人已%(status)s，不能登记巡访。") % {"status": elder.get_status_display()})
+        errors.add("elder", _("该老人的状态为“%(status)s”，不能登记巡访。") % {
+            "status": elder.get_status_display()})
     lat, lon = parse_coordinates(latitude, longitude, errors)
     try:
         items, concerns = _checklist(checklist)
