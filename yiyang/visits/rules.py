@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from yiyang.registry.models import CategoryKind, LivingSituation
 
@@ -44,18 +45,18 @@ MAX_TIERS = 12
 DEFAULT_REMIND_BEFORE_HOURS = 24
 DEFAULT_ESCALATE_AFTER_HOURS = 72
 # The visit checklist (MZ/T 237-2024's content of a visit: health, mood, food, hygiene, home safety, medication,
-# needs). Codes are stored on the record; labels are translated when shown.
+# needs). Codes are stored on the record; labels are translated when shown (gettext_noop marks them).
 CHECKLIST = (
-    ("health", "身体状况"),
-    ("mood", "精神心理"),
-    ("food", "饮食"),
-    ("hygiene", "个人及居家卫生"),
-    ("gas", "燃气安全"),
-    ("electricity", "用电安全"),
-    ("fire", "消防安全"),
-    ("falls", "防跌倒"),
-    ("medication", "用药"),
-    ("needs", "服务需求"),
+    ("health", gettext_noop("身体状况")),
+    ("mood", gettext_noop("精神心理")),
+    ("food", gettext_noop("饮食")),
+    ("hygiene", gettext_noop("个人及居家卫生")),
+    ("gas", gettext_noop("燃气安全")),
+    ("electricity", gettext_noop("用电安全")),
+    ("fire", gettext_noop("消防安全")),
+    ("falls", gettext_noop("防跌倒")),
+    ("medication", gettext_noop("用药")),
+    ("needs", gettext_noop("服务需求")),
 )
 CHECKLIST_CODES = tuple(code for code, _label in CHECKLIST)
 CHECK_VALUES = ("ok", "concern", "na")
