@@ -44,6 +44,20 @@ def ym(day: datetime.date | None) -> str | None:
     return day.strftime("%Y-%m") if day else None
 
 
+def moment(value: datetime.datetime | None, field: str) -> datetime.datetime | None:
+    """A time a client sent, as an aware datetime the database can store: a year like 0001 with a far UTC
+    offset cannot even be converted to UTC (an OverflowError, a 500), so such times are a 422 here."""
+    if value is None:
+        return None
+    try:
+        aware = timezone.make_aware(value) if timezone.is_naive(value) else value
+        if not 1900 <= aware.astimezone(datetime.UTC).year <= 2200:
+            raise OverflowError
+    except (OverflowError, ValueError):
+        raise ValidationError({field: [_("时间超出合理范围。")]}) from None
+    return aware
+
+
 def region_of(code: str, field: str = "region") -> Region:
     region = Region.objects.filter(code=(code or "").strip()).first()
     if region is None:

@@ -22,7 +22,7 @@ from yiyang.services.models import ServiceItem
 
 from .. import rules, selectors, services
 from ..models import FollowUp, FollowUpKind, FollowUpStatus, Outcome, VisitMethod, VisitRecord, VisitTask
-from ._common import MONTH_TEXT, VisitRef, elder_of, elder_ref, month_of, person
+from ._common import MONTH_TEXT, VisitRef, elder_of, elder_ref, moment, month_of, person
 
 router = Router()
 RECORD_VIEWERS = (*REGION_STAFF, Role.VISITOR, Role.FAMILY, Role.ELDER)
@@ -231,8 +231,9 @@ def record_visit(request, payload: VisitRecordIn):
     elder = elder_of(request, payload.elder)
     record, created = services.record_visit(
         actor=request.user, elder=elder, method=str(payload.method), outcome=str(payload.outcome),
-        visited_at=payload.visited_at, task=_task_in_body(request, payload.task), latitude=payload.latitude,
-        longitude=payload.longitude, seen=payload.seen, checklist=dict(payload.checklist), notes=payload.notes,
+        visited_at=moment(payload.visited_at, "visited_at"), task=_task_in_body(request, payload.task),
+        latitude=payload.latitude, longitude=payload.longitude, seen=payload.seen, checklist=dict(payload.checklist),
+        notes=payload.notes,
         follow_ups=_follow_up_specs(payload.follow_ups), client_key=key or None)
     fresh = VisitRecord.objects.select_related(*RECORD_RELATED).get(pk=record.pk)
     return Status(201 if created else 200, _detail(fresh))

@@ -18,7 +18,7 @@ from yiyang.registry.models import Elder
 
 from .. import selectors, services
 from ..models import TaskKind, TaskStatus, Trigger, Visitor, VisitTask
-from ._common import MONTH_TEXT, VisitRef, elder_of, elder_ref, month_of, ym
+from ._common import MONTH_TEXT, VisitRef, elder_of, elder_ref, moment, month_of, ym
 
 router = Router()
 TASK_VIEWERS = (*REGION_STAFF, Role.VISITOR)
@@ -139,7 +139,8 @@ def raise_task(request, payload: TaskRaiseIn):
     require_roles(request.user, *REGION_STAFF, Role.FAMILY, Role.ELDER)
     elder = elder_of(request, payload.elder)
     task, created = services.raise_task(actor=request.user, elder=elder, trigger=Trigger(payload.trigger),
-                                        at=payload.at, note=payload.note, trigger_ref=payload.trigger_ref)
+                                        at=moment(payload.at, "at"), note=payload.note,
+                                        trigger_ref=payload.trigger_ref)
     fresh = VisitTask.objects.select_related("elder", "visitor").get(pk=task.pk)
     return Status(201 if created else 200, task_out(fresh))
 

@@ -134,6 +134,10 @@ def test_bad_input_is_a_422_in_the_shared_format(client, world):
     assert bad.status_code == 422
     assert {e["field"] for e in bad.json()["errors"]} == {"method", "checklist.gas"}
     assert get(client, world["community"], "tasks", {"month": "2026-13"}).status_code == 422
+    # A time that cannot even be converted to UTC is a 422, not a 500.
+    ancient = post(client, world["community"], "tasks", {"elder": world["elder"].pk, "trigger": "alarm",
+                                                         "at": "0001-01-01T00:00:00+14:00"})
+    assert ancient.status_code == 422 and ancient.json()["errors"][0]["field"] == "at"
 
 
 # ------------------------------------------------------------------------------------------------- tasks
