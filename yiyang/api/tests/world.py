@@ -71,11 +71,11 @@ def api_world() -> dict:
     rule_set = adopt_model_rules(bureau)
     visitor = make_visitor(roles["community"], "赵网格", username="visitor")
     backup = make_visitor(roles["community"], "钱干部", kind="cadre")
-    for e in elders[:4]:
+    for e in elders[:3]:
         visits.pair(actor=roles["community"], elder=e, visitor=visitor, backup=backup)
-    # 80+ and living alone (a monthly tier), with nobody responsible: the unpaired list.
-    make_elder(bureau, seq=10, name="未包联老人", birth=datetime.date(1940, 5, 1), residence=COMMUNITY,
-               living_situation="alone")
+    # Alarms: on the visitor's day for 老人2 and 老人3; 老人4 has nobody responsible (the unpaired list).
+    for e in elders[1:4]:
+        visits.raise_task(actor=roles["community"], elder=e, trigger="alarm", trigger_ref=f"world:{e.pk}")
     visits.generate_month(month=this_month())
     visits.record_visit(actor=visitor.user, elder=elders[0], method="home", outcome="seen", client_key="api-world",
                         checklist={"gas": "concern"}, follow_ups=[{"kind": "home_adaptation", "note": "燃气灶老化"}])
