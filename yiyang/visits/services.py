@@ -202,8 +202,10 @@ def visitor_leaves(*, actor, visitor: Visitor, successor: Visitor | None = None,
     if successor is not None and (successor.pk == visitor.pk or not successor.active):
         raise ValidationError({"successor": [_("接替人须为另一名在岗巡访员。")]})
     moved = promoted = unpaired = 0
-    for pairing in Pairing.objects.select_for_update().filter(visitor=visitor, until__isnull=True).select_related(
-            "elder", "backup"):
+    # Lock the pairings only: PostgreSQL refuses FOR UPDATE on the nullable side of the backup's outer join.
+    open_pairings = (Pairing.objects.select_for_update(of=("self",)).filter(visitor=visitor, until__isnull=True)
+                     .select_related("elder", "backup"))
+    for pairing in open_pairings:
         pairing.until = on
         pairing.save(update_fields=["until"])
         new_backup = pairing.backup if pairing.backup_id != (successor.pk if successor else None) else None

@@ -3,7 +3,7 @@
 import datetime
 from typing import Any, Literal
 
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
 from yiyang.api.pagination import Rows, paginated
@@ -108,7 +108,7 @@ def draft_rule_set(request, payload: RuleSetDraftIn):
     rs = services.draft_rule_set(actor=request.user, jurisdiction=region, params=payload.params,
                                  valid_from=month_of(payload.valid_from, "valid_from"), note=payload.note,
                                  source=payload.source)
-    return 201, rule_set_out(TierRuleSet.objects.select_related("jurisdiction", "created_by").get(pk=rs.pk))
+    return Status(201, rule_set_out(TierRuleSet.objects.select_related("jurisdiction", "created_by").get(pk=rs.pk)))
 
 
 class TierCountOut(Schema):

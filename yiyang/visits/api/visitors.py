@@ -98,7 +98,7 @@ def create_visitor(request, payload: VisitorIn):
     visitor = services.add_visitor(actor=request.user, name=payload.name, kind=payload.kind,
                                    region=region_of(payload.region), phone=payload.phone,
                                    user=_account(request, payload.account))
-    return 201, visitor_out(Visitor.objects.select_related("region", "user").get(pk=visitor.pk))
+    return Status(201, visitor_out(Visitor.objects.select_related("region", "user").get(pk=visitor.pk)))
 
 
 class VisitorLeaveIn(Schema):
