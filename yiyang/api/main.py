@@ -8,6 +8,7 @@ from yiyang.core.api import router as core_router
 from yiyang.registry.api import router as registry_router
 from yiyang.routing.api import router as routing_router
 from yiyang.services.api import router as services_router
+from yiyang.visits.api import router as visits_router
 
 from . import errors
 from .auth import API_AUTH
@@ -46,3 +47,4 @@ api.add_router("/v1/assessments", assessment_router)
 api.add_router("/v1/benefits", benefits_router)
 api.add_router("/v1/services", services_router)
 api.add_router("/v1/routing", routing_router)
+api.add_router("/v1/visits", visits_router)

@@ -46,7 +46,7 @@ MAX_TIERS = 12
 DEFAULT_REMIND_BEFORE_HOURS = 24
 DEFAULT_ESCALATE_AFTER_HOURS = 72
 # The visit checklist (MZ/T 237-2024's content of a visit: health, mood, food, hygiene, home safety, medication,
-# needs). Codes are stored on the record; labels are translated when shown.
+# needs). Codes are stored on the record; labels are translated when shown (gettext_noop marks them).
 CHECKLIST = (
     ("health", gettext_noop("身体状况")),
     ("mood", gettext_noop("精神心理")),

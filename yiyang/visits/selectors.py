@@ -57,10 +57,13 @@ def pairings_for(user, *, visitor: Visitor | None = None, region_code: str = "")
 
 
 def unpaired_for(user, *, month: datetime.date | None = None, region_code: str = ""):
-    """Elders with a task this month (so a tier wants them visited) and nobody responsible: the list each
+    """Elders with a task in the month (so a tier wants them visited) and nobody responsible: the list each
     community must empty. Scoped like the elder register."""
     month = month or rules.month_start(timezone.localdate())
-    has_task = VisitTask.objects.filter(elder=OuterRef("pk"), period_month=month).exclude(status=TaskStatus.CANCELLED)
+    # A task whose window overlaps the month (a quarterly one counts in the quarter's last month, yet is due
+    # from its first).
+    has_task = (VisitTask.objects.filter(elder=OuterRef("pk"), window_start__lt=generation.day_start(
+        rules.add_months(month, 1)), due_at__gt=generation.day_start(month)).exclude(status=TaskStatus.CANCELLED))
     paired = Pairing.objects.filter(elder=OuterRef("pk"), until__isnull=True)
     qs = (Elder.objects.restrict(user).filter(status=ElderStatus.ACTIVE).filter(Exists(has_task))
           .exclude(Exists(paired)).select_related("residence_region"))
@@ -96,8 +99,11 @@ def tasks_for(user, *, status: str = "", overdue: bool = False, escalated: bool 
 def visitor_day(user, *, now: datetime.datetime | None = None):
     """A visitor's phone: their open tasks whose window has begun, ad-hoc and overdue first, then by due time."""
     now = now or timezone.now()
-    return (tasks_for(user, status=TaskStatus.OPEN).filter(window_start__lte=now)
-            .order_by("-kind", "due_at", "id"))
+    qs = tasks_for(user, status=TaskStatus.OPEN).filter(window_start__lte=now)
+    if user.role != Role.VISITOR:
+        # A street or community worker who also visits: their own tasks, not their whole area's.
+        qs = qs.filter(visitor__user=user)
+    return qs.order_by("kind", "due_at", "id")  # "ad_hoc" < "scheduled"
 
 
 def records_for(user, *, elder: Elder | None = None, region_code: str = "", month=None):

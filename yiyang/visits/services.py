@@ -202,8 +202,10 @@ def visitor_leaves(*, actor, visitor: Visitor, successor: Visitor | None = None,
     if successor is not None and (successor.pk == visitor.pk or not successor.active):
         raise ValidationError({"successor": [_("接替人须为另一名在岗巡访员。")]})
     moved = promoted = unpaired = 0
-    for pairing in (Pairing.objects.select_for_update(of=("self",)).filter(visitor=visitor, until__isnull=True)
-                    .select_related("elder", "backup")):
+    # Lock the pairings only: PostgreSQL refuses FOR UPDATE on the nullable side of the backup's outer join.
+    open_pairings = (Pairing.objects.select_for_update(of=("self",)).filter(visitor=visitor, until__isnull=True)
+                     .select_related("elder", "backup"))
+    for pairing in open_pairings:
         pairing.until = on
         pairing.save(update_fields=["until"])
         new_backup = pairing.backup if pairing.backup_id != (successor.pk if successor else None) else None
@@ -388,7 +390,7 @@ def _pick_task(elder: Elder, task: VisitTask | None, when: datetime.datetime) ->
         return VisitTask.objects.select_for_update().get(pk=task.pk)
     candidates = (VisitTask.objects.select_for_update()
                   .filter(elder=elder, status=TaskStatus.OPEN, window_start__lte=when + CLOCK_SKEW)
-                  .order_by("-kind", "due_at"))  # "scheduled" > "ad_hoc": descending puts ad-hoc first
+                  .order_by("kind", "due_at"))  # "ad_hoc" < "scheduled": ascending puts ad-hoc first
     return candidates.first()
 
 
@@ -407,7 +409,7 @@ def record_visit(*, actor, elder: Elder, method: str, outcome: str, visited_at=N
     if elder.status != ElderStatus.ACTIVE and (elder.status_date is None or elder.status_date <= timezone.localtime(
             when).date()):
         # Said before authority: the pairing ended with the death or move, and "not your elder" would hide why.
-        raise ValidationError({"elder": [_("该老人已%(status)s，不能登记巡访。") % {
+        raise ValidationError({"elder": [_("该老人的状态为“%(status)s”，不能登记巡访。") % {
             "status": elder.get_status_display()}]})
     policy.may_record_visit(actor, elder).require()
     errors = Errors()

@@ -32,6 +32,7 @@ from yiyang.assessment.models import Assessment
 from yiyang.benefits.models import RollCheck, RollLine
 from yiyang.core.tests.factories import PASSWORD
 from yiyang.services.models import FollowUpCall, Order, RecurringOrder
+from yiyang.visits.models import FollowUp, Pairing, TierRuleSet, VisitRecord, VisitTask
 
 from .world import api_world
 
@@ -111,6 +112,12 @@ def _config(world) -> schemathesis.Config:
         "order": list(Order.objects.values_list("pk", flat=True)),
         "call": list(FollowUpCall.objects.values_list("pk", flat=True)),
         "recurring": list(RecurringOrder.objects.values_list("pk", flat=True)),
+        "rule_set": list(TierRuleSet.objects.values_list("pk", flat=True)),
+        "visitor": [v.pk for v in world["visitors"]],
+        "pairing": list(Pairing.objects.values_list("pk", flat=True)),
+        "task": list(VisitTask.objects.values_list("pk", flat=True)),
+        "record": list(VisitRecord.objects.values_list("pk", flat=True)),
+        "follow_up": list(FollowUp.objects.values_list("pk", flat=True)),
         "code": ["longevity"],
         "street": ["511903001", "511903002"],
     }
@@ -121,6 +128,10 @@ def _config(world) -> schemathesis.Config:
         "path.call_id": "call", "path.recurring_id": "recurring", "path.code": "code",
         "path.street_code": "street", "body.elder": "elder", "body.provider": "organisation",
         "body.provider_id": "organisation", "body.order_id": "order", "query.elder": "elder",
+        "path.rule_set_id": "rule_set", "path.visitor_id": "visitor", "path.pairing_id": "pairing",
+        "path.task_id": "task", "path.record_id": "record", "path.follow_up_id": "follow_up",
+        "body.visitor": "visitor", "body.backup": "visitor", "body.successor": "visitor", "body.task": "task",
+        "query.visitor": "visitor",
     }
     return schemathesis.Config.from_dict({
         "dictionaries": {name: {"values": values} for name, values in ids.items() if values},

@@ -21,6 +21,8 @@ VALIDATED_BY_THE_SERVICE = {
     ("RuleIn", "payload.params{}"): "rules.parse: the rule as data",
     ("SimulateIn", "payload.params{}"): "rules.parse",
     ("SimulateIn", "payload.changes{}"): "rules.with_changes, then rules.parse",
+    ("RuleSetDraftIn", "payload.params{}"): "visits.rules.parse: the tiers as data",
+    ("TierSimulateIn", "payload.params{}"): "visits.rules.parse",
 }
 # Strings named like a column of their schema's model that are not stored in it.
 NOT_THE_COLUMN = {("TokenIn", "payload.password"): "the password as typed; User.password holds its hash"}

@@ -91,6 +91,14 @@ LISTS = [
     ("GET /api/v1/services/shifts", "provider", 3),
     ("GET /api/v1/services/follow-ups", "bureau", 3),
     ("GET /api/v1/services/recurring", "bureau", 3),
+    ("GET /api/v1/visits/rule-sets", "bureau", 1),
+    ("GET /api/v1/visits/visitors", "community", 2),
+    ("GET /api/v1/visits/pairings", "community", 3),
+    ("GET /api/v1/visits/unpaired", "community", 1),
+    ("GET /api/v1/visits/tasks", "bureau", 4),
+    ("GET /api/v1/visits/my-day", "visitor", 2),
+    ("GET /api/v1/visits/records", "bureau", 1),
+    ("GET /api/v1/visits/follow-ups", "bureau", 1),
 ]
 
 

@@ -1,7 +1,8 @@
 """A small county with something in every list of the API, built through the real services: the demo roles
 (恩阳区 bureau, 登科街道 street, 登科寺社区 community, 颐康 provider and its caregiver), elders in the street
 and in another one, facilities, staff, assessments, a generated benefit roll with lines and checks, orders
-(some served, confirmed and sampled for follow-up calls), standing orders and shifts."""
+(some served, confirmed and sampled for follow-up calls), standing orders and shifts, and care visits (the model
+tiers adopted, a visitor paired with the street's elders, this month's tasks, a visit with a follow-up)."""
 
 import datetime
 
@@ -14,6 +15,8 @@ from yiyang.registry import services as registry
 from yiyang.registry.tests.factories import make_elder
 from yiyang.services import services
 from yiyang.services.tests.factories import catalogue, make_caregiver, soon, tomorrow_at
+from yiyang.visits import services as visits
+from yiyang.visits.tests.factories import adopt_model_rules, make_visitor, this_month
 
 COMMUNITY = "511903001002"    # 登科寺社区, in the street user's 登科街道
 OTHER_COMMUNITY = "511903002001"  # in 文治街道
@@ -65,5 +68,17 @@ def api_world() -> dict:
     for d in range(1, 4):
         services.set_shift(actor=provider, caregiver=carer, day=today + datetime.timedelta(days=d), start="08:00",
                            end="17:00")
+    rule_set = adopt_model_rules(bureau)
+    visitor = make_visitor(roles["community"], "赵网格", username="visitor")
+    backup = make_visitor(roles["community"], "钱干部", kind="cadre")
+    for e in elders[:3]:
+        visits.pair(actor=roles["community"], elder=e, visitor=visitor, backup=backup)
+    # Alarms: on the visitor's day for 老人2 and 老人3; 老人4 has nobody responsible (the unpaired list).
+    for e in elders[1:4]:
+        visits.raise_task(actor=roles["community"], elder=e, trigger="alarm", trigger_ref=f"world:{e.pk}")
+    visits.generate_month(month=this_month())
+    visits.record_visit(actor=visitor.user, elder=elders[0], method="home", outcome="seen", client_key="api-world",
+                        checklist={"gas": "concern"}, follow_ups=[{"kind": "home_adaptation", "note": "燃气灶老化"}])
     return {**roles, **cat, "carer": carer, "elders": elders, "facilities": facilities, "roll": roll,
-            "programme": prog, "served": served}
+            "programme": prog, "served": served, "rule_set": rule_set, "visitors": [visitor, backup],
+            "visitor": visitor.user}

@@ -42,6 +42,8 @@ ROLES = (
     "other_caregiver",   # a caregiver of 惠民
     "family",            # a relative of the elder `world.elder_here`
     "other_family",      # a relative of nobody in particular
+    "visitor",           # a visitor (巡访员) of 登科寺社区: sees what their pairings (visits app) grant, else nothing
+    "other_visitor",     # another visitor of 登科寺社区
 )
 
 # Places the objects of a case are usually built in (cases may use their own names).
@@ -90,6 +92,8 @@ def build_scope_world() -> ScopeWorld:
         "other_caregiver": make_user("other_caregiver", Role.CAREGIVER, organisation=orgs["other_provider"]),
         "family": make_user("family", Role.FAMILY),
         "other_family": make_user("other_family", Role.FAMILY),
+        "visitor": make_user("visitor", Role.VISITOR, region=HERE),
+        "other_visitor": make_user("other_visitor", Role.VISITOR, region=HERE),
     }
     from django.utils import timezone
 

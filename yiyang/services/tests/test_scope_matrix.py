@@ -33,7 +33,9 @@ from yiyang.services.models import (
 
 from .scope_world import FAR_COUNTY, build_services_world, days_ago, elder_in, order_for
 
-ALL = set(ROLES)
+# Visitors (the visits app) have no part in services' catalogue or order lists: they order only from a visit.
+VISITORS = {"visitor", "other_visitor"}
+ALL = set(ROLES) - VISITORS
 EVERYONE_BUT_ASSESSORS = ALL - {"assessor", "other_assessor"}
 REGION_ROLES = {"bureau", "other_bureau", "street", "other_street", "community", "other_community"}
 FAMILIES = {"family", "other_family"}
