@@ -23,6 +23,7 @@ from . import pii
 from .fields import EncryptedTextField
 
 BATCH = 1000  # rows per statement where neither COPY nor executemany is used
+_ENCRYPT = object()  # the converter of encrypted fields: pii.encrypt_many over a chunk of rows
 
 
 def insert_rows(model, rows: list[dict]) -> list[int]:
@@ -50,14 +51,17 @@ def insert_rows(model, rows: list[dict]) -> list[int]:
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     # Fields whose values pass unchanged first (no call per value), then those that need converting.
     converters = {f.attname: _converter(f, connection, now) for f in fields}
+    # Encrypted fields last: they are encrypted a chunk of rows at a time (pii.encrypt_many).
+    encrypted = [f for f in fields if converters[f.attname] is _ENCRYPT]
     plain = [(f.attname, f.get_default()) for f in fields if converters[f.attname] is None]
-    converted = [(f.attname, f.get_default(), converters[f.attname]) for f in fields if converters[f.attname]]
-    order = [f for f in fields if converters[f.attname] is None] + [f for f in fields if converters[f.attname]]
+    converted = [(f.attname, f.get_default(), converters[f.attname]) for f in fields
+                 if converters[f.attname] not in (None, _ENCRYPT)]
+    order = [f for f in fields if converters[f.attname] is None] + [
+        f for f in fields if converters[f.attname] not in (None, _ENCRYPT)] + encrypted
     columns = ", ".join(connection.ops.quote_name(c) for c in [pk_column] + [f.column for f in order])
     with connection.cursor() as cursor:
         ids = _reserve_ids(cursor, connection, meta, table, pk_column, len(rows))
-        values = ([pk, *[row.get(a, d) for a, d in plain], *[c(row.get(a, d)) for a, d, c in converted]]
-                  for pk, row in zip(ids, rows, strict=True))
+        values = _values(ids, rows, plain, converted, [(f.attname, f.get_default()) for f in encrypted])
         if connection.vendor == "postgresql":
             from psycopg.copy import QueuedLibpqWriter
 
@@ -70,6 +74,19 @@ def insert_rows(model, rows: list[dict]) -> list[int]:
             placeholders = ", ".join(["%s"] * (len(fields) + 1))
             cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", values)
     return ids
+
+
+ENCRYPT_CHUNK = 5000
+
+
+def _values(ids, rows, plain, converted, encrypted):
+    """The rows as COPY / executemany take them, encrypted columns done a chunk at a time."""
+    for start in range(0, len(rows), ENCRYPT_CHUNK):
+        chunk = rows[start:start + ENCRYPT_CHUNK]
+        secret = [pii.encrypt_many([row.get(a, d) for row in chunk]) for a, d in encrypted]
+        for n, (pk, row) in enumerate(zip(ids[start:start + ENCRYPT_CHUNK], chunk, strict=True)):
+            yield [pk, *[row.get(a, d) for a, d in plain], *[c(row.get(a, d)) for a, d, c in converted],
+                   *[column[n] for column in secret]]
 
 
 def _reserve_ids(cursor, connection, meta, table: str, pk_column: str, n: int) -> list[int]:
@@ -109,7 +126,7 @@ def _converter(field, connection, now) -> Callable | None:
             return lambda value: value or now
         return lambda value: field.get_db_prep_save(value or now, connection)
     if isinstance(field, EncryptedTextField):
-        return lambda value: pii.encrypt(value) if value else value
+        return _ENCRYPT
     internal = field.get_internal_type()
     if internal == "JSONField":
         encoder = field.encoder
