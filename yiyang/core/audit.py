@@ -25,6 +25,8 @@ NOISE_FIELDS = {"updated_at"}
 
 
 def _json_value(value):
+    if type(value) in _PLAIN:  # the common case, without the isinstance chain
+        return value
     if isinstance(value, datetime.datetime | datetime.date | datetime.time):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
@@ -34,6 +36,9 @@ def _json_value(value):
     if isinstance(value, FieldFile):  # a file field: its stored name, never the content
         return value.name or ""
     return value
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 # A system process (the demo loader, a migration of data) that writes through the services under a person's
@@ -108,10 +113,22 @@ def _snapshot(model, values) -> dict:
     spec = _spec(model)
     get = values.get
     data = {attname: get(attname, default) for attname, default, _how in spec}
-    for attname, _default, how in spec:
-        if how:
-            data[attname] = _shown(how, data[attname])
+    for attname, how in _special(model):
+        value = data[attname]
+        if value is not None:
+            data[attname] = _shown(how, value)
     return data
+
+
+_SPECIAL: dict = {}
+
+
+def _special(model) -> list[tuple[str, str]]:
+    """The (attname, how) of the fields whose value a snapshot converts or masks (None stays None)."""
+    special = _SPECIAL.get(model)
+    if special is None:
+        special = _SPECIAL[model] = [(attname, how) for attname, _default, how in _spec(model) if how]
+    return special
 
 
 def _masked(model, values: dict | None) -> dict | None:

@@ -91,9 +91,13 @@ def _values(ids, rows, plain, converted, encrypted):
 
 def _reserve_ids(cursor, connection, meta, table: str, pk_column: str, n: int) -> list[int]:
     if connection.vendor == "postgresql":
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                       [meta.db_table, pk_column, n])
-        return [r[0] for r in cursor.fetchall()]
+        # Usually one unbroken run (then only its ends travel); with other sessions taking ids meanwhile, the
+        # whole list, in the order nextval gave them.
+        cursor.execute("SELECT min(id), max(id), CASE WHEN max(id) - min(id) + 1 = count(*) THEN NULL "
+                       "ELSE array_agg(id ORDER BY id) END FROM (SELECT nextval(pg_get_serial_sequence(%s, %s)) "
+                       "AS id FROM generate_series(1, %s)) ids", [meta.db_table, pk_column, n])
+        first, last, ids = cursor.fetchone()
+        return list(range(first, last + 1)) if ids is None else list(ids)
     cursor.execute(f"SELECT MAX({connection.ops.quote_name(pk_column)}) FROM {table}")
     start = cursor.fetchone()[0] or 0
     cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [meta.db_table])
@@ -129,8 +133,8 @@ def _converter(field, connection, now) -> Callable | None:
         return _ENCRYPT
     internal = field.get_internal_type()
     if internal == "JSONField":
-        encoder = field.encoder
-        return lambda value: None if value is None else json.dumps(value, cls=encoder)
+        encode = (field.encoder or json.JSONEncoder)().encode  # json.dumps(value, cls=encoder), one encoder
+        return lambda value: None if value is None else encode(value)
     if connection.vendor == "sqlite" and internal in ("DateTimeField", "DateField", "DecimalField", "TimeField"):
         return lambda value: field.get_db_prep_save(value, connection)
     return None

@@ -13,6 +13,7 @@ import csv
 import datetime
 import hashlib
 import hmac
+import operator
 import os
 import re
 import time
@@ -85,7 +86,9 @@ def normalize_id_number(value: str) -> str:
 
 
 def id_check_char(first17: str) -> str:
-    return ID_CHECK_CHARS[sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS, strict=True)) % 11]
+    if len(first17) != 17:
+        raise ValueError("id_check_char() needs the first 17 characters")
+    return ID_CHECK_CHARS[sum(map(operator.mul, map(int, first17), ID_WEIGHTS)) % 11]
 
 
 def parse_id_number(value: str, *, today: datetime.date | None = None) -> IdentityInfo:

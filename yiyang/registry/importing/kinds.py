@@ -72,6 +72,8 @@ log = logging.getLogger(__name__)
 # ------------------------------------------------------------------------------------------- kinds
 
 def _json(value):
+    if type(value) is str:  # most values: no isinstance chain
+        return value
     if isinstance(value, datetime.date | Decimal):
         return str(value) if isinstance(value, Decimal) else value.isoformat()
     return value
@@ -114,7 +116,7 @@ class Kind:
     def text(self, row: Row, key: str) -> str:
         texts = row.texts
         if texts is None:
-            texts = row.texts = [text_of(v) for v in row.raw]
+            texts = row.texts = ["" if v is None else text_of(v) for v in row.raw]
         return texts[self.index[key]]
 
     def validate(self, row: Row, ctx: Context) -> None:
@@ -276,8 +278,9 @@ class ElderKind(Kind):
                 row.add(key, m)
         cats = self._categories(row, info, ctx)
         contact = self._contact(row)
+        # info.number is normalised already: its hash is id_number_hash's.
         if row.errors or info is None:
-            row.key = ("id", pii.id_number_hash(info.number)) if info is not None else None
+            row.key = ("id", pii.lookup_hash(info.number)) if info is not None else None
             return
         fields = {"name": clean["name"], "hukou_region_id": clean["hukou_region"].code,
                   "residence_region_id": clean["residence_region"].code}
@@ -286,7 +289,7 @@ class ElderKind(Kind):
                   "bank_account_holder", "notes"):
             if clean.get(f) not in (None, ""):
                 fields[f] = clean[f]
-        row.key = ("id", pii.id_number_hash(info.number))
+        row.key = ("id", pii.lookup_hash(info.number))
         row.clean = {"info": info, "fields": fields, "categories": cats, "contact": contact}
 
     def _categories(self, row: Row, info, ctx) -> list:
