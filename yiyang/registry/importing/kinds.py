@@ -119,6 +119,12 @@ class Kind:
             texts = row.texts = ["" if v is None else text_of(v) for v in row.raw]
         return texts[self.index[key]]
 
+    # Whether rows may be validated in a forked process once `warm` has run: validate then never queries.
+    parallel = False
+
+    def warm(self, rows: list[Row], ctx: Context) -> None:
+        """Make, before rows are validated in a forked process, every lookup of `validate` that may query."""
+
     def validate(self, row: Row, ctx: Context) -> None:
         raise NotImplementedError
 
@@ -230,6 +236,18 @@ class ElderKind(Kind):
         self.living = _choice_map(LivingSituation, LIVING_ALIASES)
         self.relationships = _choice_map(Relationship, RELATIONSHIP_ALIASES)
         self.categories = _choice_map(CategoryKind, CATEGORY_ALIASES)
+
+    parallel = True
+
+    def warm(self, rows, ctx):
+        # Regions are the only lookups of validate that may query (codes and names outside the jurisdiction):
+        # resolved here, once per distinct value, validate then finds them in the resolver's memo.
+        for key in ("hukou_region", "residence_region"):
+            index = self.index[key]
+            for value in {row.raw[index] for row in rows}:
+                text = text_of(value)
+                if text:
+                    ctx.resolver.resolve(text)
 
     def validate(self, row: Row, ctx: Context) -> None:
         data = {}
