@@ -228,7 +228,18 @@ def bulk_records(*, actor, action: str, model, entries: Iterable[Entry], snapsho
     user_agent = user_agent if user_agent is not None else (ctx.user_agent if ctx else "")
     object_type = model._meta.label_lower
     now = timezone.now()
-    rows = []
+    entries = entries if isinstance(entries, list | tuple) else list(entries)
+    rows = _audit_rows(entries, model, action, snapshot_after, now, actor, is_user, username, source, object_type,
+                       scope, ip, user_agent)
+    # Rows of plain values are made while the database stores the rows before them (insert_rows consumes the
+    # generator during COPY); an instance's fields or str() might query, which cannot happen during COPY.
+    if any(e.instance is not None for e in entries):
+        rows = list(rows)
+    return insert_rows(AuditEvent, rows, count=len(entries))
+
+
+def _audit_rows(entries, model, action, snapshot_after, now, actor, is_user, username, source, object_type, scope,
+                ip, user_agent):
     for e in entries:
         if e.instance is not None:
             pk, values, text = e.instance.pk, _Fields(e.instance), e.object_repr or str(e.instance)
@@ -241,9 +252,8 @@ def bulk_records(*, actor, action: str, model, entries: Iterable[Entry], snapsho
         detail = e.detail
         if source is not None:
             detail = f"[{source}{' · ' + username if username else ''}] {detail}".strip()
-        rows.append({"at": now, "actor_id": actor.pk if is_user else None,
-                     "actor_username": source if source is not None else username, "action": action,
-                     "object_type": object_type, "object_id": str(pk), "object_repr": str(text)[:200],
-                     "region_code": e.region_code or scope, "ip": ip, "user_agent": user_agent,
-                     "before": before, "after": after, "detail": detail[:500]})
-    return insert_rows(AuditEvent, rows)
+        yield {"at": now, "actor_id": actor.pk if is_user else None,
+               "actor_username": source if source is not None else username, "action": action,
+               "object_type": object_type, "object_id": str(pk), "object_repr": str(text)[:200],
+               "region_code": e.region_code or scope, "ip": ip, "user_agent": user_agent,
+               "before": before, "after": after, "detail": detail[:500]}

@@ -1,7 +1,8 @@
 """Set-based writes: many rows in one statement (or one COPY), for the import and the services.
 
-- `insert_rows(model, rows)`: new rows from plain values (attname → value), primary keys returned in order;
-  COPY on PostgreSQL, one executemany on SQLite, `bulk_create` elsewhere;
+- `insert_rows(model, rows, count=None)`: new rows from plain values (attname → value), primary keys returned in
+  order; COPY on PostgreSQL, one executemany on SQLite, `bulk_create` elsewhere; with `count`, the rows may come
+  from a generator consumed during the COPY;
 - `insert_many(model, objs)`: the same for model instances (their primary keys are set);
 - `insert_select(model, queryset, values)`: INSERT INTO … SELECT …, the rows computed by the database;
 - `key_sets(keys)`: operands for `field__in=` covering many keys (a temporary table filled by COPY on
@@ -12,6 +13,7 @@ All of them write in the caller's transaction; the caller audits (`audit.bulk_re
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterable
 
@@ -26,9 +28,12 @@ BATCH = 1000  # rows per statement where neither COPY nor executemany is used
 _ENCRYPT = object()  # the converter of encrypted fields: pii.encrypt_many over a chunk of rows
 
 
-def insert_rows(model, rows: list[dict]) -> list[int]:
+def insert_rows(model, rows: Iterable[dict], *, count: int | None = None) -> list[int]:
     """Insert many new rows (attname → value; missing fields take their defaults) in the current transaction and
     return their primary keys, in order.
+
+    With `count`, `rows` may be a generator of exactly that many rows: it is consumed while the database takes
+    in the rows before (with COPY, the caller's work of making rows overlaps the database's of storing them).
 
     Django's bulk_create is the portable way, but it builds a model instance per row, and on PostgreSQL (Django 5.2
     inserts through UNNEST arrays, which psycopg quotes client-side in Python) it costs ~20 µs per value. Here:
@@ -38,7 +43,10 @@ def insert_rows(model, rows: list[dict]) -> list[int]:
     encrypted, JSON dumped, auto_now timestamps set, dates and decimals adapted. Constraint violations surface as
     django.db.IntegrityError.
     """
-    if not rows:
+    if count is None:
+        rows = list(rows)
+        count = len(rows)
+    if not count:
         return []
     connection = connections[router.db_for_write(model)]
     meta = model._meta
@@ -60,7 +68,7 @@ def insert_rows(model, rows: list[dict]) -> list[int]:
         f for f in fields if converters[f.attname] not in (None, _ENCRYPT)] + encrypted
     columns = ", ".join(connection.ops.quote_name(c) for c in [pk_column] + [f.column for f in order])
     with connection.cursor() as cursor:
-        ids = _reserve_ids(cursor, connection, meta, table, pk_column, len(rows))
+        ids = _reserve_ids(cursor, connection, meta, table, pk_column, count)
         values = _values(ids, rows, plain, converted, [(f.attname, f.get_default()) for f in encrypted])
         if connection.vendor == "postgresql":
             from psycopg.copy import QueuedLibpqWriter
@@ -81,12 +89,15 @@ ENCRYPT_CHUNK = 5000
 
 def _values(ids, rows, plain, converted, encrypted):
     """The rows as COPY / executemany take them, encrypted columns done a chunk at a time."""
-    for start in range(0, len(rows), ENCRYPT_CHUNK):
-        chunk = rows[start:start + ENCRYPT_CHUNK]
+    source, start = iter(rows), 0
+    while chunk := list(itertools.islice(source, ENCRYPT_CHUNK)):
         secret = [pii.encrypt_many([row.get(a, d) for row in chunk]) for a, d in encrypted]
-        for n, (pk, row) in enumerate(zip(ids[start:start + ENCRYPT_CHUNK], chunk, strict=True)):
+        for n, (pk, row) in enumerate(zip(ids[start:start + len(chunk)], chunk, strict=True)):
             yield [pk, *[row.get(a, d) for a, d in plain], *[c(row.get(a, d)) for a, d, c in converted],
                    *[column[n] for column in secret]]
+        start += len(chunk)
+    if start != len(ids):
+        raise ValueError(f"insert_rows: {start} rows for {len(ids)} reserved ids")
 
 
 def _reserve_ids(cursor, connection, meta, table: str, pk_column: str, n: int) -> list[int]:

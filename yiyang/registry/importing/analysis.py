@@ -186,6 +186,9 @@ def parallel_min_rows() -> int:
     return int(getattr(settings, "YIYANG_IMPORT_PARALLEL_ROWS", 20_000))
 
 
+CHILD_TIMEOUT = 600  # seconds: the second half of 200,000 rows takes well under a minute
+
+
 def _refuse_queries(execute, sql, params, many, context):
     raise RuntimeError("no database access while validating in a forked process")
 
@@ -232,10 +235,13 @@ def _validate_rows(kind: Kind, ctx: Context, rows: list[Row], progress=None) -> 
     if child is None:
         return
     try:
-        data = reader.recv_bytes()
+        # A child that hangs (forked while another thread held a lock it needs) is given up on, not waited for.
+        data = reader.recv_bytes() if reader.poll(CHILD_TIMEOUT) else b""
     except EOFError:
         data = b""
     reader.close()
+    if child.is_alive() and not data:
+        child.kill()
     child.join()
     if not data:
         log.warning("import: the validating process failed; validating its rows here")

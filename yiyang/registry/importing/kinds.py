@@ -546,18 +546,22 @@ class ElderKind(Kind):
         # 2. New elders, in file order (the unique ID-number constraint is the last word on duplicates). Plain
         # values, not model instances: at 100,000 rows the instances alone would cost more than the database.
         rows = []
-        for p in creates:
-            number, digest, masked, birth, sex = p["id"]
-            values = dict(p["f"])
-            values.update(id_number=number, id_number_hash=digest, id_number_masked=masked,
-                          birth_date=datetime.date.fromisoformat(birth), sex=sex, created_at=now, updated_at=now,
-                          county_code=values["residence_region_id"][:6])
-            for k in ("latitude", "longitude"):
-                if values.get(k) is not None:
-                    values[k] = Decimal(values[k])
-            values["name_pinyin"], values["name_initials"] = fast_name_pinyin(values["name"])
-            rows.append(values)
-        ids = insert_rows(Elder, rows)
+
+        def elder_rows():  # made while the database stores the rows before (insert_rows with a count)
+            for p in creates:
+                number, digest, masked, birth, sex = p["id"]
+                values = dict(p["f"])
+                values.update(id_number=number, id_number_hash=digest, id_number_masked=masked,
+                              birth_date=datetime.date.fromisoformat(birth), sex=sex, created_at=now,
+                              updated_at=now, county_code=values["residence_region_id"][:6])
+                for k in ("latitude", "longitude"):
+                    if values.get(k) is not None:
+                        values[k] = Decimal(values[k])
+                values["name_pinyin"], values["name_initials"] = fast_name_pinyin(values["name"])
+                rows.append(values)
+                yield values
+
+        ids = insert_rows(Elder, elder_rows(), count=len(creates))
         cat_rows, contact_rows, created = [], [], []
         for p, values, pk in zip(creates, rows, ids, strict=True):
             values["id"] = pk
