@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import pickle
@@ -220,6 +221,9 @@ def _validate_rows(kind: Kind, ctx: Context, rows: list[Row], progress=None) -> 
         mp = multiprocessing.get_context("fork")
         reader, writer = mp.Pipe(duplex=False)
         child = mp.Process(target=_validate_part, args=(kind, ctx, rows, total // 2, writer), daemon=True)
+        # Objects alive now are left out of garbage collection until the child is done: a collection walks
+        # every object, and after a fork that copies every page in both processes (copy-on-write).
+        gc.freeze()
         try:
             child.start()
             start = total // 2
@@ -227,6 +231,7 @@ def _validate_rows(kind: Kind, ctx: Context, rows: list[Row], progress=None) -> 
             log.warning("import: cannot start a validating process", exc_info=True)
             child = None
             reader.close()
+            gc.unfreeze()
         writer.close()
     for i, row in enumerate(rows[:start] if child else rows):
         _check_row(kind, ctx, row)
@@ -243,6 +248,7 @@ def _validate_rows(kind: Kind, ctx: Context, rows: list[Row], progress=None) -> 
     if child.is_alive() and not data:
         child.kill()
     child.join()
+    gc.unfreeze()
     if not data:
         log.warning("import: the validating process failed; validating its rows here")
         for row in rows[start:]:
