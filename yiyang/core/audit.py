@@ -25,6 +25,8 @@ NOISE_FIELDS = {"updated_at"}
 
 
 def _json_value(value):
+    if type(value) in _PLAIN:  # the common case, without the isinstance chain
+        return value
     if isinstance(value, datetime.datetime | datetime.date | datetime.time):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
@@ -34,6 +36,9 @@ def _json_value(value):
     if isinstance(value, FieldFile):  # a file field: its stored name, never the content
         return value.name or ""
     return value
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 # A system process (the demo loader, a migration of data) that writes through the services under a person's
@@ -108,10 +113,22 @@ def _snapshot(model, values) -> dict:
     spec = _spec(model)
     get = values.get
     data = {attname: get(attname, default) for attname, default, _how in spec}
-    for attname, _default, how in spec:
-        if how:
-            data[attname] = _shown(how, data[attname])
+    for attname, how in _special(model):
+        value = data[attname]
+        if value is not None:
+            data[attname] = _shown(how, value)
     return data
+
+
+_SPECIAL: dict = {}
+
+
+def _special(model) -> list[tuple[str, str]]:
+    """The (attname, how) of the fields whose value a snapshot converts or masks (None stays None)."""
+    special = _SPECIAL.get(model)
+    if special is None:
+        special = _SPECIAL[model] = [(attname, how) for attname, _default, how in _spec(model) if how]
+    return special
 
 
 def _masked(model, values: dict | None) -> dict | None:
@@ -211,7 +228,18 @@ def bulk_records(*, actor, action: str, model, entries: Iterable[Entry], snapsho
     user_agent = user_agent if user_agent is not None else (ctx.user_agent if ctx else "")
     object_type = model._meta.label_lower
     now = timezone.now()
-    rows = []
+    entries = entries if isinstance(entries, list | tuple) else list(entries)
+    rows = _audit_rows(entries, model, action, snapshot_after, now, actor, is_user, username, source, object_type,
+                       scope, ip, user_agent)
+    # Rows of plain values are made while the database stores the rows before them (insert_rows consumes the
+    # generator during COPY); an instance's fields or str() might query, which cannot happen during COPY.
+    if any(e.instance is not None for e in entries):
+        rows = list(rows)
+    return insert_rows(AuditEvent, rows, count=len(entries))
+
+
+def _audit_rows(entries, model, action, snapshot_after, now, actor, is_user, username, source, object_type, scope,
+                ip, user_agent):
     for e in entries:
         if e.instance is not None:
             pk, values, text = e.instance.pk, _Fields(e.instance), e.object_repr or str(e.instance)
@@ -224,9 +252,8 @@ def bulk_records(*, actor, action: str, model, entries: Iterable[Entry], snapsho
         detail = e.detail
         if source is not None:
             detail = f"[{source}{' · ' + username if username else ''}] {detail}".strip()
-        rows.append({"at": now, "actor_id": actor.pk if is_user else None,
-                     "actor_username": source if source is not None else username, "action": action,
-                     "object_type": object_type, "object_id": str(pk), "object_repr": str(text)[:200],
-                     "region_code": e.region_code or scope, "ip": ip, "user_agent": user_agent,
-                     "before": before, "after": after, "detail": detail[:500]})
-    return insert_rows(AuditEvent, rows)
+        yield {"at": now, "actor_id": actor.pk if is_user else None,
+               "actor_username": source if source is not None else username, "action": action,
+               "object_type": object_type, "object_id": str(pk), "object_repr": str(text)[:200],
+               "region_code": e.region_code or scope, "ip": ip, "user_agent": user_agent,
+               "before": before, "after": after, "detail": detail[:500]}

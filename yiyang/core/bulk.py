@@ -1,7 +1,8 @@
 """Set-based writes: many rows in one statement (or one COPY), for the import and the services.
 
-- `insert_rows(model, rows)`: new rows from plain values (attname → value), primary keys returned in order;
-  COPY on PostgreSQL, one executemany on SQLite, `bulk_create` elsewhere;
+- `insert_rows(model, rows, count=None)`: new rows from plain values (attname → value), primary keys returned in
+  order; COPY on PostgreSQL, one executemany on SQLite, `bulk_create` elsewhere; with `count`, the rows may come
+  from a generator consumed during the COPY;
 - `insert_many(model, objs)`: the same for model instances (their primary keys are set);
 - `insert_select(model, queryset, values)`: INSERT INTO … SELECT …, the rows computed by the database;
 - `key_sets(keys)`: operands for `field__in=` covering many keys (a temporary table filled by COPY on
@@ -12,6 +13,7 @@ All of them write in the caller's transaction; the caller audits (`audit.bulk_re
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterable
 
@@ -23,11 +25,15 @@ from . import pii
 from .fields import EncryptedTextField
 
 BATCH = 1000  # rows per statement where neither COPY nor executemany is used
+_ENCRYPT = object()  # the converter of encrypted fields: pii.encrypt_many over a chunk of rows
 
 
-def insert_rows(model, rows: list[dict]) -> list[int]:
+def insert_rows(model, rows: Iterable[dict], *, count: int | None = None) -> list[int]:
     """Insert many new rows (attname → value; missing fields take their defaults) in the current transaction and
     return their primary keys, in order.
+
+    With `count`, `rows` may be a generator of exactly that many rows: it is consumed while the database takes
+    in the rows before (with COPY, the caller's work of making rows overlaps the database's of storing them).
 
     Django's bulk_create is the portable way, but it builds a model instance per row, and on PostgreSQL (Django 5.2
     inserts through UNNEST arrays, which psycopg quotes client-side in Python) it costs ~20 µs per value. Here:
@@ -37,7 +43,10 @@ def insert_rows(model, rows: list[dict]) -> list[int]:
     encrypted, JSON dumped, auto_now timestamps set, dates and decimals adapted. Constraint violations surface as
     django.db.IntegrityError.
     """
-    if not rows:
+    if count is None:
+        rows = list(rows)
+        count = len(rows)
+    if not count:
         return []
     connection = connections[router.db_for_write(model)]
     meta = model._meta
@@ -50,14 +59,17 @@ def insert_rows(model, rows: list[dict]) -> list[int]:
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     # Fields whose values pass unchanged first (no call per value), then those that need converting.
     converters = {f.attname: _converter(f, connection, now) for f in fields}
+    # Encrypted fields last: they are encrypted a chunk of rows at a time (pii.encrypt_many).
+    encrypted = [f for f in fields if converters[f.attname] is _ENCRYPT]
     plain = [(f.attname, f.get_default()) for f in fields if converters[f.attname] is None]
-    converted = [(f.attname, f.get_default(), converters[f.attname]) for f in fields if converters[f.attname]]
-    order = [f for f in fields if converters[f.attname] is None] + [f for f in fields if converters[f.attname]]
+    converted = [(f.attname, f.get_default(), converters[f.attname]) for f in fields
+                 if converters[f.attname] not in (None, _ENCRYPT)]
+    order = [f for f in fields if converters[f.attname] is None] + [
+        f for f in fields if converters[f.attname] not in (None, _ENCRYPT)] + encrypted
     columns = ", ".join(connection.ops.quote_name(c) for c in [pk_column] + [f.column for f in order])
     with connection.cursor() as cursor:
-        ids = _reserve_ids(cursor, connection, meta, table, pk_column, len(rows))
-        values = ([pk, *[row.get(a, d) for a, d in plain], *[c(row.get(a, d)) for a, d, c in converted]]
-                  for pk, row in zip(ids, rows, strict=True))
+        ids = _reserve_ids(cursor, connection, meta, table, pk_column, count)
+        values = _values(ids, rows, plain, converted, [(f.attname, f.get_default()) for f in encrypted])
         if connection.vendor == "postgresql":
             from psycopg.copy import QueuedLibpqWriter
 
@@ -72,11 +84,31 @@ def insert_rows(model, rows: list[dict]) -> list[int]:
     return ids
 
 
+ENCRYPT_CHUNK = 5000
+
+
+def _values(ids, rows, plain, converted, encrypted):
+    """The rows as COPY / executemany take them, encrypted columns done a chunk at a time."""
+    source, start = iter(rows), 0
+    while chunk := list(itertools.islice(source, ENCRYPT_CHUNK)):
+        secret = [pii.encrypt_many([row.get(a, d) for row in chunk]) for a, d in encrypted]
+        for n, (pk, row) in enumerate(zip(ids[start:start + len(chunk)], chunk, strict=True)):
+            yield [pk, *[row.get(a, d) for a, d in plain], *[c(row.get(a, d)) for a, d, c in converted],
+                   *[column[n] for column in secret]]
+        start += len(chunk)
+    if start != len(ids):
+        raise ValueError(f"insert_rows: {start} rows for {len(ids)} reserved ids")
+
+
 def _reserve_ids(cursor, connection, meta, table: str, pk_column: str, n: int) -> list[int]:
     if connection.vendor == "postgresql":
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                       [meta.db_table, pk_column, n])
-        return [r[0] for r in cursor.fetchall()]
+        # Usually one unbroken run (then only its ends travel); with other sessions taking ids meanwhile, the
+        # whole list, in the order nextval gave them.
+        cursor.execute("SELECT min(id), max(id), CASE WHEN max(id) - min(id) + 1 = count(*) THEN NULL "
+                       "ELSE array_agg(id ORDER BY id) END FROM (SELECT nextval(pg_get_serial_sequence(%s, %s)) "
+                       "AS id FROM generate_series(1, %s)) ids", [meta.db_table, pk_column, n])
+        first, last, ids = cursor.fetchone()
+        return list(range(first, last + 1)) if ids is None else list(ids)
     cursor.execute(f"SELECT MAX({connection.ops.quote_name(pk_column)}) FROM {table}")
     start = cursor.fetchone()[0] or 0
     cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [meta.db_table])
@@ -109,11 +141,11 @@ def _converter(field, connection, now) -> Callable | None:
             return lambda value: value or now
         return lambda value: field.get_db_prep_save(value or now, connection)
     if isinstance(field, EncryptedTextField):
-        return lambda value: pii.encrypt(value) if value else value
+        return _ENCRYPT
     internal = field.get_internal_type()
     if internal == "JSONField":
-        encoder = field.encoder
-        return lambda value: None if value is None else json.dumps(value, cls=encoder)
+        encode = (field.encoder or json.JSONEncoder)().encode  # json.dumps(value, cls=encoder), one encoder
+        return lambda value: None if value is None else encode(value)
     if connection.vendor == "sqlite" and internal in ("DateTimeField", "DateField", "DecimalField", "TimeField"):
         return lambda value: field.get_db_prep_save(value, connection)
     return None

@@ -8,17 +8,22 @@ for that: it is also true of ١٢٣ (Arabic-Indic), १२३ (Devanagari) and �
 (the same person registered twice) or crash `int()`; use `is_ascii_digits`.
 """
 
+import base64
 import csv
 import datetime
 import hashlib
 import hmac
+import operator
+import os
 import re
+import time
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -81,7 +86,9 @@ def normalize_id_number(value: str) -> str:
 
 
 def id_check_char(first17: str) -> str:
-    return ID_CHECK_CHARS[sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS, strict=True)) % 11]
+    if len(first17) != 17:
+        raise ValueError("id_check_char() needs the first 17 characters")
+    return ID_CHECK_CHARS[sum(map(operator.mul, map(int, first17), ID_WEIGHTS)) % 11]
 
 
 def parse_id_number(value: str, *, today: datetime.date | None = None) -> IdentityInfo:
@@ -225,6 +232,54 @@ def encrypt(plaintext: str) -> str:
     return _fernet().encrypt(plaintext.encode()).decode()
 
 
+_PADDING = [bytes((n,)) * n for n in range(17)]
+
+
+def encrypt_many(values: list) -> list:
+    """`encrypt` for many values at once (empty ones pass unchanged): the same Fernet tokens, made with the
+    primary key at a fraction of the cost (an import encrypts 100,000 ID numbers and as many accounts).
+
+    Fernet is AES-128-CBC with PKCS7 padding, then HMAC-SHA256 over version, time, IV and ciphertext. Here the
+    values of one padded length go through CBC together, block position by block position (one AES-ECB call
+    per position over IV or previous block XOR plaintext, with numpy), with one urandom call for all IVs and
+    the HMAC's keyed states computed once; a cipher context, a padder and an HMAC object per value cost more
+    than the encryption itself. `decrypt` reads these tokens like any other."""
+    import numpy as np
+
+    out = list(values)
+    groups: dict[int, list] = {}  # padded length → [(position, padded plaintext)]
+    for i, value in enumerate(values):
+        if value:
+            data = value.encode()
+            pad = 16 - len(data) % 16
+            groups.setdefault(len(data) + pad, []).append((i, data + _PADDING[pad]))
+    if not groups:
+        return out
+    key = base64.urlsafe_b64decode(settings.FIELD_ENCRYPTION_KEYS[0])
+    encryptor = Cipher(algorithms.AES(key[16:]), modes.ECB()).encryptor()
+    block_key = key[:16].ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block_key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in block_key))
+    head = b"\x80" + int(time.time()).to_bytes(8, "big")
+    for length, items in groups.items():
+        n, blocks = len(items), length // 16
+        plain = np.frombuffer(b"".join(p for _i, p in items), np.uint8).reshape(n, blocks, 16)
+        body = np.empty((n, 16 + length), np.uint8)  # IV, then the ciphertext
+        previous = body[:, :16] = np.frombuffer(os.urandom(16 * n), np.uint8).reshape(n, 16)
+        for b in range(blocks):
+            previous = np.frombuffer(encryptor.update((plain[:, b] ^ previous).tobytes()), np.uint8).reshape(n, 16)
+            body[:, 16 + 16 * b:32 + 16 * b] = previous
+        raw, step = body.tobytes(), 16 + length
+        for k, (i, _p) in enumerate(items):
+            parts = head + raw[k * step:(k + 1) * step]
+            mac = inner.copy()
+            mac.update(parts)
+            signed = outer.copy()
+            signed.update(mac.digest())
+            out[i] = base64.urlsafe_b64encode(parts + signed.digest()).decode()
+    return out
+
+
 def decrypt(token: str) -> str:
     try:
         return _fernet().decrypt(token.encode()).decode()
@@ -240,7 +295,7 @@ def rotate(token: str) -> str:
 def lookup_hash(value: str, *, kind: str = "id") -> str:
     """Keyed hash of a normalised identifier, for exact lookup and uniqueness without decrypting."""
     key = settings.FIELD_HASH_KEY.encode()
-    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, f"{kind}:{value}".encode(), "sha256").hex()  # one-shot: hmac.new's object costs 4x
 
 
 def id_number_hash(value: str) -> str:

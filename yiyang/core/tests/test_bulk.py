@@ -40,6 +40,26 @@ def test_insert_rows_stores_what_the_orm_would_store(roles):
         bulk.insert_rows(Elder, [copy])
 
 
+def test_insert_rows_from_a_generator_with_its_count(roles):
+    elder = make_elder(roles["bureau"])
+    made = []
+
+    def rows(n):
+        for i in range(n):
+            made.append(i)
+            yield {"elder_id": elder.pk, "name": f"联系人{i}", "relationship": "son", "phone": "13912345678"}
+
+    with transaction.atomic():
+        ids = bulk.insert_rows(Contact, rows(3), count=3)
+    assert len(ids) == 3 and made == [0, 1, 2]
+    assert list(Contact.objects.filter(pk__in=ids).order_by("pk").values_list("name", flat=True)) == [
+        "联系人0", "联系人1", "联系人2"]
+    assert bulk.insert_rows(Contact, rows(0), count=0) == []
+    with pytest.raises(ValueError), transaction.atomic():  # fewer rows than said: nothing is kept
+        bulk.insert_rows(Contact, rows(2), count=3)
+    assert Contact.objects.count() == 3
+
+
 def test_insert_many_sets_primary_keys(roles):
     elder = make_elder(roles["bureau"])
     contacts = [Contact(elder=elder, name=f"联系人{i}", relationship="son", phone="13912345678") for i in range(3)]

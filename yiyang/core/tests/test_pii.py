@@ -1,6 +1,8 @@
 import datetime
+import hmac
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from yiyang.core import pii
@@ -109,7 +111,33 @@ def test_encrypt_roundtrip_and_randomised():
     assert pii.decrypt(a) == "51190319460215003X"
 
 
+def test_encrypt_many_makes_the_same_fernet_tokens():
+    import base64
+    import hashlib
+    import hmac
+
+    from cryptography.fernet import Fernet
+    from django.conf import settings
+
+    values = ["", None, "a", "x" * 15, "y" * 16, "z" * 17, "51190319460215003X", "6228480012345678901", "张秀英" * 9,
+              "51190319460215003X"]
+    tokens = pii.encrypt_many(values)
+    fernet = Fernet(settings.FIELD_ENCRYPTION_KEYS[0])
+    for value, token in zip(values, tokens, strict=True):
+        if not value:
+            assert token == value
+            continue
+        assert pii.decrypt(token) == value
+        raw = base64.urlsafe_b64decode(token)
+        # Byte for byte what Fernet makes with this token's time and IV, and a valid HMAC of the primary key.
+        assert fernet._encrypt_from_parts(value.encode(), int.from_bytes(raw[1:9], "big"), raw[9:25]) == token.encode()
+        signing = base64.urlsafe_b64decode(settings.FIELD_ENCRYPTION_KEYS[0])[:16]
+        assert hmac.new(signing, raw[:-32], hashlib.sha256).digest() == raw[-32:]
+    assert tokens[6] != tokens[9]  # randomised, like encrypt
+
+
 def test_lookup_hash_is_keyed_and_normalised():
     assert pii.id_number_hash("11010519491231002x") == pii.id_number_hash("11010519491231002X")
     assert pii.id_number_hash("11010519491231002X") != pii.id_number_hash("51190319460215003X")
     assert len(pii.id_number_hash("11010519491231002X")) == 64
+    assert pii.lookup_hash("x", kind="cc") == hmac.new(settings.FIELD_HASH_KEY.encode(), b"cc:x", "sha256").hexdigest()

@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import multiprocessing
+import pickle
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import connections
 from django.utils.translation import gettext as _
 
 from yiyang.core import pii
@@ -154,32 +159,111 @@ def read_rows(kind: Kind, ctx: Context, data: bytes, progress=None) -> Analysis:
     return analysis
 
 
+def _check_row(kind: Kind, ctx: Context, row: Row) -> None:
+    """Validate one row: the kind's rules, the field lengths and text rules, then the file's own problems."""
+    file_errors = dict(row.errors)
+    row.errors = {}
+    kind.validate(row, ctx)
+    for key, limit in kind.max_lengths.items():
+        if len(kind.text(row, key)) > limit:
+            row.add(key, _("内容过长：最多 %(n)d 个字。") % {"n": limit})
+    for key, rule in kind.text_rules.items():
+        text = kind.text(row, key)
+        if text and key not in row.errors:
+            try:
+                rule(text)
+            except ValidationError as exc:
+                for m in exc.messages:
+                    row.add(key, m)
+    for key, messages in file_errors.items():
+        row.errors[key] = messages  # a merged or formula cell's own value is not to be trusted
+    if file_errors:
+        row.clean = {}
+
+
+def parallel_min_rows() -> int:
+    """Files with at least this many rows are validated by two processes (the background task's), when the
+    kind allows it and the platform can fork; 0 never."""
+    return int(getattr(settings, "YIYANG_IMPORT_PARALLEL_ROWS", 20_000))
+
+
+CHILD_TIMEOUT = 600  # seconds: the second half of 200,000 rows takes well under a minute
+
+
+def _refuse_queries(execute, sql, params, many, context):
+    raise RuntimeError("no database access while validating in a forked process")
+
+
+def _validate_part(kind: Kind, ctx: Context, rows: list[Row], start: int, conn) -> None:
+    """In the forked process: validate rows[start:] and send back what validation sets on each row. The
+    database connection is the parent's: any query is refused (and the parent then does these rows itself)."""
+    try:
+        with connections["default"].execute_wrapper(_refuse_queries):
+            for row in rows[start:]:
+                _check_row(kind, ctx, row)
+        conn.send_bytes(pickle.dumps([(r.errors, r.key, r.clean) for r in rows[start:]],
+                                     protocol=pickle.HIGHEST_PROTOCOL))
+    except BaseException:  # noqa: BLE001 - whatever went wrong, the parent validates these rows again
+        conn.send_bytes(b"")
+    finally:
+        conn.close()
+
+
+def _validate_rows(kind: Kind, ctx: Context, rows: list[Row], progress=None) -> None:
+    total = len(rows)
+    start = 0
+    child = reader = None
+    limit = parallel_min_rows()
+    if kind.parallel and limit and total >= limit and "fork" in multiprocessing.get_all_start_methods():
+        # The second half in a forked process, which sees the rows and the prepared kind without copying; the
+        # lookups that may query (regions outside the jurisdiction) are made here first, once per value.
+        kind.warm(rows, ctx)
+        mp = multiprocessing.get_context("fork")
+        reader, writer = mp.Pipe(duplex=False)
+        child = mp.Process(target=_validate_part, args=(kind, ctx, rows, total // 2, writer), daemon=True)
+        # Objects alive now are left out of garbage collection until the child is done: a collection walks
+        # every object, and after a fork that copies every page in both processes (copy-on-write).
+        gc.freeze()
+        try:
+            child.start()
+            start = total // 2
+        except Exception:  # e.g. a daemonic worker may not have children: then one process does it all
+            log.warning("import: cannot start a validating process", exc_info=True)
+            child = None
+            reader.close()
+            gc.unfreeze()
+        writer.close()
+    for i, row in enumerate(rows[:start] if child else rows):
+        _check_row(kind, ctx, row)
+        if progress and i % 2000 == 0:
+            progress("validating", i * 2 if child else i, total)  # with two processes, both at this pace
+    if child is None:
+        return
+    try:
+        # A child that hangs (forked while another thread held a lock it needs) is given up on, not waited for.
+        data = reader.recv_bytes() if reader.poll(CHILD_TIMEOUT) else b""
+    except EOFError:
+        data = b""
+    reader.close()
+    if child.is_alive() and not data:
+        child.kill()
+    child.join()
+    gc.unfreeze()
+    if not data:
+        log.warning("import: the validating process failed; validating its rows here")
+        for row in rows[start:]:
+            _check_row(kind, ctx, row)
+        return
+    for row, (errors, key, clean) in zip(rows[start:], pickle.loads(data), strict=True):
+        row.errors, row.key, row.clean = errors, key, clean
+
+
 def analyse(kind: Kind, ctx: Context, data: bytes, progress=None) -> Analysis:
     """Read, validate and classify every row (nothing is written)."""
     analysis = read_rows(kind, ctx, data, progress)
     total = len(analysis.rows)
     kind.prepare(ctx)
-    for i, row in enumerate(analysis.rows):
-        file_errors = dict(row.errors)
-        row.errors = {}
-        kind.validate(row, ctx)
-        for key, limit in kind.max_lengths.items():
-            if len(kind.text(row, key)) > limit:
-                row.add(key, _("内容过长：最多 %(n)d 个字。") % {"n": limit})
-        for key, rule in kind.text_rules.items():
-            text = kind.text(row, key)
-            if text and key not in row.errors:
-                try:
-                    rule(text)
-                except ValidationError as exc:
-                    for m in exc.messages:
-                        row.add(key, m)
-        for key, messages in file_errors.items():
-            row.errors[key] = messages  # a merged or formula cell's own value is not to be trusted
-        if file_errors:
-            row.clean = {}
-        if progress and i % 2000 == 0:
-            progress("validating", i, total)
+    _validate_rows(kind, ctx, analysis.rows, progress)
     # Duplicates inside the file: every row sharing an identity is an error until the file says which is right.
     groups = defaultdict(list)
     for row in analysis.rows:

@@ -72,6 +72,8 @@ log = logging.getLogger(__name__)
 # ------------------------------------------------------------------------------------------- kinds
 
 def _json(value):
+    if type(value) is str:  # most values: no isinstance chain
+        return value
     if isinstance(value, datetime.date | Decimal):
         return str(value) if isinstance(value, Decimal) else value.isoformat()
     return value
@@ -114,8 +116,14 @@ class Kind:
     def text(self, row: Row, key: str) -> str:
         texts = row.texts
         if texts is None:
-            texts = row.texts = [text_of(v) for v in row.raw]
+            texts = row.texts = ["" if v is None else text_of(v) for v in row.raw]
         return texts[self.index[key]]
+
+    # Whether rows may be validated in a forked process once `warm` has run: validate then never queries.
+    parallel = False
+
+    def warm(self, rows: list[Row], ctx: Context) -> None:
+        """Make, before rows are validated in a forked process, every lookup of `validate` that may query."""
 
     def validate(self, row: Row, ctx: Context) -> None:
         raise NotImplementedError
@@ -229,6 +237,18 @@ class ElderKind(Kind):
         self.relationships = _choice_map(Relationship, RELATIONSHIP_ALIASES)
         self.categories = _choice_map(CategoryKind, CATEGORY_ALIASES)
 
+    parallel = True
+
+    def warm(self, rows, ctx):
+        # Regions are the only lookups of validate that may query (codes and names outside the jurisdiction):
+        # resolved here, once per distinct value, validate then finds them in the resolver's memo.
+        for key in ("hukou_region", "residence_region"):
+            index = self.index[key]
+            for value in {row.raw[index] for row in rows}:
+                text = text_of(value)
+                if text:
+                    ctx.resolver.resolve(text)
+
     def validate(self, row: Row, ctx: Context) -> None:
         data = {}
         own = set()  # fields whose errors this module reported itself
@@ -276,8 +296,9 @@ class ElderKind(Kind):
                 row.add(key, m)
         cats = self._categories(row, info, ctx)
         contact = self._contact(row)
+        # info.number is normalised already: its hash is id_number_hash's.
         if row.errors or info is None:
-            row.key = ("id", pii.id_number_hash(info.number)) if info is not None else None
+            row.key = ("id", pii.lookup_hash(info.number)) if info is not None else None
             return
         fields = {"name": clean["name"], "hukou_region_id": clean["hukou_region"].code,
                   "residence_region_id": clean["residence_region"].code}
@@ -286,7 +307,7 @@ class ElderKind(Kind):
                   "bank_account_holder", "notes"):
             if clean.get(f) not in (None, ""):
                 fields[f] = clean[f]
-        row.key = ("id", pii.id_number_hash(info.number))
+        row.key = ("id", pii.lookup_hash(info.number))
         row.clean = {"info": info, "fields": fields, "categories": cats, "contact": contact}
 
     def _categories(self, row: Row, info, ctx) -> list:
@@ -525,18 +546,22 @@ class ElderKind(Kind):
         # 2. New elders, in file order (the unique ID-number constraint is the last word on duplicates). Plain
         # values, not model instances: at 100,000 rows the instances alone would cost more than the database.
         rows = []
-        for p in creates:
-            number, digest, masked, birth, sex = p["id"]
-            values = dict(p["f"])
-            values.update(id_number=number, id_number_hash=digest, id_number_masked=masked,
-                          birth_date=datetime.date.fromisoformat(birth), sex=sex, created_at=now, updated_at=now,
-                          county_code=values["residence_region_id"][:6])
-            for k in ("latitude", "longitude"):
-                if values.get(k) is not None:
-                    values[k] = Decimal(values[k])
-            values["name_pinyin"], values["name_initials"] = fast_name_pinyin(values["name"])
-            rows.append(values)
-        ids = insert_rows(Elder, rows)
+
+        def elder_rows():  # made while the database stores the rows before (insert_rows with a count)
+            for p in creates:
+                number, digest, masked, birth, sex = p["id"]
+                values = dict(p["f"])
+                values.update(id_number=number, id_number_hash=digest, id_number_masked=masked,
+                              birth_date=datetime.date.fromisoformat(birth), sex=sex, created_at=now,
+                              updated_at=now, county_code=values["residence_region_id"][:6])
+                for k in ("latitude", "longitude"):
+                    if values.get(k) is not None:
+                        values[k] = Decimal(values[k])
+                values["name_pinyin"], values["name_initials"] = fast_name_pinyin(values["name"])
+                rows.append(values)
+                yield values
+
+        ids = insert_rows(Elder, elder_rows(), count=len(creates))
         cat_rows, contact_rows, created = [], [], []
         for p, values, pk in zip(creates, rows, ids, strict=True):
             values["id"] = pk

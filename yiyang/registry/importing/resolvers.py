@@ -8,7 +8,7 @@ import re
 from collections import defaultdict
 
 from django.utils.translation import gettext as _
-from pypinyin.constants import PINYIN_DICT
+from pypinyin.constants import PHRASES_DICT, PINYIN_DICT, RE_HANS
 from pypinyin.converter import DefaultConverter
 from pypinyin.core import Pinyin
 
@@ -196,23 +196,33 @@ _CHAR_READING: dict[str, str | None] = {}
 
 
 def _char_reading(ch: str) -> str | None:
-    """The plain reading of a character with a single reading (None for several readings or none). For such a
-    character no phrase can give another toneless reading (checked against pypinyin's whole phrase list), so a
-    name made only of them needs no segmentation."""
+    """The plain reading pypinyin gives a character outside any phrase (its first reading), or None when the
+    character has none, is not a Han character, or is itself an entry of the phrase list."""
     reading = _CHAR_READING.get(ch, "")
     if reading == "":
-        raw = PINYIN_DICT.get(ord(ch))
-        reading = None if raw is None or "," in raw else (_PINYIN.lazy_pinyin(ch, errors="ignore") or [None])[0]
+        ok = ord(ch) in PINYIN_DICT and ch not in PHRASES_DICT and RE_HANS.match(ch)
+        reading = (_PINYIN.lazy_pinyin(ch, errors="ignore") or [None])[0] if ok else None
         _CHAR_READING[ch] = reading
     return reading
 
 
+def _has_phrase(name: str) -> bool:
+    """Whether a part of two or more characters of `name` is in pypinyin's phrase list."""
+    n = len(name)
+    return any(name[i:j] in PHRASES_DICT for i in range(n - 1) for j in range(i + 2, n + 1))
+
+
 def fast_name_pinyin(name: str) -> tuple[str, str]:
-    """(full pinyin, initials) exactly like services.name_pinyin (FIRST_LETTER is the first letter of NORMAL)."""
+    """(full pinyin, initials) exactly like services.name_pinyin (FIRST_LETTER is the first letter of NORMAL).
+
+    pypinyin segments the text, reads a segment found in its phrase list as that phrase and every other
+    character by its first reading. A name in which no part of two or more characters is a phrase is therefore
+    read character by character, each reading memoised: no segmentation (most names; the others, and names
+    with other characters, go through pypinyin itself)."""
     hit = _PINYIN_CACHE.get(name)
     if hit is None:
         syllables = [_char_reading(ch) for ch in name]
-        if not syllables or None in syllables:
+        if not syllables or None in syllables or _has_phrase(name):
             syllables = _PINYIN.lazy_pinyin(name, errors="ignore")
         hit = ("".join(syllables).lower()[:128], "".join(s[0] for s in syllables if s).lower()[:32])
         if len(_PINYIN_CACHE) < 200_000:

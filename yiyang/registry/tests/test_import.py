@@ -383,3 +383,29 @@ def test_stored_files_and_reports_are_sealed_and_purged(roles):
     run(roles["bureau"], workbook_bytes([elder_row(3)]))  # a new upload purges what is older than 7 days
     old = ImportJob.objects.get(pk=job.pk)
     assert bytes(old.plan) == b"" and bytes(old.error_report) == b"" and old.counts["new"] == 1
+
+
+def test_two_process_validation_finds_exactly_what_one_process_finds(roles, settings, caplog):
+    # Good rows, bad rows of every kind, a duplicate pair across the two halves, a region outside the
+    # jurisdiction (looked up in the database) and one that does not exist.
+    rows = [elder_row(i) for i in range(1, 9)]
+    rows[1]["身份证号"] = person_id(2)[:16]
+    rows[2]["联系电话"] = "1381234"
+    rows[3]["户籍地"] = "110105"
+    rows[4]["居住地(社区)"] = "恩阳区/不存在社区"
+    rows[5]["人员类别"] = "重残"
+    rows[6]["身份证号"] = person_id(1)
+    rows.append(elder_row(9, 类别起始日期="2024-02-30", 户籍地="北京市/朝阳区"))
+    data = workbook_bytes(rows)
+    settings.YIYANG_IMPORT_PARALLEL_ROWS = 0
+    one = run(roles["bureau"], data)
+    settings.YIYANG_IMPORT_PARALLEL_ROWS = 2
+    two = run(roles["bureau"], data)
+    assert "validating" not in caplog.text  # the second process did its half (it says so when it cannot)
+    assert two.counts == one.counts and one.counts["error"] >= 6 and one.counts["new"] >= 1
+    # The sheet rows of elders 1-3, 5-7 and 9 (the header is row 1).
+    assert two.preview == one.preview and {r for r, _h in issues(two)} >= {2, 3, 4, 6, 7, 8, 10}
+    assert importing.unseal(two.plan) == importing.unseal(one.plan)
+    assert confirm(roles["bureau"], two).status == "done"
+    assert set(Elder.objects.values_list("name", flat=True)) == {"测试8号"} | (
+        {"测试4号"} if one.counts["new"] == 2 else set())

@@ -356,6 +356,8 @@ def test_fast_pinyin_matches_the_register():
     rng = random.Random(3)
     chars = "王李张刘陈杨黄赵曾单解乐朴区仇秀英桂兰玉凤珍淑芳华明国强建军德福贵荣春长重行和朝都调"
     names += ["".join(rng.choice(chars) for _ in range(rng.randint(2, 4))) for _ in range(300)]
+    # Parts that are phrases (长城, 重庆, 行长, 朝阳) change the reading of a character read alone otherwise.
+    names += ["长城", "王长城", "重庆", "李行长", "朝阳", "张朝阳", "〇", "王〇", "调和", "李都"]
     assert [importing.fast_name_pinyin(n) for n in names] == [name_pinyin(n) for n in names]
 
 
