@@ -203,9 +203,11 @@ def _pair_everyone(ctx, rng: random.Random, since: datetime.date) -> int:
                                 region_code=region, county_code=region[:6]))
     Pairing.objects.bulk_create(pairings, batch_size=1000)
     # Tasks raised before anyone was paired (a service not delivered) follow the responsible visitor.
-    visitor_of = {p.elder_id: p.visitor_id for p in pairings}
-    for task in VisitTask.objects.filter(status=TaskStatus.OPEN, visitor__isnull=True, elder_id__in=visitor_of):
-        VisitTask.objects.filter(pk=task.pk).update(visitor_id=visitor_of[task.elder_id])
+    from django.db.models import Exists, OuterRef, Subquery
+
+    current = Pairing.objects.filter(elder=OuterRef("elder"), until__isnull=True)
+    VisitTask.objects.filter(status=TaskStatus.OPEN, visitor__isnull=True).filter(Exists(current)).update(
+        visitor_id=Subquery(current.values("visitor_id")[:1]))
     audit.record(actor=ctx.accounts["bureau"], action=AuditAction.IMPORT, object_type="visits.pairing",
                  object_repr="演示城市", region_code=DEMO_COUNTY, detail=f"演示数据：包联 {len(pairings)} 人")
     return len(pairings)
@@ -301,13 +303,14 @@ class _History:
 
     def _pick(self, qs, k: int, exclude_elders=()) -> list[VisitTask]:
         found, elders = [], set(exclude_elders)
-        for task in qs.select_related("elder").order_by("pk"):
-            if task.elder_id in elders or task.pk in self.special or task.elder_id not in self.pairing:
+        for pk, elder_id in qs.order_by("pk").values_list("pk", "elder_id"):
+            if elder_id in elders or pk in self.special or elder_id not in self.pairing:
                 continue
-            found.append(task)
-            elders.add(task.elder_id)
+            found.append(pk)
+            elders.add(elder_id)
         self.rng.shuffle(found)
-        return found[:k]
+        chosen = {t.pk: t for t in VisitTask.objects.filter(pk__in=found[:k]).select_related("elder")}
+        return [chosen[pk] for pk in found[:k]]
 
     def special_visits(self) -> None:
         scheduled = VisitTask.objects.filter(kind=TaskKind.SCHEDULED, status=TaskStatus.OPEN)
