@@ -331,8 +331,11 @@ def main() -> int:
         print(f"re-run: {again} tasks made (idempotent) in {c.seconds:.1f} s")
         rerun_seconds = c.seconds
         ids = sorted(loop_placed)
-        set_placed = dict(VisitTask.objects.filter(elder_id__in=ids, period_month=month).values_list(
-            "elder_id", "tier").distinct())
+        # Tasks opened this month (a quarter's counts in its last month's coverage, so not by period_month).
+        opened = (generation.day_start(month), generation.day_start(rules.add_months(month, 1)))
+        set_placed = dict(VisitTask.objects.filter(elder_id__in=ids, window_start__gte=opened[0],
+                                                   window_start__lt=opened[1]).values_list("elder_id", "tier")
+                          .distinct())
         print(f"check: set-based and per-elder placement {'agree' if set_placed == loop_placed else 'DISAGREE'} "
               f"on the sample ({len(set_placed)} vs {len(loop_placed)} people in a tier)")
 
