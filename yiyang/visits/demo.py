@@ -101,6 +101,9 @@ def visits_people(ctx, log) -> None:
         log("visits: no demo bureau account, skipped")
         return
     if TierRuleSet.objects.filter(jurisdiction=ctx.county).exists():
+        existing = User.objects.filter(username=VISITOR_ACCOUNT, role=Role.VISITOR).first()
+        if existing is not None:
+            ctx.accounts[VISITOR_ACCOUNT] = existing
         log("visits: 恩阳区 already has tier rules, left as they are")
         return
     rng = random.Random(f"yiyang.visits.demo:{ctx.seed}:people")
