@@ -62,24 +62,23 @@ def born_by(day: datetime.date, age: int) -> datetime.date:
 
 
 def _clause_sql(clause: rules.Clause, month: datetime.date, params: list) -> str:
+    """A clause over the inner SELECT's columns. The cheap column tests come first: CASE evaluates its AND
+    left to right and stops at the first false, and most people fail on living situation or age."""
     parts = []
-    if clause.categories:
-        marks = ", ".join(["%s"] * len(clause.categories))
-        parts.append(f"EXISTS (SELECT 1 FROM {CATEGORY} c WHERE c.elder_id = e.id AND c.kind IN ({marks}) "
-                     f"AND c.start_date <= %s AND (c.end_date IS NULL OR c.end_date >= %s))")
-        params += list(clause.categories) + [month, month]
     if clause.living:
         parts.append(f"e.living_situation IN ({', '.join(['%s'] * len(clause.living))})")
         params += list(clause.living)
     if clause.exclude_living:
         parts.append(f"e.living_situation NOT IN ({', '.join(['%s'] * len(clause.exclude_living))})")
         params += list(clause.exclude_living)
-    if clause.min_level is not None:
-        parts.append("f_level >= %s")
-        params.append(clause.min_level)
     if clause.min_age is not None:
         parts.append("e.birth_date <= %s")
         params.append(born_by(month, clause.min_age))
+    if clause.min_level is not None:
+        parts.append("e.f_level >= %s")
+        params.append(clause.min_level)
+    if clause.categories:
+        parts.append("(" + " OR ".join(f"e.{_category_column(k)} = 1" for k in clause.categories) + ")")
     return "(" + " AND ".join(parts or ["1 = 1"]) + ")"
 
 
@@ -87,9 +86,22 @@ def _clauses_sql(clauses, month, params) -> str:
     return "(" + " OR ".join(_clause_sql(c, month, params) for c in clauses) + ")" if clauses else "(1 = 0)"
 
 
+def _category_column(kind: str) -> str:
+    # Kinds are CategoryKind values (validated by rules.parse): lower-case words joined by underscores.
+    if not kind.replace("_", "").isalpha() or not kind.isascii():
+        raise ValueError(kind)
+    return f"k_{kind.lower()}"
+
+
 def _needs_level(params: rules.TierParams) -> bool:
     return any(c.min_level is not None for t in params.tiers for c in t.when) or any(
         c.min_level is not None for c in params.covered)
+
+
+def _categories_used(params: rules.TierParams) -> list[str]:
+    kinds = {k for t in params.tiers for c in t.when for k in c.categories}
+    kinds |= {k for c in params.covered for k in c.categories}
+    return sorted(kinds)
 
 
 @dataclass
@@ -103,22 +115,37 @@ class Placement:
 
 def placement(params: rules.TierParams, *, month: datetime.date, area_code: str,
               exclude_codes: tuple[str, ...] = ()) -> Placement:
+    """Set-based: the facts of the 1st come from two joins computed once over their tables (each person's
+    latest published level before the 2nd, and a 0/1 column per category the rules name, active on the 1st),
+    not from a correlated subquery per person and clause (a million index probes each on a large county)."""
     p: list = []
-    level = "NULL"
+    columns = ["e.id AS id", "e.birth_date AS birth_date", "e.living_situation AS living_situation",
+               "e.residence_region_id AS region_code", "e.county_code AS county_code"]
+    joins = []
     if _needs_level(params):
-        level = (f"(SELECT a.final_level FROM {ASSESSMENT} a WHERE a.elder_id = e.id "
-                 f"AND a.status IN ('published', 'disputed') AND a.final_level IS NOT NULL "
-                 f"AND a.published_at < %s ORDER BY a.published_at DESC, a.id DESC LIMIT 1)")
+        columns.append("lv.final_level AS f_level")
+        joins.append(
+            f"LEFT JOIN (SELECT a.elder_id AS elder_id, a.final_level AS final_level, ROW_NUMBER() OVER "
+            f"(PARTITION BY a.elder_id ORDER BY a.published_at DESC, a.id DESC) AS rn FROM {ASSESSMENT} a "
+            f"WHERE a.status IN ('published', 'disputed') AND a.final_level IS NOT NULL AND a.published_at < %s"
+            f") lv ON lv.elder_id = e.id AND lv.rn = 1")
         p.append(_ts(day_start(month + datetime.timedelta(days=1))))
-    # The level is computed once per person in the inner SELECT; the tiers' CASE reads it as f_level. An OFFSET
-    # keeps both databases from flattening the subquery into the CASE (which would repeat it per clause).
-    inner = (f"SELECT e.id AS id, e.birth_date AS birth_date, e.living_situation AS living_situation, "
-             f"e.residence_region_id AS region_code, e.county_code AS county_code, {level} AS f_level "
-             f"FROM {ELDER} e WHERE e.status = 'active' AND e.residence_region_id LIKE %s")
+    kinds = _categories_used(params)
+    if kinds:
+        columns += [f"COALESCE(ct.{_category_column(k)}, 0) AS {_category_column(k)}" for k in kinds]
+        flags = ", ".join(f"MAX(CASE WHEN c.kind = %s THEN 1 ELSE 0 END) AS {_category_column(k)}" for k in kinds)
+        marks = ", ".join(["%s"] * len(kinds))
+        joins.append(f"LEFT JOIN (SELECT c.elder_id AS elder_id, {flags} FROM {CATEGORY} c WHERE c.kind IN "
+                     f"({marks}) AND c.start_date <= %s AND (c.end_date IS NULL OR c.end_date >= %s) "
+                     f"GROUP BY c.elder_id) ct ON ct.elder_id = e.id")
+        p += kinds + kinds + [month, month]
+    inner = (f"SELECT {', '.join(columns)} FROM {ELDER} e {' '.join(joins)} "
+             f"WHERE e.status = 'active' AND e.residence_region_id LIKE %s")
     p.append(area_code + "%")
     for code in exclude_codes:
         inner += " AND e.residence_region_id NOT LIKE %s"
         p.append(code + "%")
+    # The OFFSET keeps both databases from flattening the inner SELECT into the CASE.
     inner += " LIMIT -1 OFFSET 0" if connection.vendor == "sqlite" else " OFFSET 0"
     case_params: list = []
     whens = []
