@@ -229,10 +229,8 @@ def visits_history(ctx, log) -> None:
         return
     h = _History(ctx)
     h.generate()
-    h.settle_stale_checks()
     h.special_visits()
     h.bulk_visits()
-    h.settle_seen_checks()
     h.visitor_today()
     _follow_ups_at_their_moment()
     services.remind_and_escalate(now=h.now)
@@ -260,28 +258,6 @@ class _History:
         for month in self.months:
             self.made += generation.generate_tasks(month=month, now=generation.day_start(month))
         self.made += generation.generate_tasks(month=self.month, now=self.now)
-
-    def settle_stale_checks(self) -> None:
-        """The benefit rolls' 长期无服务或探访 checks ran before this history existed (the benefits demo comes
-        first), each raising a visit. Those the community has resolved on the roll (it phoned the person) are
-        cancelled with that reason; of the current rolls', those of people seen on a visit since are too."""
-        from yiyang.benefits.models import RollCheck
-
-        checks = dict(RollCheck.objects.filter(kind="absence").values_list("pk", "resolution"))
-        stale = VisitTask.objects.filter(kind=TaskKind.AD_HOC, trigger=Trigger.BENEFIT_ABSENCE,
-                                         status=TaskStatus.OPEN)
-        resolved = [t.pk for t in stale.only("pk", "trigger_ref")
-                    if checks.get(int(t.trigger_ref.split(":")[1]) if ":" in t.trigger_ref else 0)]
-        self.cancelled_checks = stale.filter(pk__in=resolved).update(
-            status=TaskStatus.CANCELLED, cancel_reason="补贴核查：社区已电话联系本人，照常发放")
-
-    def settle_seen_checks(self) -> None:
-        from django.db.models import Exists, OuterRef
-
-        seen = VisitRecord.objects.filter(elder=OuterRef("elder"), outcome=Outcome.SEEN)
-        self.cancelled_checks += (VisitTask.objects.filter(kind=TaskKind.AD_HOC, trigger=Trigger.BENEFIT_ABSENCE,
-                                                           status=TaskStatus.OPEN).filter(Exists(seen))
-                                  .update(status=TaskStatus.CANCELLED, cancel_reason="近期巡访已见到本人"))
 
     # -------------------------------------------------------------------------------- through the services
 
@@ -523,7 +499,7 @@ class _History:
         log(f"visits history: {self.made} tasks generated {self.start:%Y-%m}–{self.month:%Y-%m}, "
             f"{self.records} visits written set-based; {len(self.failed)} people not found at home 3 times "
             f"(a task for the community each), {len(self.orders)} service orders and {self.assessments} assessment "
-            f"requests from visits; {self.cancelled_checks} roll-check visits settled by the community's call")
+            f"requests from visits")
         rates = []
         for month in self.months + [self.month]:
             rows = generation.coverage_rows(month=month, area_code=DEMO_COUNTY, now=self.now)
