@@ -17,7 +17,6 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
-from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -174,10 +173,10 @@ def record(request, pk: int):
             client_key=post.get("client_key") or None)
 
     if as_json:
-        try:
-            rec, created = call()
-        except (ValidationError, DomainError) as exc:
-            return _refusal(exc)
+        done = run_service(request, call, flash_errors=False)
+        if not done:
+            return _refusal(done.error)
+        rec, created = done.value
         if rec.task_id:
             rec.task.refresh_from_db()
         return JsonResponse({"id": rec.pk, "created": created, "task": pk, "counts": rec.counts,

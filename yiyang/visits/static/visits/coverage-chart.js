@@ -6,6 +6,8 @@
   var source = document.getElementById("visits-trend-data");
   if (!holder || !source || !window.echarts) return;
   var data = JSON.parse(source.textContent);
+  // Through the DOM: the Content-Security-Policy refuses a style="" attribute in the markup.
+  holder.style.height = "260px";
   var chart = window.echarts.init(holder, null, { renderer: "svg" });
   chart.setOption({
     animation: false,
