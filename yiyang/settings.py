@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "yiyang.services",
     "yiyang.routing",
     "yiyang.visits",
+    "yiyang.alarms",
 ]
 
 MIDDLEWARE = [

@@ -75,6 +75,7 @@ class Role(models.TextChoices):
     ELDER = "elder", _("老年人")
     VOLUNTEER = "volunteer", _("志愿者")
     VISITOR = "visitor", _("巡访员")
+    OPERATOR = "operator", _("值班接警员")
 
 
 # Which kind of scope each role carries (DESIGN.md §1).
@@ -85,6 +86,10 @@ SELF_ROLES = {Role.FAMILY, Role.ELDER, Role.VOLUNTEER}
 # the elders paired with it (visits' scope hook), never the whole area.
 VISITOR_ROLES = {Role.VISITOR}
 VISITOR_REGION_LEVELS = {RegionLevel.STREET, RegionLevel.COMMUNITY}
+# 值班接警员: the county's call centre or a street's duty desk; sees the alarms (and devices) of that area, and
+# of the elders only what an alarm shows, never the register.
+OPERATOR_ROLES = {Role.OPERATOR}
+OPERATOR_REGION_LEVELS = {RegionLevel.COUNTY, RegionLevel.STREET}
 ROLE_REGION_LEVELS = {
     Role.BUREAU: {RegionLevel.PROVINCE, RegionLevel.CITY, RegionLevel.COUNTY},
     Role.STREET: {RegionLevel.STREET},
@@ -149,9 +154,12 @@ class User(AbstractUser):
                 raise ValidationError({"region": _("巡访员必须指定所在街道或社区。")})
             if self.region.level not in VISITOR_REGION_LEVELS:
                 raise ValidationError({"region": _("巡访员的所在区域须为街道或社区。")})
+        if self.role in OPERATOR_ROLES:
+            if not self.region_id or self.region.level not in OPERATOR_REGION_LEVELS:
+                raise ValidationError({"region": _("值班接警员须指定所在区县（呼叫中心）或街道。")})
 
     def save(self, *args, **kwargs):
-        if (self.role in REGION_ROLES or self.role in VISITOR_ROLES) and self.region_id:
+        if (self.role in REGION_ROLES or self.role in VISITOR_ROLES or self.role in OPERATOR_ROLES) and self.region_id:
             self.scope_code = self.region_id
         elif self.organisation_id:
             self.scope_code = self.organisation.region_id or ""

@@ -16,6 +16,7 @@ from .errors import INVALID_CREDENTIALS, THROTTLED, DomainError, ErrorCode, Logi
 from .models import (
     ORGANISATION_ROLES,
     REGION_ROLES,
+    OPERATOR_ROLES,
     VISITOR_ROLES,
     ApiToken,
     AuditAction,
@@ -143,8 +144,8 @@ def _validate_scope_fields(*, role: str, region: Region | None, organisation) ->
         raise ValidationError({"role": _("未知角色。")})
     probe = User(role=role, region=region, organisation=organisation)
     probe.clean()
-    if role not in REGION_ROLES and role not in ORGANISATION_ROLES and role not in VISITOR_ROLES and (
-            region or organisation):
+    if (role not in REGION_ROLES and role not in ORGANISATION_ROLES and role not in VISITOR_ROLES
+            and role not in OPERATOR_ROLES and (region or organisation)):
         raise ValidationError({"role": _("老年人、家属和志愿者账号不设区域或机构范围。")})
 
 

@@ -185,6 +185,7 @@ class Trigger(models.TextChoices):
     BENEFIT_ABSENCE = "benefit_absence", _("长期无服务或探访")
     FAMILY_REQUEST = "family_request", _("家属申请")
     FAILED_ATTEMPTS = "failed_attempts", _("多次未见到本人")
+    INACTIVITY = "inactivity", _("居家长时间无活动")
     OTHER = "other", _("其他")
 
 
