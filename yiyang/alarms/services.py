@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -302,8 +303,9 @@ def _store(vendor: Vendor, events: list[NormalisedEvent], channel: str, now) -> 
     """INSERT … ON CONFLICT DO NOTHING RETURNING id: the new events' ids, and how many were quarantined. A
     replayed event id inserts nothing, so it is processed once however often it arrives."""
     serials = {e.device_serial for e in events}
-    devices = dict(Device.objects.filter(vendor=vendor, serial__in=serials).values_list("serial", "pk"))
-    regions = dict(Device.objects.filter(vendor=vendor, serial__in=serials).values_list("serial", "region_code"))
+    found = list(Device.objects.filter(vendor=vendor, serial__in=serials).values_list("serial", "pk", "region_code"))
+    devices = {serial: pk for serial, pk, _code in found}
+    regions = {serial: code for serial, _pk, code in found}
     fields = [DeviceEvent._meta.get_field(name.removesuffix("_id") if name in {"vendor_id", "device_id"} else name)
               for name in _EVENT_COLUMNS]
     rows, quarantined = [], 0
@@ -364,19 +366,53 @@ def process_pending(*, limit: int = 1000, older_than_seconds: int = 30) -> int:
 
 
 def process_events(ids: list[int], *, stale_alarms_as_history: bool = False) -> tuple[int, int]:
-    """Apply stored events, one transaction per device holding its row (so two deliveries racing on one
-    device cannot open two alarms). Returns (alarms raised, events folded into an open alarm)."""
+    """Apply stored events. Devices that only report (heartbeats, activity) are updated together in one
+    statement; a device with an alarm event gets its own transaction holding its row, so two deliveries racing
+    on one device cannot open two alarms. Returns (alarms raised, events folded into an open alarm)."""
     by_device = defaultdict(list)
     for event in (DeviceEvent.objects.filter(pk__in=ids, processed_at__isnull=True, quarantined=False)
+                  .only("pk", "device_id", "kind", "alarm_kind", "occurred_at", "battery_pct", "latitude",
+                        "longitude")
                   .order_by("occurred_at", "pk")):
         by_device[event.device_id].append(event)
+    plain = {pk: evs for pk, evs in by_device.items() if not any(e.kind == EventKind.ALARM for e in evs)}
+    if plain:
+        _apply_reports(plain)
     raised = folded = 0
     for device_id, device_events in by_device.items():
+        if device_id in plain:
+            continue
         with transaction.atomic():
             device = Device.objects.select_for_update(of=("self",)).select_related("elder").get(pk=device_id)
             r, f = _apply(device, device_events, stale_alarms_as_history)
             raised, folded = raised + r, folded + f
     return raised, folded
+
+
+def _later(field: str, values: dict):
+    """CASE pk WHEN … THEN the later of the stored value and the new one (a late, older event never moves a
+    device's time back)."""
+    out = Device._meta.get_field(field)
+    return Case(*[When(pk=pk, then=Greatest(Coalesce(F(field), Value(v, output_field=out)), Value(v, output_field=out)))
+                  for pk, v in values.items()], default=F(field), output_field=out)
+
+
+@transaction.atomic
+def _apply_reports(by_device: dict) -> None:
+    heard = {pk: max(e.occurred_at for e in evs) for pk, evs in by_device.items()}
+    moved = {pk: max(e.occurred_at for e in evs if e.kind == EventKind.ACTIVITY)
+             for pk, evs in by_device.items() if any(e.kind == EventKind.ACTIVITY for e in evs)}
+    battery = {pk: [e.battery_pct for e in evs if e.battery_pct is not None][-1]
+               for pk, evs in by_device.items() if any(e.battery_pct is not None for e in evs)}
+    updates = {"last_heartbeat_at": _later("last_heartbeat_at", heard)}
+    if moved:
+        updates["last_activity_at"] = _later("last_activity_at", moved)
+    if battery:
+        updates["battery_pct"] = Case(*[When(pk=pk, then=Value(v)) for pk, v in battery.items()],
+                                      default=F("battery_pct"), output_field=Device._meta.get_field("battery_pct"))
+    Device.objects.filter(pk__in=list(by_device)).update(**updates)
+    DeviceEvent.objects.filter(pk__in=[e.pk for evs in by_device.values() for e in evs]).update(
+        processed_at=timezone.now())
 
 
 def _apply(device: Device, device_events: list[DeviceEvent], stale_alarms_as_history: bool) -> tuple[int, int]:

@@ -203,3 +203,18 @@ def test_a_manual_alarm_follows_the_same_life_cycle(alarm_world):
     with pytest.raises(DomainError):
         services.raise_manual_alarm(actor=w["other_street"], elder=w["elder"], kind="fall")
 
+
+
+def test_a_late_older_report_never_moves_the_device_back(alarm_world):
+    w = alarm_world
+    from django.utils import timezone
+
+    now = timezone.now()
+    services.ingest(vendor=w["vendor"], events=[event("DOOR-1", kind="activity", at=now)], channel=Channel.MQTT)
+    services.ingest(vendor=w["vendor"], events=[event("DOOR-1", kind="activity", at=now - datetime.timedelta(hours=2)),
+                                                event("SOS-1", kind="heartbeat", at=now, battery=9)],
+                    channel=Channel.MQTT)
+    w["door"].refresh_from_db()
+    w["sos"].refresh_from_db()
+    assert w["door"].last_activity_at == now and w["door"].last_heartbeat_at == now
+    assert w["sos"].battery_pct == 9 and w["sos"].last_activity_at is None
