@@ -113,3 +113,17 @@ def test_the_outbox_sends_in_app_messages_and_retries_a_missing_gateway(alarm_wo
     assert sms.status == "failed" and sms.attempts == 5
     assert NotificationAttempt.objects.filter(notification=sms, ok=False).count() == 5
     assert NotificationAttempt.objects.filter(ok=True).count() == 1
+
+
+def test_the_tick_command_escalates_what_is_due(alarm_world, frozen_clock):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    alarm = _raise(alarm_world)
+    frozen_clock.shift(datetime.timedelta(seconds=61))
+    out = StringIO()
+    call_command("alarms_tick", "--hourly", stdout=out)
+    assert "escalated=1" in out.getvalue()
+    alarm.refresh_from_db()
+    assert alarm.escalation_level == 1
