@@ -462,6 +462,7 @@ class MaintenanceKind(models.TextChoices):
     OFFLINE = "offline", _("设备离线")
     LOW_BATTERY = "low_battery", _("电量不足")
     QUARANTINE = "quarantine", _("未登记设备上报")
+    RETRIEVE = "retrieve", _("设备回收或移装")
 
 
 class MaintenanceStatus(models.TextChoices):

@@ -795,6 +795,20 @@ def check_silent_devices(*, now=None) -> dict:
     return {"offline_new": offline_new, "silent": len(silent), "visits_raised": raised}
 
 
+def on_elder_status_changed(*, elder: Elder, event, **_kwargs) -> int:
+    """Death, moving out or moving house: the maintainer collects or moves the devices of the home (one task per
+    device); alarms still open stay for a person to resolve, and the devices keep reporting until retired, since
+    someone may still live there."""
+    from yiyang.registry.models import StatusEventKind
+
+    if event.kind not in {StatusEventKind.DEATH, StatusEventKind.MOVE_OUT, StatusEventKind.RELOCATE}:
+        return 0
+    opened = 0
+    for device in Device.objects.filter(elder=elder, status=DeviceStatus.ACTIVE):
+        opened += _open_maintenance(device, MaintenanceKind.RETRIEVE, str(event.get_kind_display()))
+    return opened
+
+
 # ------------------------------------------------------------------------------------------ notifications
 
 

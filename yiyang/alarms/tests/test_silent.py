@@ -59,3 +59,13 @@ def test_someone_living_with_family_is_not_a_silent_home(alarm_world, frozen_clo
     _beat(w, "DOOR-1", timezone.now() - 48 * H, kind="activity")
     assert services.check_silent_devices()["silent"] == 0
     assert Device.objects.count() == 2
+
+
+def test_a_death_asks_the_maintainer_to_collect_the_devices(alarm_world):
+    from yiyang.registry.services import record_status_event
+
+    w = alarm_world
+    record_status_event(actor=w["community"], elder=w["elder"], kind="death", effective_date=timezone.localdate())
+    tasks = MaintenanceTask.objects.filter(kind="retrieve")
+    assert sorted(t.device.serial for t in tasks) == ["DOOR-1", "SOS-1"]
+    assert all(t.status == "open" and t.note == "死亡" for t in tasks)
