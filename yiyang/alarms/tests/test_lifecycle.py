@@ -218,3 +218,22 @@ def test_a_late_older_report_never_moves_the_device_back(alarm_world):
     w["sos"].refresh_from_db()
     assert w["door"].last_activity_at == now and w["door"].last_heartbeat_at == now
     assert w["sos"].battery_pct == 9 and w["sos"].last_activity_at is None
+
+
+def test_reports_of_many_devices_cost_the_same_few_queries(alarm_world, django_assert_num_queries):
+    w = alarm_world
+    from django.utils import timezone
+
+    for i in range(40):
+        services.register_device(actor=w["community"], vendor=w["vendor"], serial=f"W-{i}", kind="smartwatch",
+                                 elder=w["elder"], installed_on=w["sos"].installed_on)
+    now = timezone.now()
+    batch = [event(f"W-{i}", kind="heartbeat", at=now, battery=50 + i) for i in range(40)]
+    # Devices lookup, the INSERT, reading the new events back, one UPDATE of the devices, one of the events,
+    # and the savepoint of each of the two transactions.
+    with django_assert_num_queries(9):
+        result = services.ingest(vendor=w["vendor"], events=batch, channel=Channel.MQTT)
+    assert result.accepted == 40
+    from yiyang.alarms.models import Device
+
+    assert Device.objects.get(serial="W-39").battery_pct == 89
