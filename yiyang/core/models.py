@@ -154,9 +154,10 @@ class User(AbstractUser):
                 raise ValidationError({"region": _("巡访员必须指定所在街道或社区。")})
             if self.region.level not in VISITOR_REGION_LEVELS:
                 raise ValidationError({"region": _("巡访员的所在区域须为街道或社区。")})
-        if self.role in OPERATOR_ROLES:
-            if not self.region_id or self.region.level not in OPERATOR_REGION_LEVELS:
-                raise ValidationError({"region": _("值班接警员须指定所在区县（呼叫中心）或街道。")})
+        if self.role in OPERATOR_ROLES and (
+            not self.region_id or self.region.level not in OPERATOR_REGION_LEVELS
+        ):
+            raise ValidationError({"region": _("值班接警员须指定所在区县（呼叫中心）或街道。")})
 
     def save(self, *args, **kwargs):
         if (self.role in REGION_ROLES or self.role in VISITOR_ROLES or self.role in OPERATOR_ROLES) and self.region_id:

@@ -14,9 +14,9 @@ from django.utils.translation import gettext as _
 from . import audit, pii, policy
 from .errors import INVALID_CREDENTIALS, THROTTLED, DomainError, ErrorCode, LoginError
 from .models import (
+    OPERATOR_ROLES,
     ORGANISATION_ROLES,
     REGION_ROLES,
-    OPERATOR_ROLES,
     VISITOR_ROLES,
     ApiToken,
     AuditAction,
