@@ -20,6 +20,7 @@ urlpatterns = [
     path("services/", include("yiyang.services.urls")),
     path("routing/", include("yiyang.routing.urls")),
     path("visits/", include("yiyang.visits.urls")),
+    path("alarms/", include("yiyang.alarms.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),

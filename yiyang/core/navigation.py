@@ -30,6 +30,7 @@ GROUPS = {
     "benefits": pgettext_lazy("menu group", "补贴"),
     "services": pgettext_lazy("menu group", "服务"),
     "care": pgettext_lazy("menu group", "关爱"),
+    "alarms": pgettext_lazy("menu group", "应急"),
     "institutions": pgettext_lazy("menu group", "机构"),
     "supervision": pgettext_lazy("menu group", "监管"),
     "data": pgettext_lazy("menu group", "数据"),
