@@ -81,7 +81,8 @@ SCAIP_STATUS: dict[str, tuple[str, str]] = {
     "601": (EventKind.ACTIVITY, ""),                  # presence, a door opened
 }
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")   # in the kept object: tabs and newlines may stay
+_NOT_ONE_LINE = re.compile(r"[\x00-\x1f\x7f]")                  # ids, codes, times: none at all
 
 
 class _Errors:
@@ -120,7 +121,7 @@ def _text(value, field: str, errors: _Errors, *, limit: int, required: bool = Tr
     elif len(text) > limit:
         errors.add(field, _("内容过长（最多 %(n)d 字）。") % {"n": limit})
         return ""
-    elif _CONTROL.search(text):
+    elif _NOT_ONE_LINE.search(text):
         errors.add(field, _("不能包含控制字符。"))
         return ""
     return text
