@@ -71,8 +71,8 @@ class RejectNulMiddleware:
             data = json.loads(request.body) if request.body else None
         except RequestDataTooBig:
             return fields  # the operation answers 413
-        except (ValueError, UnicodeDecodeError):
-            return fields  # not JSON: the operation answers 400
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return fields  # not JSON (or nested deeper than the decoder goes): the operation answers it
         return fields + list(_nul_paths(data, ""))
 
 

@@ -8,7 +8,8 @@ deadline; `escalate_due` (the task worker, at each deadline) walks the jurisdict
 acknowledged. The life-cycle steps check `policy.py`; each is timed in `AlarmStep`.
 
 The package by topic (docs/architecture.md): `setup` (service level, vendors, devices, rota), `ingest`,
-`lifecycle`, `escalation`, `silence`, `outbox`; `_common` the defaults and helpers they share.
+`receive` (a signed message from the webhook or MQTT), `lifecycle`, `escalation`, `silence`, `outbox`;
+`_common` the defaults and helpers they share.
 """
 
 from ._common import (  # noqa: F401
@@ -51,6 +52,11 @@ from .outbox import (  # noqa: F401
     _notify,
     mark_notification_read,
     send_due_notifications,
+)
+from .receive import (  # noqa: F401
+    Refused,
+    authenticate,
+    receive_signed,
 )
 from .setup import (  # noqa: F401
     add_shift,
