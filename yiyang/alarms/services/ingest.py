@@ -9,8 +9,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Case, F, Value, When
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -163,28 +162,38 @@ def process_events(ids: list[int], *, stale_alarms_as_history: bool = False) -> 
     return raised, folded
 
 
-def _later(field: str, values: dict):
-    """CASE pk WHEN … THEN the later of the stored value and the new one (a late, older event never moves a
-    device's time back)."""
-    out = Device._meta.get_field(field)
-    return Case(*[When(pk=pk, then=Greatest(Coalesce(F(field), Value(v, output_field=out)), Value(v, output_field=out)))
-                  for pk, v in values.items()], default=F(field), output_field=out)
-
-
 @transaction.atomic
 def _apply_reports(by_device: dict) -> None:
-    heard = {pk: max(e.occurred_at for e in evs) for pk, evs in by_device.items()}
-    moved = {pk: max(e.occurred_at for e in evs if e.kind == EventKind.ACTIVITY)
-             for pk, evs in by_device.items() if any(e.kind == EventKind.ACTIVITY for e in evs)}
-    battery = {pk: [e.battery_pct for e in evs if e.battery_pct is not None][-1]
-               for pk, evs in by_device.items() if any(e.battery_pct is not None for e in evs)}
-    updates = {"last_heartbeat_at": _later("last_heartbeat_at", heard)}
-    if moved:
-        updates["last_activity_at"] = _later("last_activity_at", moved)
-    if battery:
-        updates["battery_pct"] = Case(*[When(pk=pk, then=Value(v)) for pk, v in battery.items()],
-                                      default=F("battery_pct"), output_field=Device._meta.get_field("battery_pct"))
-    Device.objects.filter(pk__in=list(by_device)).update(**updates)
+    """One UPDATE … FROM a list of values for every reporting device: the later of the stored and the new time
+    (a late, older event never moves a device's time back), the last battery reading. Written in SQL because
+    the ORM's CASE … WHEN per device costs more to build than the database takes to run it."""
+    rows = []
+    for pk, evs in by_device.items():
+        moved = [e.occurred_at for e in evs if e.kind == EventKind.ACTIVITY]
+        battery = [e.battery_pct for e in evs if e.battery_pct is not None]
+        rows.append((pk, max(e.occurred_at for e in evs), max(moved) if moved else None,
+                     battery[-1] if battery else None))
+    stamp = Device._meta.get_field("last_heartbeat_at")
+    pg = connection.vendor == "postgresql"
+    later = "GREATEST" if pg else "MAX"  # both NULL-safe below, with COALESCE
+    ts, num = ("CAST(%s AS timestamp with time zone)", "CAST(%s AS integer)") if pg else ("%s", "%s")
+    first = f"SELECT CAST(%s AS bigint) AS did, {ts} AS heard, {ts} AS moved, {num} AS battery" if pg \
+        else "SELECT %s AS did, %s AS heard, %s AS moved, %s AS battery"
+    table = connection.ops.quote_name(Device._meta.db_table)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            chunk = rows[start:start + 500]
+            values = " UNION ALL ".join([first] + ["SELECT %s, %s, %s, %s"] * (len(chunk) - 1))
+            params = [v for pk, heard, moved, battery in chunk
+                      for v in (pk, stamp.get_db_prep_value(heard, connection),
+                                stamp.get_db_prep_value(moved, connection), battery)]
+            cursor.execute(
+                f"UPDATE {table} SET "
+                f"last_heartbeat_at = {later}(COALESCE(last_heartbeat_at, v.heard), v.heard), "
+                f"last_activity_at = CASE WHEN v.moved IS NULL THEN last_activity_at "
+                f"ELSE {later}(COALESCE(last_activity_at, v.moved), v.moved) END, "
+                f"battery_pct = COALESCE(v.battery, battery_pct) "
+                f"FROM ({values}) AS v WHERE {table}.id = v.did", params)
     DeviceEvent.objects.filter(pk__in=[e.pk for evs in by_device.values() for e in evs]).update(
         processed_at=timezone.now())
 
