@@ -231,3 +231,30 @@ def test_the_signature_is_over_the_bodys_bytes():
     message = json.loads(envelope("anxin", "s3cret", '{"a": "颐养"}', ts=1_700_000_000))
     assert message == {"vendor": "anxin", "ts": 1_700_000_000, "body": '{"a": "颐养"}',
                        "sig": sign("s3cret", 1_700_000_000, '{"a": "颐养"}'.encode())}
+
+
+@broker
+def test_a_database_error_leaves_the_message_unacknowledged_and_it_comes_again(alarm_world, channel, caplog):
+    from django.db import OperationalError, connection
+
+    w = alarm_world
+    _listen(channel, "--timeout", "1.5")
+    _publish(channel["topic"], envelope("anxin", w["secret"], _body(serial="SOS-1", event_id="press-3")))
+    failed = []
+
+    def database_away_once(execute, sql, params, many, context):
+        # The first write of an event fails as a database that went away would (Django's own hook for this).
+        if not failed and sql.lstrip().upper().startswith("INSERT") and "alarms_deviceevent" in sql:
+            failed.append(sql)
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    caplog.set_level(logging.WARNING, logger="yiyang.alarms")
+    with connection.execute_wrapper(database_away_once):
+        out = _listen(channel, "--once", "1", "--timeout", "20")
+    assert len(failed) == 1
+    assert any("database error on an MQTT message; not acknowledged" in r.getMessage() for r in caplog.records)
+    # It reconnected, the broker delivered the message again, and this time it was stored and acknowledged.
+    assert out.count("connected to") == 2 and "accepted=1 duplicates=0" in out and "handled 1 message(s)" in out
+    assert Alarm.objects.get().event_count == 1
+    assert _pending(channel) == []
