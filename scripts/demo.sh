@@ -13,10 +13,16 @@ if [ -z "${YIYANG_SKIP_BUILD:-}" ]; then
 fi
 $PY manage.py db_worker --queue-name '*' > var/worker.log 2>&1 &
 WORKER=$!
-trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
+# Device alarms over MQTT (YIYANG_MQTT_URL, default mosquitto on 127.0.0.1:1883); without a broker it keeps
+# retrying with a backoff and says so in its log.
+PYTHONUNBUFFERED=1 $PY manage.py alarm_listener > var/alarm_listener.log 2>&1 &
+LISTENER=$!
+trap 'kill $WORKER $LISTENER 2>/dev/null || true' EXIT INT TERM
 echo
-echo "Serving Yiyang on http://127.0.0.1:8000  (Ctrl-C stops it; task worker log: var/worker.log)"
+echo "Serving Yiyang on http://127.0.0.1:8000  (Ctrl-C stops it; task worker log: var/worker.log, MQTT alarm listener log: var/alarm_listener.log)"
 echo "Demo logins (password demo12345): bureau street community assessor (assessor2, assessor3) provider caregiver family visitor"
+echo "Simulated devices (in another terminal): (. scripts/env.sh && unset DATABASE_URL && .venv/bin/python manage.py simulate_devices)"
+echo "  heartbeats, now and then an SOS or a fall, by webhook and MQTT; --once sends one SOS, --help for more"
 echo
 .venv/bin/gunicorn yiyang.wsgi:application --bind 127.0.0.1:8000 --workers 2 --threads 4 \
   --access-logfile - --error-logfile - --log-level warning

@@ -228,3 +228,9 @@ LOGGING = {
 
 # The jurisdiction this deployment serves by default (the demo: 恩阳区, Bazhong).
 DEFAULT_JURISDICTION_CODE = os.environ.get("YIYANG_JURISDICTION", "511903")
+
+# Alarms over MQTT (manage.py alarm_listener): the broker, the fixed client id of the persistent session (QoS 1
+# messages wait there while the listener is down), and the topic whose `+` is the vendor's code.
+ALARMS_MQTT_URL = os.environ.get("YIYANG_MQTT_URL", "mqtt://127.0.0.1:1883")
+ALARMS_MQTT_CLIENT_ID = os.environ.get("YIYANG_MQTT_CLIENT_ID", "yiyang-alarm-listener")
+ALARMS_MQTT_TOPIC = os.environ.get("YIYANG_MQTT_TOPIC", "yiyang/alarms/+/events")

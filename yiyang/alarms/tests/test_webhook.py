@@ -268,3 +268,12 @@ def test_a_scaip_message_with_a_dtd_is_refused(client, scaip_vendor):
     assert resp.status_code == 422
     assert resp.json()["errors"] == [{"field": "body", "code": "invalid", "message": "不接受 DTD 或实体声明。"}]
     assert DeviceEvent.objects.count() == 0
+
+
+def test_the_webhook_is_documented_without_a_token_or_session(client, db):
+    schema = client.get("/api/openapi.json").json()
+    op = schema["paths"]["/api/v1/alarms/webhooks/{vendor_code}"]["post"]
+    assert "security" not in op
+    assert {p["name"] for p in op["parameters"]} == {"vendor_code", "X-Yiyang-Timestamp", "X-Yiyang-Signature"}
+    assert {"202", "401", "413", "422"} <= set(op["responses"])
+    assert "application/json" in op["requestBody"]["content"]
