@@ -23,6 +23,8 @@ from .models import (
     MaintenanceStatus,
     MaintenanceTask,
     Notification,
+    ServiceLevel,
+    Vendor,
 )
 from .services import on_duty_users
 
@@ -134,3 +136,13 @@ def maintenance_for(user, *, open_only: bool = True):
     if open_only:
         qs = qs.filter(status=MaintenanceStatus.OPEN)
     return qs.order_by("-raised_at", "-pk")
+
+
+def vendors_for(user):
+    return Vendor.objects.restrict(user, "view").select_related("jurisdiction", "maintainer").order_by("code", "pk")
+
+
+def service_levels_for(user):
+    """The county's row and its streets' own rows (a street sees its county's and its own)."""
+    return (ServiceLevel.objects.restrict(user, "view").select_related("jurisdiction", "updated_by")
+            .order_by("jurisdiction_id", "pk"))

@@ -2,6 +2,7 @@
 
 from ninja import NinjaAPI
 
+from yiyang.alarms.api import router as alarms_router
 from yiyang.assessment.api import router as assessment_router
 from yiyang.benefits.api import router as benefits_router
 from yiyang.core.api import router as core_router
@@ -48,3 +49,4 @@ api.add_router("/v1/benefits", benefits_router)
 api.add_router("/v1/services", services_router)
 api.add_router("/v1/routing", routing_router)
 api.add_router("/v1/visits", visits_router)
+api.add_router("/v1/alarms", alarms_router)
