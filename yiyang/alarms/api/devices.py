@@ -152,8 +152,8 @@ class VendorOut(Schema):
     heartbeat_hours: int
     active: bool
     secret_rotated_at: datetime.datetime | None
-    previous_valid_until: datetime.datetime | None = Field(..., description="Until when the previous secret "
-                                                                            "still signs (the grace period).")
+    old_secret_valid_until: datetime.datetime | None = Field(..., description="Until when the previous secret "
+                                                                              "still signs (the grace period).")
     created_at: datetime.datetime
 
 
@@ -161,7 +161,7 @@ def vendor_out(v: Vendor) -> dict:
     return {"id": v.pk, "code": v.code, "name": v.name, "format": v.format, "format_label": label(v, "format"),
             "jurisdiction": area(v.jurisdiction), "maintainer": ref(v.maintainer),
             "heartbeat_hours": v.heartbeat_hours, "active": v.active, "secret_rotated_at": v.secret_rotated_at,
-            "previous_valid_until": v.previous_valid_until, "created_at": v.created_at}
+            "old_secret_valid_until": v.previous_valid_until, "created_at": v.created_at}
 
 
 class VendorSecretOut(Schema):

@@ -4,7 +4,9 @@ levels (响应时限与升级规则)."""
 import datetime
 from typing import Literal
 
+from django.core.exceptions import ValidationError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from ninja import Field, Path, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
@@ -50,6 +52,8 @@ def list_shifts(request, filters: Query[ShiftFilters]):
     """By start. The bureau and the streets see their area's rota; an operator that of their desk and their own
     shifts."""
     require_roles(request.user, *ROTA_VIEWERS)
+    if filters.day is not None and not 1900 <= filters.day.year <= 2200:
+        raise ValidationError({"day": [_("日期超出合理范围。")]})
     return Rows(selectors.shifts_for(request.user, day=filters.day, region_code=filters.region.strip()),
                 lambda page: [shift_out(s) for s in page])
 

@@ -2,7 +2,9 @@
 
 import datetime
 
+from django.core.exceptions import ValidationError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
 from yiyang.api.types import column
@@ -55,6 +57,8 @@ def stats(request, filters: Query[StatsFilters]):
     """Counted set-based (never alarm by alarm). An area outside the caller's scope answers 404."""
     require_roles(request.user, *DESK)
     month = month_of(filters.month) if filters.month.strip() else this_month()
+    if not 1900 <= month.year <= 2200:
+        raise ValidationError({"month": [_("月份超出合理范围。")]})
     scope = request.user.scope_code or ""
     code = filters.region.strip() or scope
     region_of(code)
