@@ -49,13 +49,18 @@ def list_notifications(request, filters: Query[NotificationFilters]):
 @router.get("notifications/{int:notification_id}", response={200: NotificationOut, **ERRORS},
             summary="One notification")
 def get_notification(request, notification_id: Id):
-    """The caller's own (the bureau also sees those of its area: the outbox's record)."""
-    return notification_out(get_scoped_or_404(Notification.objects, request.user, "view", pk=notification_id))
+    """The caller's own, like the list (the bureau's scope of its area's outbox is for its pages)."""
+    return notification_out(_mine(request, notification_id, "view"))
+
+
+def _mine(request, notification_id: int, action: str) -> Notification:
+    return get_scoped_or_404(Notification.objects.filter(recipient=request.user), request.user, action,
+                             pk=notification_id)
 
 
 @router.post("notifications/{int:notification_id}/read", response={200: NotificationOut, **ERRORS},
              summary="Mark a notification read")
 def mark_read(request, notification_id: Id):
-    """Idempotent; only the recipient (403 for the bureau reading the outbox)."""
-    notification = get_scoped_or_404(Notification.objects, request.user, "change", pk=notification_id)
+    """Idempotent; only the recipient."""
+    notification = _mine(request, notification_id, "change")
     return notification_out(services.mark_notification_read(actor=request.user, notification=notification))
