@@ -16,7 +16,7 @@ WORKER=$!
 trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
 echo
 echo "Serving Yiyang on http://127.0.0.1:8000  (Ctrl-C stops it; task worker log: var/worker.log)"
-echo "Demo logins (password demo12345): bureau street community assessor (assessor2, assessor3) provider caregiver family visitor"
+echo "Demo logins (password demo12345): bureau street community assessor (assessor2, assessor3) provider caregiver family visitor operator"
 echo
 .venv/bin/gunicorn yiyang.wsgi:application --bind 127.0.0.1:8000 --workers 2 --threads 4 \
   --access-logfile - --error-logfile - --log-level warning
