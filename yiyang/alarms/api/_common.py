@@ -55,10 +55,14 @@ def elder_in_body(pk: int, decide, field: str = "elder") -> Elder:
     return elder
 
 
-def user_in_body(pk: int | None, field: str) -> User | None:
+def user_in_body(request, pk: int | None, field: str) -> User | None:
+    """An account named in a body (a responder, a person on the rota): an active one of the caller's county
+    (organisation accounts are placed by their organisation's region), else a 422 on the field whether it
+    exists elsewhere or not at all."""
     if pk is None:
         return None
-    user = User.objects.filter(pk=pk, is_active=True).first()
+    county = (request.user.scope_code or "")[:6]
+    user = User.objects.filter(pk=pk, is_active=True, scope_code__startswith=county).first() if county else None
     if user is None:
         raise ValidationError({field: [_("找不到该账号。")]})
     return user

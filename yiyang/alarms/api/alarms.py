@@ -254,7 +254,7 @@ def dispatch(request, alarm_id: Id, payload: DispatchIn):
     alarm = _alarm(request, alarm_id, "change")
     alarm = services.dispatch(actor=request.user, alarm=alarm, responder=payload.responder,
                               responder_name=payload.responder_name, responder_phone=payload.responder_phone,
-                              responder_user=user_in_body(payload.responder_user, "responder_user"),
+                              responder_user=user_in_body(request, payload.responder_user, "responder_user"),
                               note=payload.note)
     return detail_out(request, alarm)
 

@@ -99,7 +99,7 @@ def add_shift(request, payload: ShiftIn):
     """By the bureau or the street; one person never has two shifts at once (422)."""
     require_roles(request.user, Role.BUREAU, Role.STREET)
     shift = services.add_shift(actor=request.user, region=region_of(payload.region),
-                               user=user_in_body(payload.user, "user"), duty_role=payload.duty_role,
+                               user=user_in_body(request, payload.user, "user"), duty_role=payload.duty_role,
                                starts_at=moment(payload.starts_at, "starts_at"),
                                ends_at=moment(payload.ends_at, "ends_at"))
     return Status(201, shift_out(DutyShift.objects.select_related("region", "user").get(pk=shift.pk)))

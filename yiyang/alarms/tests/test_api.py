@@ -63,6 +63,10 @@ def test_the_desk_takes_an_sos_through_its_life_cycle(client, alarm_world, froze
     r = post(client, w["operator"], f"alarms/{alarm.pk}/acknowledge", {"note": "老人说摔倒了"})
     assert r.status_code == 200 and r.json()["status"] == "acknowledged"
     assert r.json()["next_escalation_at"] is None
+    # A responder account of another county is not found (the same 422 as one that does not exist).
+    r = post(client, w["operator"], f"alarms/{alarm.pk}/dispatch",
+             {"responder": "community", "responder_user": w["other_bureau"].pk})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "responder_user"
     r = post(client, w["operator"], f"alarms/{alarm.pk}/dispatch",
              {"responder": "community", "responder_user": w["community"].pk, "responder_name": "社区小李"})
     assert r.status_code == 200 and r.json()["responder_name"] == "社区小李"
