@@ -311,7 +311,6 @@ class _History:
         self.desk = list(User.objects.filter(role=Role.OPERATOR, scope_code=DEMO_COUNTY).order_by("pk"))
         self.channel = {code: channel for code, _n, _f, channel in VENDORS}
         self.made = {"alarms": 0, "events": 0, "steps": 0}
-        self.deceased = False
 
     # ------------------------------------------------------------------------------------ three months, bulk
 
@@ -328,6 +327,7 @@ class _History:
                 device = _pick(rng, weighted)
                 plans.append(self._plan(device, raised))
         plans.sort(key=lambda p: p["alarm"].raised_at)
+        death = self._one_death(plans)
         Alarm.objects.bulk_create([p["alarm"] for p in plans], batch_size=500)
         steps, events = [], []
         for p in plans:
@@ -340,14 +340,20 @@ class _History:
         AlarmStep.objects.bulk_create(steps, batch_size=1000)
         DeviceEvent.objects.bulk_create(events, batch_size=1000)
         self.made = {"alarms": len(plans), "events": len(events), "steps": len(steps)}
+        if death is not None:
+            # The register learns of it as the street would record it: the person's tasks and pairings end (the
+            # visits app), the maintainer is asked to collect the home's devices (this app).
+            from yiyang.registry.services import record_status_event
+
+            record_status_event(actor=self.ctx.accounts["bureau"], elder=Elder.objects.get(pk=death.elder_id),
+                                kind="death", effective_date=timezone.localdate(death.resolved_at),
+                                note="紧急呼叫处置中确认死亡")
+            self.devices = [d for d in self.devices if d.elder_id != death.elder_id]
 
     def _plan(self, device: Device, raised: datetime.datetime) -> dict:
         rng = self.rng
         kind = _pick(rng, ALARM_KINDS[device.kind][1])
         outcome = _pick(rng, OUTCOMES.get(kind, OUTCOMES["default"]))
-        if outcome == AlarmOutcome.TO_HOSPITAL and kind in ("fall", "sos") and not self.deceased \
-                and rng.random() < 0.08:
-            outcome, self.deceased = AlarmOutcome.DECEASED, True
         operator = rng.choice(self.desk)
         # Acknowledged: a median of about 22 s, some 2–3 % after the minute (those escalated first).
         ack_s = min(900.0, max(4.0, rng.lognormvariate(math.log(22), 0.5)))
@@ -373,9 +379,8 @@ class _History:
         closed = resolved + datetime.timedelta(hours=rng.uniform(1, 20))
         if closed > self.now:
             closed = None
-        note = (DECEASED_NOTE if outcome == AlarmOutcome.DECEASED else rng.choice(
-            {AlarmOutcome.FALSE_ALARM: FALSE_NOTES, AlarmOutcome.HANDLED_AT_HOME: HOME_NOTES,
-             AlarmOutcome.TO_HOSPITAL: HOSPITAL_NOTES}[outcome]))
+        note = rng.choice({AlarmOutcome.FALSE_ALARM: FALSE_NOTES, AlarmOutcome.HANDLED_AT_HOME: HOME_NOTES,
+                           AlarmOutcome.TO_HOSPITAL: HOSPITAL_NOTES}[outcome])
         count = 1 if rng.random() < 0.85 else rng.randint(2, 4)
         last_event = raised + datetime.timedelta(seconds=rng.randint(5, 40) * (count - 1))
         alarm = Alarm(elder_id=device.elder_id, device=device, kind=kind, emergency=True,
@@ -408,7 +413,25 @@ class _History:
                               processed_at=raised + datetime.timedelta(seconds=2 + i),
                               channel=self.channel[vendor.code], region_code=device.region_code)
                   for i in range(count)]
-        return {"alarm": alarm, "steps": steps, "events": events}
+        return {"alarm": alarm, "steps": steps, "events": events, "resolved_step": steps[-2 if closed else -1]}
+
+    def _one_death(self, plans: list[dict]):
+        """One of the last fortnight's falls or SOS calls taken to hospital ended in death instead: someone with
+        no later alarm, outside 登科寺社区 (the visitor's and the family's demo stays as it is)."""
+        family = set(Elder.objects.filter(family_links__user=self.ctx.accounts.get("family"))
+                     .values_list("pk", flat=True))
+        last = {}
+        for p in plans:
+            last[p["alarm"].elder_id] = p
+        lo, hi = self.now - datetime.timedelta(days=14), self.now - datetime.timedelta(days=3)
+        for p in reversed(plans):
+            a = p["alarm"]
+            if (a.outcome == AlarmOutcome.TO_HOSPITAL and a.kind in ("fall", "sos") and lo <= a.raised_at <= hi
+                    and last[a.elder_id] is p and a.region_code != DEMO_COMMUNITY and a.elder_id not in family):
+                a.outcome = AlarmOutcome.DECEASED
+                p["resolved_step"].note = f"{AlarmOutcome.DECEASED.label} · {DECEASED_NOTE}"
+                return a
+        return None
 
     def maintenance_history(self) -> None:
         """Past tasks the maintainer finished: devices back after a silence, batteries replaced."""

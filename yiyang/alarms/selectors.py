@@ -125,7 +125,8 @@ def shifts_for(user, *, day: datetime.date | None = None, region_code: str = "")
 
 
 def notifications_for(user, *, unread_only: bool = False):
-    qs = Notification.objects.filter(recipient=user).select_related("alarm")
+    """The caller's own (the bureau's scope also holds its area's outbox; the list is what the person was told)."""
+    qs = Notification.objects.restrict(user, "view").filter(recipient=user).select_related("alarm")
     if unread_only:
         qs = qs.filter(read_at__isnull=True)
     return qs.order_by("-created_at", "-pk")

@@ -78,6 +78,12 @@ def test_demo_alarms():
     first = alarms.filter(device__isnull=False).order_by("raised_at").first()
     assert first.events.count() == first.event_count
     assert first.steps.first().kind == StepKind.RAISED and first.steps.last().kind == StepKind.CLOSED
+    # The one death is in the register, and the maintainer is asked to collect that home's devices.
+    death = alarms.get(outcome=AlarmOutcome.DECEASED)
+    assert death.elder.status == "deceased" and "无生命体征" in death.steps.get(kind=StepKind.RESOLVED).note
+    assert MaintenanceTask.objects.filter(device__elder=death.elder, kind=MaintenanceKind.RETRIEVE,
+                                          status="open").exists()
+    assert not alarms.filter(elder=death.elder, raised_at__gt=death.resolved_at).exists()
     ack = alarms.filter(resolved_at__isnull=False)
     within = ack.filter(acknowledged_at__lte=F("raised_at") + datetime.timedelta(seconds=60)).count()
     assert 0.9 <= within / ack.count() < 1
