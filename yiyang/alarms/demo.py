@@ -190,8 +190,8 @@ def alarms_setup(ctx, log) -> None:
 
 def _rota(ctx, rng, operator: User, now: datetime.datetime) -> None:
     """Twelve-hour shifts of the county's call centre (an operator and a backup each) from yesterday evening to
-    tomorrow morning, `operator` on the one running now; a duty officer (值班领导) per street in 24-hour shifts,
-    登科街道's `street` account among them."""
+    tomorrow morning, `operator` on the one running now; a duty officer (值班领导) for the county and for every
+    street in 24-hour shifts, 登科街道's `street` account among them."""
     from yiyang.registry.demo import younger_name
 
     bureau = ctx.accounts["bureau"]
@@ -211,7 +211,9 @@ def _rota(ctx, rng, operator: User, now: datetime.datetime) -> None:
                                     duty_role=role, starts_at=start, ends_at=start + datetime.timedelta(hours=12),
                                     created_by=bureau))
     streets = list(Region.objects.filter(code__startswith=DEMO_COUNTY, level=RegionLevel.STREET).order_by("code"))
-    specs = []
+    # The county's own duty officers (民政局值班领导): the chain's step where a street has none on duty.
+    specs = [(f"duty-{DEMO_COUNTY}-{i}", Role.BUREAU, f"恩阳区民政局 值班领导 {younger_name(rng, 'M')}")
+             for i in (1, 2)]
     for street in streets:
         if street.code != DEMO_STREET:
             specs += [(f"duty-{street.code}-{i}", Role.STREET, f"{street.name} 值班领导 {younger_name(rng, 'M')}")
@@ -221,7 +223,7 @@ def _rota(ctx, rng, operator: User, now: datetime.datetime) -> None:
     for u in officers:
         by_street.setdefault(u.region_id, []).append(u)
     by_street[DEMO_STREET] = [ctx.accounts["street"]]
-    for street in streets:
+    for street in [ctx.county, *streets]:
         people = by_street.get(street.code, [])
         for k, day in enumerate((today - datetime.timedelta(days=1), today)):
             if people:

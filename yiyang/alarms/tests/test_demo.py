@@ -59,7 +59,7 @@ def test_demo_alarms():
     assert operator in on_duty_users("511903001002", DutyRole.OPERATOR)
     assert on_duty_users("511903002001", DutyRole.BACKUP)
     streets = Region.objects.filter(code__startswith=DEMO_COUNTY, level="street").values_list("code", flat=True)
-    assert all(on_duty_users(code, DutyRole.DUTY_OFFICER)[0].region_id == code for code in streets)
+    assert all(on_duty_users(code, DutyRole.DUTY_OFFICER)[0].region_id == code for code in [DEMO_COUNTY, *streets])
     assert set(ServiceLevel.objects.values_list("jurisdiction_id", flat=True)) == {"511903", "511903001"}
 
     # Three months of history through every outcome; the times follow each other and none is in the future.
