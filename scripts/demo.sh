@@ -24,7 +24,7 @@ TICK=$!
 trap 'kill $WORKER $LISTENER $TICK 2>/dev/null || true' EXIT INT TERM
 echo
 echo "Serving Yiyang on http://127.0.0.1:8000  (Ctrl-C stops it; task worker log: var/worker.log, MQTT alarm listener log: var/alarm_listener.log)"
-echo "Demo logins (password demo12345): bureau street community assessor (assessor2, assessor3) provider caregiver family visitor"
+echo "Demo logins (password demo12345): bureau street community assessor (assessor2, assessor3) provider caregiver family visitor operator (接警台)"
 echo "Simulated alarm devices: in another terminal, make simulate (or make simulate ARGS=--once for a single SOS)"
 echo "  heartbeats, now and then an SOS or a fall, by webhook and MQTT; the operator login watches them arrive on 接警台"
 echo
