@@ -20,12 +20,9 @@ centre, on duty now) finds them in the queue with their notifications. Nothing i
 from __future__ import annotations
 
 import datetime
-import hashlib
-import hmac
 import math
 import random
 
-from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db.models import F
 from django.utils import timezone
@@ -37,6 +34,7 @@ from yiyang.registry.models import Elder, ElderStatus, LivingSituation
 from yiyang.visits.demo import _clock_at  # the services stamp "now": a past step at its moment
 
 from . import services
+from .demo_secrets import demo_vendor_secret
 from .events import NormalisedEvent
 from .models import (
     Alarm,
@@ -103,13 +101,6 @@ HOME_NOTES = ["摔倒后无法起身，扶起后检查无明显外伤", "血压�
               "水管漏水，已关闭总阀并联系维修", "老人情绪紧张，陪伴安抚后好转"]
 HOSPITAL_NOTES = ["疑似骨折，120 送往恩阳区人民医院", "胸闷气短，送医观察", "摔倒头部出血，送医缝合"]
 DECEASED_NOTE = "120 到场确认已无生命体征，已通知家属和辖区派出所"
-
-
-def demo_vendor_secret(code: str) -> str:
-    """The demo vendors' signing secret: HMAC-SHA256 of the vendor code under settings.SECRET_KEY (demo only;
-    the device simulator derives the same). Never use this for a real vendor."""
-    key = settings.SECRET_KEY.encode()
-    return hmac.new(key, f"yiyang.alarms.demo-vendor:{code}".encode(), hashlib.sha256).hexdigest()
 
 
 def _at(day: datetime.date, hour: int) -> datetime.datetime:
@@ -183,7 +174,7 @@ def alarms_setup(ctx, log) -> None:
     devices = _devices(ctx, rng, vendors, provider, now)
     audit.record(actor=bureau, action=AuditAction.IMPORT, object_type="alarms.device", object_repr="演示城市",
                  region_code=DEMO_COUNTY, detail=f"演示数据：居家安全设备 {devices} 台")
-    log(f"alarms: vendors {', '.join(vendors)} (demo secrets: alarms.demo.demo_vendor_secret(code)); "
+    log(f"alarms: vendors {', '.join(vendors)} (demo secrets: alarms.demo_secrets.demo_vendor_secret(code)); "
         f"{devices} devices; the rota of the call centre and every street; `operator` is {OPERATOR_NAME} "
         f"(接警员, 恩阳区呼叫中心, on duty now, password {DEMO_PASSWORD})")
 

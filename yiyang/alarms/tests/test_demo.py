@@ -9,7 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from yiyang.alarms import selectors
-from yiyang.alarms.demo import demo_vendor_secret
+from yiyang.alarms.demo_secrets import demo_vendor_secret
 from yiyang.alarms.models import (
     Alarm,
     AlarmOutcome,
