@@ -29,6 +29,7 @@ class AlarmsConfig(AppConfig):
         register_nav(
             NavItem(_("接警台"), "alarms:console", frozenset(HANDLERS), "alarms"),
             NavItem(_("报警记录"), "alarms:list", frozenset({*HANDLERS, Role.PROVIDER}), "alarms"),
+            NavItem(_("报警统计"), "alarms:stats", frozenset(HANDLERS), "alarms"),
             NavItem(_("居家安全设备"), "alarms:devices", frozenset(DEVICE_ROLES), "alarms"),
             NavItem(_("设备运维"), "alarms:maintenance",
                     frozenset({Role.BUREAU, Role.STREET, Role.COMMUNITY, Role.PROVIDER}), "alarms"),

@@ -127,3 +127,50 @@ def alarm_statistics(*, region_code: str, month: datetime.date, now: datetime.da
 def _timing(seconds: list[float], within: int, of: int) -> Timing:
     return Timing(len(seconds), percentile(seconds, 0.5), percentile(seconds, 0.9), within, of,
                   round(within / of, 4) if of else None)
+
+
+def street_breakdown(*, region_code: str, month: datetime.date) -> list[dict]:
+    """The month's figures street by street within `region_code` (a county's streets and towns): alarms, the
+    share acknowledged and on site within the service level with the median times, false alarms, devices
+    offline now. Two queries whatever the number of streets: the month's alarms with their durations and
+    levels, grouped here by street, and the offline devices grouped by street in the database."""
+    start, end = month_bounds(month)
+    rows = (Alarm.objects.filter(region_code__startswith=region_code, raised_at__gte=start, raised_at__lt=end)
+            .annotate(street=Substr("region_code", 1, 9), ack=_since_raised("acknowledged_at"),
+                      arrived=_since_raised("on_site_at"),
+                      ack_limit=Coalesce(_level("ack_seconds", 9), _level("ack_seconds", 6),
+                                         Value(DEFAULT_ACK_SECONDS)),
+                      arrive_limit=Coalesce(_level("arrive_minutes", 9), _level("arrive_minutes", 6),
+                                            Value(DEFAULT_ARRIVE_MINUTES)))
+            .values_list("street", "ack", "arrived", "ack_limit", "arrive_limit", "outcome", "dispatched_at"))
+    streets: dict[str, dict] = {}
+    for street, ack, arrived, ack_limit, arrive_limit, outcome, dispatched in rows:
+        s = streets.setdefault(street, {"acks": [], "arrivals": [], "total": 0, "ack_within": 0, "sent": 0,
+                                        "arrive_within": 0, "resolved": 0, "false": 0})
+        s["total"] += 1
+        if ack is not None:
+            s["acks"].append(ack.total_seconds())
+            s["ack_within"] += ack.total_seconds() <= ack_limit
+        if dispatched is not None:
+            s["sent"] += 1
+        if arrived is not None:
+            s["arrivals"].append(arrived.total_seconds())
+            s["arrive_within"] += arrived.total_seconds() <= arrive_limit * 60
+        if outcome:
+            s["resolved"] += 1
+            s["false"] += outcome == AlarmOutcome.FALSE_ALARM
+    offline = dict(MaintenanceTask.objects.filter(
+        region_code__startswith=region_code, kind=MaintenanceKind.OFFLINE, status=MaintenanceStatus.OPEN,
+        device__status=DeviceStatus.ACTIVE).annotate(street=Substr("region_code", 1, 9)).values("street")
+        .annotate(n=Count("device_id", distinct=True)).values_list("street", "n"))
+    out = []
+    for street in sorted(set(streets) | set(offline)):
+        s = streets.get(street, {"acks": [], "arrivals": [], "total": 0, "ack_within": 0, "sent": 0,
+                                 "arrive_within": 0, "resolved": 0, "false": 0})
+        out.append({
+            "street": street, "total": s["total"],
+            "acknowledge": _timing(s["acks"], s["ack_within"], s["total"]),
+            "on_site": _timing(s["arrivals"], s["arrive_within"], s["sent"]),
+            "false_alarm_rate": round(s["false"] / s["resolved"], 4) if s["resolved"] else None,
+            "devices_offline": offline.get(street, 0)})
+    return out

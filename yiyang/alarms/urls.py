@@ -13,6 +13,7 @@ urlpatterns = [
     path("history/", views.alarm_list, name="list"),
     path("<int:pk>/", views.alarm_detail, name="detail"),
     path("<int:pk>/<slug:step>/", views.alarm_step, name="step"),
+    path("stats/", views.stats, name="stats"),
     path("devices/", views.device_list, name="devices"),
     path("devices/register/", views.device_register, name="device_register"),
     path("devices/<int:pk>/retire/", views.device_retire, name="device_retire"),

@@ -26,7 +26,7 @@ from yiyang.core.permissions import role_required
 from yiyang.core.scope import get_scoped_or_404
 from yiyang.registry.models import Elder
 
-from . import policy, selectors, services
+from . import policy, selectors, services, statistics
 from .models import (
     Alarm,
     AlarmKind,
@@ -337,6 +337,55 @@ def maintenance_finish(request, pk: int):
                                                              note=request.POST.get("note", "")),
                 success=_("已处理该运维任务。"))
     return _back(request, reverse("alarms:maintenance"))
+
+
+# ------------------------------------------------------------------------------------------------- statistics
+
+
+def _percent(share) -> str:
+    return "—" if share is None else f"{share * 100:.1f}%"
+
+
+def _minutes(seconds) -> str:
+    return "—" if seconds is None else f"{seconds / 60:.1f}"
+
+
+@role_required(*HANDLERS)
+def stats(request):
+    """统计: the month's alarms of the area (a county, a street, a community) by kind and outcome, the times to
+    acknowledge, dispatch and arrive against the service level, the false-alarm rate, the devices offline; for a
+    county, street by street. The same figures as the API's /stats (statistics.py)."""
+    user = request.user
+    scope = user.scope_code or ""
+    if not scope:
+        raise Http404
+    month = _parse_month(request.GET.get("month")) or timezone.localdate().replace(day=1)
+    if not 2000 <= month.year <= 2200:
+        month = timezone.localdate().replace(day=1)
+    areas = [r for r in Region.objects.filter(code__startswith=scope, level__in=[
+        RegionLevel.COUNTY, RegionLevel.STREET]).order_by("code")] if len(scope) <= 9 else []
+    area = request.GET.get("region", "").strip()
+    if not area.startswith(scope) or not Region.objects.filter(code=area).exists():
+        area = scope
+    figures = statistics.alarm_statistics(region_code=area, month=month)
+    names = _region_names({area} | {a.code for a in areas})
+    breakdown = statistics.street_breakdown(region_code=area, month=month) if len(area) == 6 else []
+    street_names = _region_names({r["street"] for r in breakdown})
+    return render(request, "alarms/stats.html", {
+        "f": figures, "area": area, "area_name": names.get(area, area), "areas": areas,
+        "month_value": month.strftime("%Y-%m"),
+        "kinds": [(AlarmKind(k).label, n) for k, n in figures["by_kind"].items()],
+        "outcomes": [(AlarmOutcome(k).label if k in AlarmOutcome.values else _("未处置"), n)
+                     for k, n in figures["by_outcome"].items()],
+        "ack_share": _percent(figures["acknowledge"].share), "arrive_share": _percent(figures["on_site"].share),
+        "false_rate": _percent(figures["false_alarm_rate"]),
+        "times": [(_("接警"), figures["acknowledge"]), (_("派单"), figures["dispatch"]),
+                  (_("到场"), figures["on_site"])],
+        "streets": [{"name": street_names.get(r["street"], r["street"]), "code": r["street"], "total": r["total"],
+                     "ack_share": _percent(r["acknowledge"].share), "ack_p50": r["acknowledge"].p50,
+                     "arrive_share": _percent(r["on_site"].share), "arrive_p50": _minutes(r["on_site"].p50),
+                     "false_rate": _percent(r["false_alarm_rate"]), "offline": r["devices_offline"]}
+                    for r in breakdown]})
 
 
 # ------------------------------------------------------------------------------------------------- rota

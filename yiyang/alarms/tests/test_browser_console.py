@@ -6,7 +6,7 @@ import pytest
 
 from yiyang.alarms import services
 from yiyang.alarms.models import Alarm, AlarmOutcome, AlarmStatus, Channel
-from yiyang.browser_testing import new_context, sign_in
+from yiyang.browser_testing import nav_to, new_context, sign_in
 from yiyang.core.tests.factories import PASSWORD
 
 from .factories import event
@@ -68,5 +68,18 @@ def test_an_sos_arrives_live_and_is_handled_to_the_end(browser, live_server, ala
 
     alarm.refresh_from_db()
     assert alarm.status == AlarmStatus.RESOLVED and alarm.outcome == AlarmOutcome.HANDLED_AT_HOME
+
+    # The street's statistics of the month show the alarm and how fast it was answered.
+    context, page = _page(browser, live_server, viewport={"width": 1280, "height": 900})
+    try:
+        sign_in(page, "street", PASSWORD)
+        nav_to(page, "报警统计")
+        assert page.get_by_test_id("stat-total").inner_text() == "1"
+        times = page.get_by_test_id("stat-times").inner_text()
+        ack = round((alarm.acknowledged_at - alarm.raised_at).total_seconds(), 1)
+        assert f"接警\t1\t{ack}\t{ack}\t" in times  # one acknowledged: its seconds are the median and the P90
+        assert page.get_by_test_id("stat-ack-share").inner_text() == ("100.0%" if ack <= 60 else "0.0%")
+    finally:
+        context.close()
     assert alarm.acknowledged_by == w["operator"] and alarm.responder_user == w["community"]
     assert alarm.raised_at <= alarm.acknowledged_at <= alarm.dispatched_at <= alarm.on_site_at <= alarm.resolved_at

@@ -188,3 +188,18 @@ def test_notifications_lead_to_the_alarm(alarm_world, client):
     note.refresh_from_db()
     assert note.read_at is not None
     assert _client(client, w["operator2"]).post(reverse("alarms:notification_read", args=[note.pk])).status_code == 404
+
+
+def test_the_statistics_page_shows_the_month_and_the_streets(alarm_world, client):
+    w = alarm_world
+    alarm = _sos(w)
+    services.acknowledge(actor=w["operator"], alarm=alarm)
+    services.resolve(actor=w["operator"], alarm=alarm, outcome="false_alarm")
+    c = _client(client, w["bureau"])
+    page = c.get(reverse("alarms:stats")).content.decode()
+    # One alarm this month, acknowledged at once (within 60 s: 1/1), resolved as a false alarm (1 of 1 resolved).
+    assert 'data-testid="stat-total">1<' in page and 'data-testid="stat-ack-share">100.0%<' in page
+    assert 'data-testid="stat-false">100.0%<' in page and "登科街道" in page  # the county's table of streets
+    street = _client(client, w["street"]).get(reverse("alarms:stats"), {"region": "511903002"}).content.decode()
+    assert "登科街道" in street and 'data-testid="stat-streets"' not in street  # outside its area: its own
+    assert _client(client, w["caregiver"]).get(reverse("alarms:stats")).status_code == 404

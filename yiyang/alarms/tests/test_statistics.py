@@ -127,3 +127,20 @@ def test_the_statistics_are_a_fixed_number_of_queries(october, django_assert_num
     # by kind, by outcome, open, the times, devices in use, devices offline: 6 whatever the month holds.
     with django_assert_num_queries(6):
         statistics.alarm_statistics(region_code="511903", month=OCTOBER)
+
+
+def test_the_county_street_by_street_counted_by_hand(october, django_assert_num_queries):
+    with django_assert_num_queries(2):  # the month's alarms, the offline devices: whatever the streets
+        rows = statistics.street_breakdown(region_code="511903", month=OCTOBER)
+    by_street = {r["street"]: r for r in rows}
+    assert list(by_street) == ["511903001", "511903002"]
+    deng, wen = by_street["511903001"], by_street["511903002"]
+    # 登科街道: A1 A2 A3 as in the street's own figures above.
+    assert deng["total"] == 3 and deng["devices_offline"] == 1 and deng["false_alarm_rate"] == 0.3333
+    assert deng["acknowledge"] == Timing(count=3, p50=20.0, p90=44.0, within=2, of=3, share=0.6667)
+    assert deng["on_site"] == Timing(count=2, p50=1200.0, p90=1440.0, within=1, of=2, share=0.5)
+    # 文治街道: B1 B2 B3. Acknowledged 40 90 → p50 at rank 0.5 → 65, p90 at rank 0.9 → 40 + 0.9·50 = 85; within
+    # the default 60 s: B1 → 1 of 3. On site: B1 2400 ≤ 45 min, of B1 B2 dispatched → 1 / 2. False: B1 of B1 → 1.
+    assert wen["total"] == 3 and wen["devices_offline"] == 0 and wen["false_alarm_rate"] == 1.0
+    assert wen["acknowledge"] == Timing(count=2, p50=65.0, p90=85.0, within=1, of=3, share=0.3333)
+    assert wen["on_site"] == Timing(count=1, p50=2400.0, p90=2400.0, within=1, of=2, share=0.5)
