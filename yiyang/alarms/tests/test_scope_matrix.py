@@ -82,6 +82,9 @@ AREA = {"bureau": {"here", "next_door", "other_street"}, "other_bureau": {"far"}
         "other_community": {"next_door"}, "provider": {"here", "other_street"}, "other_provider": {"next_door"},
         "operator": {"here", "next_door", "other_street"}, "other_operator": {"other_street"}}
 API = "/api/v1/alarms/"
+# The roles with the pages of lists (views.py): the area's desks and staff, and the maintainers.
+LIST_PAGE_ROLES = {"bureau", "other_bureau", "street", "other_street", "community", "other_community", "operator",
+                   "other_operator", "provider", "other_provider"}
 
 
 class TestDeviceScope(ScopeMatrix):
@@ -89,10 +92,16 @@ class TestDeviceScope(ScopeMatrix):
     roles = (*ROLES, *DESKS)
     visible = {**AREA, "family": {"here"}}
     api_list_url = API + "devices"
-    writes = (Write("API retire", "post", lambda case, d: f"{API}devices/{d.pk}/retire", {}, as_json=True),)
+    list_url = "/alarms/devices/"
+    list_roles = LIST_PAGE_ROLES
+    writes = (Write("API retire", "post", lambda case, d: f"{API}devices/{d.pk}/retire", {}, as_json=True),
+              Write("page retire", "post", lambda case, d: f"/alarms/devices/{d.pk}/retire/", {}))
 
     def build(self, world):
         return dict(alarms_world(world)["devices"])
+
+    def marker(self, obj):
+        return f'data-testid="device-{obj.pk}"'
 
     def api_detail_url(self, obj):
         return f"{API}devices/{obj.pk}"
@@ -111,7 +120,18 @@ class TestAlarmScope(ScopeMatrix):
         Write("API resolve", "post", lambda case, a: f"{API}alarms/{a.pk}/resolve", {"outcome": "false_alarm"},
               as_json=True),
         Write("API note", "post", lambda case, a: f"{API}alarms/{a.pk}/notes", {"note": "来电"}, as_json=True),
+        Write("page acknowledge", "post", lambda case, a: f"/alarms/{a.pk}/acknowledge/", {}),
+        Write("page resolve", "post", lambda case, a: f"/alarms/{a.pk}/resolve/", {"outcome": "false_alarm"}),
+        Write("page note", "post", lambda case, a: f"/alarms/{a.pk}/note/", {"note": "来电"}),
     )
+    list_url = "/alarms/history/"
+    list_roles = LIST_PAGE_ROLES
+
+    def detail_url(self, obj):
+        return f"/alarms/{obj.pk}/"
+
+    def marker(self, obj):
+        return f'data-testid="row-{obj.pk}"'
 
     def build(self, world):
         alarms = _sos_everywhere(world)
@@ -152,7 +172,13 @@ class TestMaintenanceTaskScope(ScopeMatrix):
     roles = (*ROLES, *DESKS)
     visible = AREA
     api_list_url = API + "maintenance"
-    writes = (Write("API finish", "post", lambda case, t: f"{API}maintenance/{t.pk}/finish", {}, as_json=True),)
+    list_url = "/alarms/maintenance/"
+    list_roles = LIST_PAGE_ROLES - {"operator", "other_operator"}  # not the call centre's desk
+    writes = (Write("API finish", "post", lambda case, t: f"{API}maintenance/{t.pk}/finish", {}, as_json=True),
+              Write("page finish", "post", lambda case, t: f"/alarms/maintenance/{t.pk}/finish/", {}))
+
+    def marker(self, obj):
+        return f'data-testid="task-{obj.pk}"'
 
     def build(self, world):
         aw = alarms_world(world)
