@@ -39,9 +39,9 @@ def vendors(w, n):
 
 
 def quarantined(w, n):
-    services.ingest(vendor=w["vendor"], events=[event(f"UNKNOWN-{seq(w)}") for _ in range(n)],
-                    channel=Channel.WEBHOOK)
-    return range(n)
+    serials = [f"UNKNOWN-{seq(w)}" for _ in range(n)]
+    services.ingest(vendor=w["vendor"], events=[event(serial) for serial in serials], channel=Channel.WEBHOOK)
+    return serials
 
 
 def maintenance(w, n):
@@ -82,6 +82,29 @@ BUDGETS = [
     Budget("/api/v1/alarms/service-levels", "bureau", service_levels, ceiling=4),
     Budget("/api/v1/alarms/notifications", "operator", alarms, ceiling=4),
 ]
+
+
+
+def elder_name(row):
+    return row.elder.name
+
+
+def tomorrow():
+    return {"day": (timezone.localdate() + datetime.timedelta(days=1)).isoformat()}
+
+
+# The pages' lists (views.py), each a line.
+PAGE_BUDGETS = [
+    Budget("/alarms/", "operator", alarms, ceiling=12, shows=elder_name),
+    Budget("/alarms/queue/", "operator", alarms, ceiling=4, shows=elder_name),
+    Budget("/alarms/history/", "street", alarms, ceiling=6, shows=elder_name),
+    Budget("/alarms/devices/", "community", devices, ceiling=7, shows=lambda d: d.serial),
+    Budget("/alarms/maintenance/", "provider", maintenance, ceiling=6, shows=lambda t: t.serial),
+    Budget("/alarms/quarantine/", "bureau", quarantined, ceiling=5, shows=str),
+    Budget("/alarms/rota/", "bureau", shifts, ceiling=10, params=tomorrow, shows=lambda s: str(s.user)),
+    Budget("/alarms/notifications/", "operator", alarms, ceiling=5, shows=elder_name),
+]
+BUDGETS += PAGE_BUDGETS
 
 
 @pytest.mark.parametrize("budget", BUDGETS, ids=ids(BUDGETS))
