@@ -169,6 +169,7 @@ class Ledger:
         self.sos_sent: dict[str, float] = {}
         self.flood_events = 0
         self.published = 0
+        self.outage: tuple[float, float] | None = None  # the listener's restart: killed → subscribed again
 
     def add(self, **counts):
         with self.lock:
@@ -357,8 +358,15 @@ def run_load(args, database_url: str, port: int, world: dict, listener_box: list
     def restart_listener():
         if args.no_kill:
             return
+        killed = time.monotonic()
         stop(listener_box[0], signal.SIGKILL)
         listener_box[0] = start_listener(database_url, args.log)
+
+        def until_subscribed():
+            wait_subscribed(args.log)
+            ledger.outage = (killed, time.monotonic())
+
+        threading.Thread(target=until_subscribed, daemon=True).start()
 
     jobs = [threading.Thread(target=http_load, args=(port, world["secrets"]["bench-http"], http_maker, ledger),
                              kwargs={"rate": args.rate * (1 - share), "seconds": args.seconds, "batch": args.batch,
@@ -508,7 +516,15 @@ def main() -> int:
         time.sleep(ACK_SECONDS + 6)
         flooder = world["serials"]["bench-http"][-1]
         results = count_results(ledger, world, flooder)
-        visible = [(seen[s] - t) * 1000 for s, t in ledger.sos_sent.items() if s in seen]
+        mqtt_serials = set(world["serials"]["bench-mqtt"])
+        outage = ledger.outage or (0.0, 0.0)
+        lat = {"http": [], "mqtt": [], "outage": []}
+        for serial, sent_at in ledger.sos_sent.items():
+            if serial in seen:
+                kind = "http" if serial not in mqtt_serials else (
+                    "outage" if outage[0] - 1 <= sent_at <= outage[1] else "mqtt")
+                lat[kind].append((seen[serial] - sent_at) * 1000)
+        visible = lat["http"] + lat["mqtt"]  # the outage is the deliberate kill, reported on its own
         vis = percentiles(visible)
         late = percentiles(results["escalations"])
         rate = ledger.sent_unique / sending
@@ -521,8 +537,12 @@ def main() -> int:
         print(f"alarms: {results['alarms']} for {results['alarms_expected']} SOS devices (double "
               f"{results['double_alarms']}, missing {results['missing_alarms']}); the flooding device: one alarm "
               f"counting {results['flood_count']} of {ledger.flood_events} events")
+        ph, pm, po = percentiles(lat["http"]), percentiles(lat["mqtt"]), percentiles(lat["outage"])
         print(f"receipt → visible on the console: p50 {vis['p50']:.0f} ms, p99 {vis['p99']:.0f} ms, max "
-              f"{vis['max']:.0f} ms over {len(visible)} alarms (watcher polls every 20 ms)")
+              f"{vis['max']:.0f} ms over {len(visible)} alarms (watcher polls every 20 ms); webhook p99 "
+              f"{ph['p99']:.0f} ms ({len(lat['http'])}), MQTT p99 {pm['p99']:.0f} ms ({len(lat['mqtt'])}); "
+              f"{len(lat['outage'])} sent while the listener was down ({outage[1] - outage[0]:.1f} s), visible "
+              f"after at most {po['max']:.0f} ms")
         print(f"escalations: {len(results['escalations'])} fired, lateness p50 {late['p50']:.2f} s, p99 "
               f"{late['p99']:.2f} s, max {late['max']:.2f} s; {within} within 5 s")
         if ledger.errors:
