@@ -116,6 +116,9 @@ def register_device(*, actor, vendor: Vendor, serial: str, kind: str, elder: Eld
     policy.may_manage_devices(actor, elder.residence_region_id, maintainer.pk if maintainer else None).require()
     if kind not in DeviceKind.values:
         raise ValidationError({"kind": [_("设备类型无效。")]})
+    if not vendor.active or not elder.residence_region_id.startswith(vendor.jurisdiction_code):
+        # A vendor is connected by a bureau for its jurisdiction's homes; its events are not looked at elsewhere.
+        raise ValidationError({"vendor": [_("该厂商未接入老人所在辖区，或已停用。")]})
     serial = _text(serial, 64)
     if not serial:
         raise ValidationError({"serial": [_("请填写设备编号。")]})

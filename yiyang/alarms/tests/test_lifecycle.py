@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from yiyang.alarms import policy, services
 from yiyang.alarms.models import Alarm, AlarmStatus, AlarmStep, Channel, DeviceEvent, Notification, StepKind
 from yiyang.core.errors import DomainError
-from yiyang.core.models import AuditEvent
+from yiyang.core.models import AuditEvent, Region
 from yiyang.visits.models import Trigger, VisitTask
 
 from .factories import event
@@ -258,3 +258,16 @@ def test_reports_of_many_devices_cost_the_same_few_queries(alarm_world, django_a
     from yiyang.alarms.models import Device
 
     assert Device.objects.get(serial="W-39").battery_pct == 89
+
+
+def test_a_device_is_registered_only_with_a_vendor_connected_for_the_elders_county(alarm_world):
+    from yiyang.alarms.models import Device
+
+    w = alarm_world
+    far_vendor, _secret = services.create_vendor(actor=w["other_bureau"], code="bazhou", name="巴州物联",
+                                                 format="yiyang_json", jurisdiction=Region.objects.get(code="511902"))
+    with pytest.raises(ValidationError) as refused:
+        services.register_device(actor=w["community"], vendor=far_vendor, serial="X-1", kind="sos_button",
+                                 elder=w["elder"], installed_on=datetime.date(2026, 1, 5))
+    assert refused.value.message_dict["vendor"] == ["该厂商未接入老人所在辖区，或已停用。"]
+    assert not Device.objects.filter(serial="X-1").exists()
