@@ -18,7 +18,7 @@ def test_bureau_signs_in_switches_language_and_finds_entries_in_grouped_navigati
     sign_in(page, "bureau", PASSWORD)
     nav = page.locator("nav.mainnav")
     groups = [t.strip() for t in nav.locator("summary").all_inner_texts()]
-    assert groups == ["名册", "服务", "关爱", "系统"]  # in domain order, one row
+    assert groups == ["名册", "服务", "关爱", "应急", "系统"]  # in domain order, one row
     # A group holding one entry for this user is that entry's link.
     assert nav.get_by_role("link", name="能力评估").is_visible()
     assert nav.get_by_role("link", name="补贴发放").is_visible()
