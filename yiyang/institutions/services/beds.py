@@ -25,8 +25,10 @@ from ..models import (
 )
 from ._common import Errors, parse_day, record, today
 
-# The organisation kinds a home may be run by: a care-home operator, a public institution, a social organisation.
-OPERATOR_KINDS = {OrganisationKind.CARE_HOME, OrganisationKind.PUBLIC, OrganisationKind.SOCIAL}
+# The organisation kinds a home may be run by: a care-home operator, a public institution, a social organisation,
+# a provider company (chains run homes and home care both); not an assessment agency or a kitchen.
+OPERATOR_KINDS = {OrganisationKind.CARE_HOME, OrganisationKind.PUBLIC, OrganisationKind.SOCIAL,
+                  OrganisationKind.PROVIDER}
 MANUAL_STATUSES = {BedStatus.FREE, BedStatus.RESERVED, BedStatus.OUT_OF_SERVICE}
 
 
