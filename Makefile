@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Reinstall when a lock file changes.
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt 2>/dev/null | sha1sum | cut -c1-12)
 
-.PHONY: demo serve setup test test-sqlite test-postgres bench lint format lock messages clean
+.PHONY: demo serve simulate setup test test-sqlite test-postgres bench lint format lock messages clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ demo: $(STAMP)
 ## serve: serve the existing demo database again without rebuilding it
 serve: $(STAMP)
 	@YIYANG_SKIP_BUILD=1 bash scripts/demo.sh
+
+## simulate: the demo's alarm devices (signed webhooks and MQTT) sending to the running demo; ARGS=--once for one SOS
+simulate: $(STAMP)
+	@. scripts/env.sh && unset DATABASE_URL && $(BIN)/python manage.py simulate_devices $(ARGS)
 
 ## test: the whole suite on SQLite and, when a server answers, on PostgreSQL
 test: $(STAMP)

@@ -51,19 +51,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yiyang.settings")
 
-from benchlib.scratch import BENCH_ENV, pg_server_url, reset_postgres, start_django, with_database  # noqa: E402
+from benchlib.scratch import pg_server_url, reset_postgres, start_django, with_database  # noqa: E402
+from benchlib.server import server_env, start_gunicorn, stop  # noqa: E402
 
 BENCH_DB = "yiyang_bench_alarms"
 DEVICES = 2000
 SOS_EVERY = 200
 ACK_SECONDS = 10
 MQTT_HOST, MQTT_PORT = "127.0.0.1", 1883
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def percentiles(samples: list[float]) -> dict:
@@ -131,26 +126,7 @@ def build_world() -> dict:
 
 
 def _env(database_url: str) -> dict:
-    return {**os.environ, **{k: os.environ.get(k, v) for k, v in BENCH_ENV.items()}, "DATABASE_URL": database_url,
-            "ALLOWED_HOSTS": "127.0.0.1", "YIYANG_HTTPS": "0", "DEBUG": "0", "LOG_LEVEL": "ERROR",
-            "YIYANG_MQTT_URL": f"mqtt://{MQTT_HOST}:{MQTT_PORT}",
-            "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'bench'}"}
-
-
-def start_gunicorn(database_url: str, workers: int, app: str = "yiyang.wsgi:application"):
-    port = free_port()
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    proc = subprocess.Popen([gunicorn, app, "-w", str(workers), "--threads", "2", "-b", f"127.0.0.1:{port}",
-                             "--log-level", "warning"], cwd=ROOT, env=_env(database_url), start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc, port
-        except OSError:
-            time.sleep(0.2)
-    stop(proc)
-    raise SystemExit("gunicorn did not start")
+    return server_env(database_url, LOG_LEVEL="ERROR", YIYANG_MQTT_URL=f"mqtt://{MQTT_HOST}:{MQTT_PORT}")
 
 
 def start_manage(database_url: str, *args: str, log: str):
@@ -159,15 +135,22 @@ def start_manage(database_url: str, *args: str, log: str):
                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def stop(proc, sig=signal.SIGTERM) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    os.killpg(proc.pid, sig)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+def start_listener(database_url: str, log: str):
+    with open(log + ".listener", "a") as out:
+        out.write("--- start\n")
+    return subprocess.Popen([sys.executable, "-u", "manage.py", "alarm_listener"], cwd=ROOT, env=_env(database_url),
+                            stdout=open(log + ".listener", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+                            start_new_session=True)
+
+
+def wait_subscribed(log: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = Path(log + ".listener").read_text(errors="replace")
+        if "subscribed to" in text.rsplit("--- start", 1)[-1]:
+            return
+        time.sleep(0.2)
+    raise SystemExit("the alarm listener did not subscribe")
 
 
 # ------------------------------------------------------------------------------------------------- load
@@ -375,7 +358,7 @@ def run_load(args, database_url: str, port: int, world: dict, listener_box: list
         if args.no_kill:
             return
         stop(listener_box[0], signal.SIGKILL)
-        listener_box[0] = start_manage(database_url, "alarm_listener", log=args.log)
+        listener_box[0] = start_listener(database_url, args.log)
 
     jobs = [threading.Thread(target=http_load, args=(port, world["secrets"]["bench-http"], http_maker, ledger),
                              kwargs={"rate": args.rate * (1 - share), "seconds": args.seconds, "batch": args.batch,
@@ -409,7 +392,8 @@ def stored_count(database_url: str) -> int:
 
 def baseline(args, database_url: str, world: dict) -> float:
     """The naive handler: one event per request, as fast as `--clients` connections can."""
-    proc, port = start_gunicorn(database_url, args.workers, "benchlib.naive_alarm_wsgi:application")
+    proc, port = start_gunicorn(database_url, args.workers, app="benchlib.naive_alarm_wsgi:application", threads=2,
+                                 env=_env(database_url))
     secret = world["secrets"]["bench-http"]
     serials = world["serials"]["bench-http"]
     done = [0]
@@ -508,12 +492,13 @@ def main() -> int:
         started = time.perf_counter()
         world = build_world()
         print(f"world: {DEVICES} devices in 恩阳区 homes, two vendors, in {time.perf_counter() - started:.1f} s")
-        gunicorn, port = start_gunicorn(database_url, args.workers)
+        gunicorn, port = start_gunicorn(database_url, args.workers, threads=2, env=_env(database_url))
         procs.append(gunicorn)
         procs.append(start_manage(database_url, "db_worker", "--queue-name", "*", log=args.log))
         if args.mqtt_share:
-            listener_box[0] = start_manage(database_url, "alarm_listener", log=args.log)
-        time.sleep(3)  # the listener subscribes, the worker starts polling
+            listener_box[0] = start_listener(database_url, args.log)
+            wait_subscribed(args.log)  # a message published before the first subscription has nobody to go to
+        time.sleep(2)  # the worker starts polling
         killed = ", listener killed and restarted half-way" if args.mqtt_share and not args.no_kill else ""
         print(f"load: {args.rate:.0f} events/s for {args.seconds:.0f} s ({1 - args.mqtt_share:.0%} HTTP in batches "
               f"of {args.batch} over {args.clients} connections, {args.mqtt_share:.0%} MQTT in messages of "

@@ -33,10 +33,7 @@ import datetime
 import http.client
 import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -48,7 +45,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yiyang.settings")
 
 from urllib.parse import urlencode, urlsplit  # noqa: E402
 
-from benchlib.scratch import BENCH_ENV, pg_server_url, reset_postgres, start_django, with_database  # noqa: E402
+from benchlib.scratch import pg_server_url, reset_postgres, start_django, with_database  # noqa: E402
+from benchlib.server import start_gunicorn, stop  # noqa: E402
 from benchlib.sqlgen import insert_select  # noqa: E402
 
 BENCH_DB = "yiyang_bench_api"
@@ -126,38 +124,6 @@ def generate(n: int, seed: int) -> dict:
 
 
 # ------------------------------------------------------------------------------------------- the server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(database_url: str, workers: int) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    env = {**os.environ, **{k: os.environ.get(k, v) for k, v in BENCH_ENV.items()}, "DATABASE_URL": database_url,
-           "ALLOWED_HOSTS": "127.0.0.1", "YIYANG_HTTPS": "0", "DEBUG": "0", "LOG_LEVEL": "WARNING"}
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    proc = subprocess.Popen([gunicorn, "yiyang.wsgi:application", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-                             "--log-level", "warning"], cwd=ROOT, env=env, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc, port
-        except OSError:
-            time.sleep(0.2)
-    stop_server(proc)
-    raise SystemExit("gunicorn did not start")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 class Client:
@@ -287,7 +253,7 @@ def main() -> int:
         scope = {name: selectors.elders_for(user=u).count() for name, u in users.items()}
         print("scope: " + ", ".join(f"{name} {n} active elders" for name, n in scope.items()))
 
-        proc, port = start_server(database_url, args.workers)
+        proc, port = start_gunicorn(database_url, args.workers)
         print(f"server: gunicorn, {args.workers} workers, on 127.0.0.1:{port}")
         kinds = {
             "first": lambda n: {"limit": LIMIT},
@@ -315,7 +281,7 @@ def main() -> int:
             for name, user in users.items():
                 for params_of in kinds.values():
                     explain(user, params_of(scope[name]))
-        stop_server(proc)
+        stop(proc)
         proc = None
         base = None
         if not args.no_baseline:
@@ -331,7 +297,7 @@ def main() -> int:
               f"baseline={baseline}")
     finally:
         if proc is not None:
-            stop_server(proc)
+            stop(proc)
         from django.db import connections
 
         connections.close_all()

@@ -17,12 +17,16 @@ WORKER=$!
 # retrying with a backoff and says so in its log.
 PYTHONUNBUFFERED=1 $PY manage.py alarm_listener > var/alarm_listener.log 2>&1 &
 LISTENER=$!
-trap 'kill $WORKER $LISTENER 2>/dev/null || true' EXIT INT TERM
+# The alarms' sweep beside the worker: escalations due (the worker fires them at their deadline; this catches any
+# it missed), events stored but not processed, notifications to retry, and hourly the silent devices and homes.
+$PY manage.py alarms_tick --loop --every 10 > var/alarms_tick.log 2>&1 &
+TICK=$!
+trap 'kill $WORKER $LISTENER $TICK 2>/dev/null || true' EXIT INT TERM
 echo
 echo "Serving Yiyang on http://127.0.0.1:8000  (Ctrl-C stops it; task worker log: var/worker.log, MQTT alarm listener log: var/alarm_listener.log)"
-echo "Demo logins (password demo12345): bureau street community assessor (assessor2, assessor3) provider caregiver family visitor"
-echo "Simulated devices (in another terminal): (. scripts/env.sh && unset DATABASE_URL && .venv/bin/python manage.py simulate_devices)"
-echo "  heartbeats, now and then an SOS or a fall, by webhook and MQTT; --once sends one SOS, --help for more"
+echo "Demo logins (password demo12345): bureau street community assessor (assessor2, assessor3) provider caregiver family visitor operator (接警台)"
+echo "Simulated alarm devices: in another terminal, make simulate (or make simulate ARGS=--once for a single SOS)"
+echo "  heartbeats, now and then an SOS or a fall, by webhook and MQTT; the operator login watches them arrive on 接警台"
 echo
 .venv/bin/gunicorn yiyang.wsgi:application --bind 127.0.0.1:8000 --workers 2 --threads 4 \
   --access-logfile - --error-logfile - --log-level warning

@@ -2,8 +2,7 @@
 device simulator (manage.py simulate_devices) agree without a secret written anywhere. Demo only: a real
 vendor's secret is random (services.create_vendor) and shown once.
 
-Until the demo data lands (yiyang/alarms/demo.py, `demo_vendor_secret`), this module holds the derivation;
-the two must stay one.
+The demo build (demo.py) sets the demo vendors' secrets from here, the simulator signs with it: one derivation.
 """
 
 import hashlib

@@ -407,7 +407,7 @@ class ServiceLevel(models.Model):
         if not code:
             return None
         if user.role == Role.BUREAU:
-            return Q(jurisdiction_id__startswith=code)
+            return Q(jurisdiction__code__startswith=code)  # (a foreign key column takes no __startswith)
         if action == "view" and user.role in AREA_ROLES:
             return Q(jurisdiction_id__in=[code[:n] for n in (6, 9) if n <= len(code)])
         return None

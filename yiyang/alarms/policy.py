@@ -88,6 +88,12 @@ def next_steps(actor, alarm) -> list[str]:
     return [name for name, rule in STEPS.items() if rule(actor, alarm)]
 
 
+def may_see_elder_summary(actor, alarm) -> core.Decision:
+    """What an alarm shows of the elder (address, contacts, ability level, visits: `selectors.alarm_summary`) is
+    for whoever handles it or was sent to it, not for everyone who may see the alarm (a family, a maintainer)."""
+    return core.allow_if(_handler(actor, alarm) or _responder(actor, alarm), NOT_YOURS)
+
+
 def may_raise_manual(actor, elder) -> core.Decision:
     """An alarm taken by phone (老人或邻居来电): the duty desk and the area's workers."""
     return core.allow_if(core.within(actor, elder.residence_region_id, roles=HANDLERS),

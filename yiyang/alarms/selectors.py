@@ -23,6 +23,8 @@ from .models import (
     MaintenanceStatus,
     MaintenanceTask,
     Notification,
+    ServiceLevel,
+    Vendor,
 )
 from .services import on_duty_users
 
@@ -123,7 +125,8 @@ def shifts_for(user, *, day: datetime.date | None = None, region_code: str = "")
 
 
 def notifications_for(user, *, unread_only: bool = False):
-    qs = Notification.objects.filter(recipient=user).select_related("alarm")
+    """The caller's own (the bureau's scope also holds its area's outbox; the list is what the person was told)."""
+    qs = Notification.objects.restrict(user, "view").filter(recipient=user).select_related("alarm")
     if unread_only:
         qs = qs.filter(read_at__isnull=True)
     return qs.order_by("-created_at", "-pk")
@@ -134,3 +137,13 @@ def maintenance_for(user, *, open_only: bool = True):
     if open_only:
         qs = qs.filter(status=MaintenanceStatus.OPEN)
     return qs.order_by("-raised_at", "-pk")
+
+
+def vendors_for(user):
+    return Vendor.objects.restrict(user, "view").select_related("jurisdiction", "maintainer").order_by("code", "pk")
+
+
+def service_levels_for(user):
+    """The county's row and its streets' own rows (a street sees its county's and its own)."""
+    return (ServiceLevel.objects.restrict(user, "view").select_related("jurisdiction", "updated_by")
+            .order_by("jurisdiction_id", "pk"))

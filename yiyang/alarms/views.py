@@ -473,7 +473,7 @@ def vendor_rotate(request, pk: int):
 # ------------------------------------------------------------------------------------------------- notifications
 
 
-INBOX_ROLES = (*HANDLERS, Role.CAREGIVER, Role.VISITOR, Role.PROVIDER)
+INBOX_ROLES = (*HANDLERS, Role.CAREGIVER, Role.VISITOR)  # whoever an alarm's notification goes to
 
 
 @role_required(*INBOX_ROLES)

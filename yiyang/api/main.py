@@ -2,6 +2,7 @@
 
 from ninja import NinjaAPI
 
+from yiyang.alarms.api import router as alarms_router
 from yiyang.alarms.webhooks import router as webhook_router
 from yiyang.assessment.api import router as assessment_router
 from yiyang.benefits.api import router as benefits_router
@@ -49,4 +50,5 @@ api.add_router("/v1/benefits", benefits_router)
 api.add_router("/v1/services", services_router)
 api.add_router("/v1/routing", routing_router)
 api.add_router("/v1/visits", visits_router)
+api.add_router("/v1/alarms", alarms_router)
 api.add_router("/v1/alarms/webhooks", webhook_router)

@@ -120,6 +120,11 @@ def ingest(*, vendor: Vendor, events: list[NormalisedEvent], channel: str) -> In
     with transaction.atomic():
         ids, quarantined_sent = _store(vendor, unique, channel, now) if unique else ([], 0)
     result = IngestResult(accepted=len(ids), duplicates=len(events) - len(ids))
+    if result.duplicates:
+        # At least once: a message redelivered after a crash between storing and processing (the MQTT listener
+        # killed, the webhook's worker restarted) finishes the processing now rather than at the next sweep.
+        ids += list(DeviceEvent.objects.filter(vendor=vendor, event_id__in=list(seen), processed_at__isnull=True,
+                                               quarantined=False).exclude(pk__in=ids).values_list("pk", flat=True))
     if ids:
         result.quarantined = DeviceEvent.objects.filter(pk__in=ids, quarantined=True).count() if quarantined_sent \
             else 0
@@ -157,6 +162,12 @@ def process_events(ids: list[int], *, stale_alarms_as_history: bool = False) -> 
             continue
         with transaction.atomic():
             device = Device.objects.select_for_update(of=("self",)).select_related("elder").get(pk=device_id)
+            # Holding the device: only what nobody processed meanwhile (a redelivery and the sweeper may race).
+            still = set(DeviceEvent.objects.filter(pk__in=[e.pk for e in device_events], processed_at__isnull=True)
+                        .values_list("pk", flat=True))
+            device_events = [e for e in device_events if e.pk in still]
+            if not device_events:
+                continue
             r, f = _apply(device, device_events, stale_alarms_as_history)
             raised, folded = raised + r, folded + f
     return raised, folded

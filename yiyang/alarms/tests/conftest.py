@@ -41,3 +41,9 @@ def alarm_world(request, db):
                                     elder=elder, installed_on=today - datetime.timedelta(days=30))
     return {**roles, "operator": operator, "operator2": operator2, "vendor": vendor, "secret": secret,
             "elder": elder, "sos": sos, "door": door}
+
+
+@pytest.fixture
+def world(alarm_world):
+    """The app's world under the name the shared tests (query budgets) use."""
+    return alarm_world

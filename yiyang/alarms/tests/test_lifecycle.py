@@ -150,6 +150,27 @@ def test_a_replayed_event_counts_once(alarm_world):
     assert Alarm.objects.get().event_count == 1
 
 
+def test_a_redelivery_after_a_crash_between_storing_and_processing_finishes_the_processing(alarm_world):
+    """The listener killed after the events' commit, before processing: the broker delivers the message again; it
+    is a duplicate, and its events, still unprocessed, are processed now (once), not at the next sweep."""
+    from django.db import transaction
+
+    from yiyang.alarms.services.ingest import _store
+
+    w = alarm_world
+    ev = event("SOS-1", event_id="vendor-7")
+    with transaction.atomic():
+        _store(w["vendor"], [ev], Channel.MQTT, ev.occurred_at)  # stored, then the process died
+    assert not Alarm.objects.exists()
+    again = services.ingest(vendor=w["vendor"], events=[ev], channel=Channel.MQTT)
+    assert (again.accepted, again.duplicates, again.alarms_raised) == (0, 1, 1)
+    assert Alarm.objects.get().event_count == 1
+    third = services.ingest(vendor=w["vendor"], events=[ev], channel=Channel.MQTT)
+    assert (third.duplicates, third.alarms_raised) == (1, 0) and Alarm.objects.get().event_count == 1
+    assert services.process_events(list(DeviceEvent.objects.values_list("pk", flat=True))) == (0, 0)
+    assert Alarm.objects.get().event_count == 1
+
+
 def test_a_flood_folds_into_the_open_alarm(alarm_world):
     w = alarm_world
     services.ingest(vendor=w["vendor"], events=[event("SOS-1") for _ in range(150)], channel=Channel.WEBHOOK)

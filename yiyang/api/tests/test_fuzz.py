@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from yiyang.alarms.models import Alarm, DutyShift, MaintenanceTask, Notification
 from yiyang.assessment.models import Assessment
 from yiyang.benefits.models import RollCheck, RollLine
 from yiyang.core.tests.factories import PASSWORD
@@ -115,9 +116,17 @@ def _config(world) -> schemathesis.Config:
         "rule_set": list(TierRuleSet.objects.values_list("pk", flat=True)),
         "visitor": [v.pk for v in world["visitors"]],
         "pairing": list(Pairing.objects.values_list("pk", flat=True)),
-        "task": list(VisitTask.objects.values_list("pk", flat=True)),
+        # The visits' tasks and the alarms' maintenance tasks share the parameter name `task_id`.
+        "task": list(VisitTask.objects.values_list("pk", flat=True))
+        + list(MaintenanceTask.objects.values_list("pk", flat=True)),
         "record": list(VisitRecord.objects.values_list("pk", flat=True)),
         "follow_up": list(FollowUp.objects.values_list("pk", flat=True)),
+        "alarm": list(Alarm.objects.values_list("pk", flat=True)),
+        "device": [d.pk for d in world["devices"]],
+        "vendor": [world["vendor"].pk],
+        "shift": list(DutyShift.objects.values_list("pk", flat=True)),
+        "notification": list(Notification.objects.values_list("pk", flat=True)),
+        "jurisdiction": ["511903", "511903001"],
         "code": ["longevity"],
         "street": ["511903001", "511903002"],
     }
@@ -132,6 +141,9 @@ def _config(world) -> schemathesis.Config:
         "path.task_id": "task", "path.record_id": "record", "path.follow_up_id": "follow_up",
         "body.visitor": "visitor", "body.backup": "visitor", "body.successor": "visitor", "body.task": "task",
         "query.visitor": "visitor",
+        "path.alarm_id": "alarm", "path.device_id": "device", "path.vendor_id": "vendor", "path.shift_id": "shift",
+        "path.notification_id": "notification", "path.region": "jurisdiction", "body.vendor": "vendor",
+        "body.user": "account", "body.responder_user": "account", "body.maintainer": "organisation",
     }
     return schemathesis.Config.from_dict({
         "dictionaries": {name: {"values": values} for name, values in ids.items() if values},

@@ -99,6 +99,14 @@ LISTS = [
     ("GET /api/v1/visits/my-day", "visitor", 2),
     ("GET /api/v1/visits/records", "bureau", 1),
     ("GET /api/v1/visits/follow-ups", "bureau", 1),
+    ("GET /api/v1/alarms/alarms", "operator", 2),
+    ("GET /api/v1/alarms/devices", "operator", 6),
+    ("GET /api/v1/alarms/vendors", "bureau", 1),
+    ("GET /api/v1/alarms/quarantine", "bureau", 1),
+    ("GET /api/v1/alarms/maintenance", "provider", 1),
+    ("GET /api/v1/alarms/rota", "bureau", 2),
+    ("GET /api/v1/alarms/service-levels", "bureau", 1),
+    ("GET /api/v1/alarms/notifications", "operator", 1),
 ]
 
 

@@ -2,15 +2,20 @@
 (恩阳区 bureau, 登科街道 street, 登科寺社区 community, 颐康 provider and its caregiver), elders in the street
 and in another one, facilities, staff, assessments, a generated benefit roll with lines and checks, orders
 (some served, confirmed and sampled for follow-up calls), standing orders and shifts, and care visits (the model
-tiers adopted, a visitor paired with the street's elders, this month's tasks, a visit with a follow-up)."""
+tiers adopted, a visitor paired with the street's elders, this month's tasks, a visit with a follow-up), and
+emergency alarms (an operator on duty, a vendor, devices in three homes, an alarm open and one resolved, a
+quarantined event, a low battery's maintenance task, the street's service level)."""
 
 import datetime
 
 from django.utils import timezone
 
+from yiyang.alarms import services as alarms
+from yiyang.alarms.events import NormalisedEvent
 from yiyang.assessment import services as assessment_services
 from yiyang.benefits.tests import factories as benefits
-from yiyang.core.tests.factories import demo_roles, make_org
+from yiyang.core.models import Region, Role
+from yiyang.core.tests.factories import demo_roles, make_org, make_user
 from yiyang.registry import services as registry
 from yiyang.registry.tests.factories import make_elder
 from yiyang.services import services
@@ -79,6 +84,42 @@ def api_world() -> dict:
     visits.generate_month(month=this_month())
     visits.record_visit(actor=visitor.user, elder=elders[0], method="home", outcome="seen", client_key="api-world",
                         checklist={"gas": "concern"}, follow_ups=[{"kind": "home_adaptation", "note": "燃气灶老化"}])
-    return {**roles, **cat, "carer": carer, "elders": elders, "facilities": facilities, "roll": roll,
+    alarm_world = _alarms(roles, elders)
+    return {**roles, **cat, **alarm_world, "carer": carer, "elders": elders, "facilities": facilities, "roll": roll,
             "programme": prog, "served": served, "rule_set": rule_set, "visitors": [visitor, backup],
             "visitor": visitor.user}
+
+
+def _alarms(roles, elders) -> dict:
+    """An operator of the county's call centre on duty, the street's duty officer, a vendor maintained by 颐康,
+    an SOS button and a door sensor in the homes of 老人1–3; an SOS of 老人1 open, one of 老人2 resolved as a
+    false alarm, an unknown device's event quarantined, 老人3's door sensor low on battery."""
+    bureau, county = roles["bureau"], Region.objects.get(code="511903")
+    operator = make_user("operator", Role.OPERATOR, region="511903", display_name="接警员小周")
+    now = timezone.now()
+    alarms.add_shift(actor=bureau, region=county, user=operator, duty_role="operator",
+                     starts_at=now - datetime.timedelta(hours=1), ends_at=now + datetime.timedelta(hours=11))
+    alarms.add_shift(actor=bureau, region=Region.objects.get(code="511903001"), user=roles["street"],
+                     duty_role="duty_officer", starts_at=now - datetime.timedelta(hours=1),
+                     ends_at=now + datetime.timedelta(hours=11))
+    alarms.set_service_level(actor=bureau, jurisdiction=Region.objects.get(code="511903001"), ack_seconds=60,
+                             arrive_minutes=30, chain=[{"to": "duty_officer", "wait_seconds": 120},
+                                                       {"to": "bureau", "wait_seconds": 0}])
+    vendor, _secret = alarms.create_vendor(actor=bureau, code="anxin", name="安心科技", format="yiyang_json",
+                                           jurisdiction=county, maintainer=roles["provider"].organisation)
+    install = timezone.localdate() - datetime.timedelta(days=30)
+    devices = []
+    for i, e in enumerate(elders[:3], start=1):
+        for kind, prefix in (("sos_button", "SOS"), ("door", "DOOR")):
+            devices.append(alarms.register_device(actor=roles["community"], vendor=vendor, serial=f"{prefix}-{i}",
+                                                  kind=kind, elder=e, installed_on=install))
+
+    def ev(serial, n, alarm_kind="sos", battery=None):
+        return NormalisedEvent(event_id=f"world-{n}", device_serial=serial, kind="alarm", alarm_kind=alarm_kind,
+                               occurred_at=timezone.now(), battery_pct=battery)
+
+    alarms.ingest(vendor=vendor, events=[ev("SOS-1", 1), ev("SOS-2", 2), ev("GHOST-1", 3),
+                                         ev("DOOR-3", 4, "low_battery", 9)], channel="webhook")
+    settled = alarms.acknowledge(actor=operator, alarm=devices[2].alarms.get())
+    alarms.resolve(actor=operator, alarm=settled, outcome="false_alarm", note="误按")
+    return {"operator": operator, "vendor": vendor, "devices": devices}

@@ -14,9 +14,10 @@ of the world, which roles see which of them, and the URLs that show or change on
         def detail_url(self, obj):
             return reverse("registry:elder_detail", args=[obj.pk])
 
-Every check runs for every role of `ROLES` against every place, and reports the whole mismatch at once:
-an object a role may not see answers 404 in its page, API detail and every write, and never appears in its
-lists or exports. `tests/test_scope_meta.py` fails when a model with a `scope_filter` has no such class.
+Every check runs for every role of `roles` (`ROLES`, and any a case adds) against every place, and reports the
+whole mismatch at once: an object a role may not see answers 404 in its page, API detail and every write, and
+never appears in its lists or exports. `tests/test_scope_meta.py` fails when a model with a `scope_filter` has
+no such class.
 """
 
 import datetime
@@ -133,6 +134,9 @@ class ScopeMatrix:
     """Inherit, set `model`, `visible` and `build`, and the URLs the model has. See the module docstring."""
 
     model = None
+    # The accounts every check runs as: the scope world's, and those of a role only one app has (the alarms'
+    # duty desk), which its `build` adds to `world.users`.
+    roles: tuple[str, ...] = ROLES
     # role -> the places whose object the role may see; roles left out see none.
     visible: dict[str, set[str]] = {}
     # Where the page or API shows less than the queryset (a role with no page of its own): role -> places.
@@ -214,7 +218,7 @@ class ScopeMatrix:
     def test_queryset(self, scope_world):
         objects = self._objects(scope_world)
         wrong = []
-        for role in ROLES:
+        for role in self.roles:
             seen = set(self.model.objects.restrict(scope_world[role]).filter(
                 pk__in=[o.pk for o in objects.values()]).values_list("pk", flat=True))
             got = {place for place, o in objects.items() if o.pk in seen}
@@ -224,7 +228,7 @@ class ScopeMatrix:
 
     def _status_matrix(self, client, world, objects, url_of, table):
         wrong = []
-        for role in ROLES:
+        for role in self.roles:
             self._client(client, world, role)
             for place, obj in objects.items():
                 status = client.get(url_of(obj)).status_code
@@ -248,7 +252,7 @@ class ScopeMatrix:
     def _list_matrix(self, client, world, objects, url, roles, table, read, post=None):
         wrong = []
         roles = set(roles) if roles is not None else {r for r, places in (table or {}).items() if places}
-        for role in ROLES:
+        for role in self.roles:
             self._client(client, world, role)
             resp = client.post(url, post) if post is not None else client.get(url)
             if role not in roles:
@@ -305,7 +309,7 @@ class ScopeMatrix:
 
         objects = self._objects(scope_world)
         wrong = []
-        for role in ROLES:
+        for role in self.roles:
             self._client(client, scope_world, role)
             for place, obj in objects.items():
                 if place in self._expect(self.visible, role):

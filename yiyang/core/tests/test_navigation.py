@@ -11,13 +11,15 @@ pytestmark = pytest.mark.django_db
 MENUS = {
     "bureau": ["首页", "老年人", "机构名录", "设施", "从业人员", "数据导入", "能力评估", "补贴发放", "服务订单",
                "服务目录", "服务结算", "服务回访", "巡访覆盖率", "巡访任务", "包联管理", "巡访员", "巡访规则",
-               "巡访后续事项", "账号管理", "审计日志", "接口文档"],
+               "巡访后续事项", "接警台", "报警记录", "居家安全设备", "设备运维", "值班表", "时限与接入", "报警消息",
+               "账号管理", "审计日志", "接口文档"],
     "street": ["首页", "老年人", "机构名录", "设施", "数据导入", "能力评估", "补贴发放", "服务订单", "服务目录",
-               "服务回访", "巡访覆盖率", "巡访任务", "包联管理", "巡访员", "巡访规则", "巡访后续事项", "接口文档"],
+               "服务回访", "巡访覆盖率", "巡访任务", "包联管理", "巡访员", "巡访规则", "巡访后续事项", "接警台", "报警记录",
+               "居家安全设备", "设备运维", "值班表", "时限与接入", "报警消息", "接口文档"],
     "assessor": ["首页", "评估任务", "服务目录", "接口文档"],
     "provider": ["首页", "从业人员", "数据导入", "服务订单", "服务工作台", "排线调度", "服务目录", "服务结算",
-                 "接口文档"],
-    "caregiver": ["首页", "护理员手机端", "服务目录"],
+                 "报警记录", "居家安全设备", "设备运维", "接口文档"],
+    "caregiver": ["首页", "护理员手机端", "服务目录", "报警消息"],
     "family": ["首页", "补贴明细", "服务订单", "预约服务", "服务目录"],
 }
 
@@ -31,9 +33,18 @@ def test_each_role_sees_its_menu_in_order(role):
 def test_groups_in_order_and_a_lone_entry_is_its_own_link():
     roles = demo_roles()
     top = [str(i["label"]) for i in items_for(roles["bureau"], "/")]
-    assert top == ["首页", "名册", "能力评估", "补贴发放", "服务", "关爱", "系统"]
+    assert top == ["首页", "名册", "能力评估", "补贴发放", "服务", "关爱", "应急", "系统"]
     top = [str(i["label"]) for i in items_for(roles["provider"], "/")]
-    assert top == ["首页", "名册", "服务", "接口文档"]
+    assert top == ["首页", "名册", "服务", "应急", "接口文档"]
+
+
+def test_the_operator_sees_the_duty_desk_only():
+    from yiyang.core.models import Role
+    from yiyang.core.tests.factories import make_user
+
+    operator = make_user("operator", Role.OPERATOR, region="511903")
+    assert [str(i["label"]) for i in flatten(items_for(operator, "/"))] == [
+        "首页", "服务目录", "接警台", "报警记录", "居家安全设备", "值班表", "时限与接入", "报警消息"]
 
 
 def test_an_entry_with_after_follows_the_entry_it_names(monkeypatch):
