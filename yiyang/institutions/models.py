@@ -393,6 +393,16 @@ class AppendOnly(Exception):
     pass
 
 
+class AppendOnlyQuerySet(models.QuerySet):
+    """Bulk changes are refused like single ones: a ledger line is never updated or deleted."""
+
+    def update(self, **kwargs):
+        raise AppendOnly("escrow postings are append-only")
+
+    def delete(self):
+        raise AppendOnly("escrow postings are append-only")
+
+
 class EscrowPosting(models.Model):
     """One line of the account's ledger. Append-only: a row is never changed or deleted (a mistake is put right
     by a posting the other way). `amount` is positive; the kind says the direction; `balance_after` is the
@@ -411,6 +421,8 @@ class EscrowPosting(models.Model):
     posted_at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     note = models.CharField(max_length=200, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("专户记账")

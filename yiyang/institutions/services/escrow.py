@@ -21,7 +21,7 @@ from django.db.models import Case, DecimalField, F, Sum, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from yiyang.core import audit, validators
+from yiyang.core import audit, pii, validators
 from yiyang.core.errors import DomainError, ErrorCode
 from yiyang.core.models import AuditAction
 
@@ -59,9 +59,8 @@ def open_escrow_account(*, actor, institution: Institution, bank_name: str, acco
     policy.may_open_escrow_account(actor, institution).require()
     errors = Errors()
     bank_name = errors.text("bank_name", bank_name, validators.clean_organisation_name, required=_("请填写存管银行。"))
-    number = "".join(str(account_number or "").split())
-    if not number.isdigit() or not 8 <= len(number) <= 32:
-        errors.add("account_number", _("专户账号应为 8–32 位数字。"))
+    # The register's rule for bank accounts: 12–30 ASCII digits (full-width normalised, other scripts refused).
+    number = errors.check("account_number", pii.validate_bank_account, account_number) or ""
     day = parse_day(opened_on or today(), "opened_on", errors)
     if EscrowAccount.objects.filter(institution=institution).exists():
         errors.add("institution", _("该机构已登记监管专户。"))
@@ -211,7 +210,11 @@ def refund_deposit(*, actor, stay: Stay, amount, refunded_on=None, key: str = ""
 
 def request_withdrawal(*, actor, account: EscrowAccount, amount, reason: str) -> Withdrawal:
     """The home takes money out for a stated use. Within 30% of the balance it is paid at once; above, it is
-    held and the account frozen (committed), and `BreakerTripped` (409) says so."""
+    held and the account frozen (committed), and `BreakerTripped` (409) says so.
+
+    The freeze is committed by this function's own transaction before the exception is raised; a caller that
+    wraps it in an outer `atomic` block must catch `BreakerTripped` inside that block, or the freeze is rolled
+    back with it (the pages and the API call services outside any transaction: no ATOMIC_REQUESTS)."""
     with transaction.atomic():
         account = _lock_account(account)
         policy.may_request_withdrawal(actor, account).require()

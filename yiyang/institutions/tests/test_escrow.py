@@ -52,7 +52,12 @@ def test_the_account(escrow):
                                      account_number="62284800000000")
     other, _manager = make_home(escrow["bureau"], name="另一养老院", manager="other_home")
     with pytest.raises(DomainError):  # the bureau opens it, not the home
-        services.open_escrow_account(actor=_manager, institution=other, bank_name="某银行", account_number="62280000")
+        services.open_escrow_account(actor=_manager, institution=other, bank_name="某银行",
+                                     account_number="622800000000")
+    with pytest.raises(ValidationError) as exc:  # digits of another script are not digits here
+        services.open_escrow_account(actor=escrow["bureau"], institution=other, bank_name="某银行",
+                                     account_number="６２２８" + "٠١٢٣٤٥٦٧٨٩")
+    assert "account_number" in exc.value.message_dict
 
 
 class TestDepositCap:
@@ -144,6 +149,10 @@ class TestLedger:
             posting.save()
         with pytest.raises(AppendOnly):
             posting.delete()
+        with pytest.raises(AppendOnly):
+            EscrowPosting.objects.filter(account=escrow["account"]).update(amount=D("1.00"))
+        with pytest.raises(AppendOnly):
+            EscrowPosting.objects.all().delete()
         assert list(selectors.postings_for(escrow["manager"], escrow["account"])) == list(
             EscrowPosting.objects.order_by("seq"))
         assert not selectors.postings_for(escrow["street"], escrow["account"]).exists()
@@ -205,6 +214,9 @@ class TestBreaker:
             services.refund_deposit(actor=escrow["manager"], stay=escrow["stay"], amount="10.00")
         assert balance(escrow) == D("10000.00")
         assert Withdrawal.objects.count() == 1
+        # Money still comes in (a new resident's deposit): only leaving is frozen.
+        deposit(escrow, "500.00")
+        assert balance(escrow) == D("10500.00")
 
     def test_only_the_bureau_reviews_with_a_reason(self, escrow):
         deposit(escrow, "10000.00")

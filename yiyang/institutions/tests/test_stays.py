@@ -254,3 +254,19 @@ def test_stays_are_listed_for_the_home_and_the_bureau(world):
     from yiyang.registry.models import Elder
 
     assert list(Elder.objects.restrict(world["manager"]).values_list("pk", flat=True)) == [world["elder"].pk]
+
+
+def test_a_move_off_the_platform_orders_a_transfer_and_other_events_change_nothing(world):
+    stay = admit(world)
+    other = admit(world, elder=world["elder2"], bed=world["beds"][1])
+    registry.record_status_event(actor=world["community"], elder=world["elder2"], kind="suspend",
+                                 effective_date="2026-11-05")
+    other.refresh_from_db()
+    assert other.status == StayStatus.RESIDENT
+    registry.record_status_event(actor=world["community"], elder=world["elder"], kind="move_out",
+                                 effective_date="2026-11-06")
+    stay.refresh_from_db()
+    assert (stay.status, stay.discharge_reason, stay.discharge_ordered_on) == (
+        StayStatus.DISCHARGE_ORDERED, "transfer", datetime.date(2026, 11, 6))
+    assert AuditEvent.objects.filter(object_type="institutions.stay", object_id=str(stay.pk),
+                                     detail__contains="出院通知").exists()
