@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, DecimalField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from yiyang.core.models import Role
@@ -63,10 +64,16 @@ def stays_for(user, *, institution: Institution | None = None, open_only: bool =
     return qs.order_by("institution_id", "-admitted_on", "pk")
 
 
-def accounts_for(user, *, frozen_only: bool = False):
+def accounts_for(user, *, frozen_only: bool = False, with_balance: bool = False):
+    """The supervised accounts; `with_balance` annotates each with `balance` (its last posting's running total,
+    0.00 without postings) in the same query."""
     qs = EscrowAccount.objects.restrict(user).select_related("institution")
     if frozen_only:
         qs = qs.filter(status=AccountStatus.FROZEN)
+    if with_balance:
+        last = EscrowPosting.objects.filter(account=OuterRef("pk")).order_by("-seq").values("balance_after")[:1]
+        qs = qs.annotate(balance=Coalesce(Subquery(last), Value(Decimal("0.00")),
+                                          output_field=DecimalField(max_digits=12, decimal_places=2)))
     return qs.order_by("region_code", "institution__name", "pk")
 
 

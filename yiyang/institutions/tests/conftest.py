@@ -33,5 +33,5 @@ def world(roles):
     home, manager = make_home(roles["bureau"])
     nursing = make_room(manager, home, room="101", nursing=True, day=SINCE)
     plain = make_room(manager, home, room="102", day=SINCE)
-    return {**roles, "home": home, "manager": manager, "beds": nursing + plain,
+    return {**roles, "home": home, "manager": manager, "carehome": manager, "beds": nursing + plain,
             "elder": assessed_elder(roles, 1), "elder2": assessed_elder(roles, 2)}

@@ -77,9 +77,22 @@ ESCROW = {"bureau": {"mine", "theirs", "other_street"}, "other_bureau": {"far"},
 class TestInstitutionScope(ScopeMatrix):
     model = Institution
     visible = HOMES
+    api_list_url = "/api/v1/institutions/homes"
 
     def build(self, world):
         return dict(institutions_world(world)["homes"])
+
+    def api_detail_url(self, obj):
+        return f"/api/v1/institutions/homes/{obj.pk}"
+
+
+class TestHomeOccupancyScope(TestInstitutionScope):
+    """A home's occupancy and bed list answer 404 outside the caller's scope, like the home."""
+
+    api_list_url = None
+
+    def api_detail_url(self, obj):
+        return f"/api/v1/institutions/homes/{obj.pk}/occupancy"
 
 
 class TestBedScope(ScopeMatrix):
@@ -101,6 +114,7 @@ class TestStayScope(ScopeMatrix):
 class TestEscrowAccountScope(ScopeMatrix):
     model = EscrowAccount
     visible = ESCROW
+    api_list_url = "/api/v1/institutions/escrow-accounts"
 
     def build(self, world):
         return dict(institutions_world(world)["accounts"])
