@@ -282,9 +282,10 @@ def on_elder_status_changed(*, elder: Elder, event, actor) -> None:
               StatusEventKind.MOVE_OUT: DischargeReason.TRANSFER}.get(event.kind)
     if reason is None:
         return
+    # An open stay; one already ordered home takes the new reason (a resident who dies before leaving).
     stay = (Stay.objects.select_for_update().select_related("institution")
-            .filter(elder=elder, status__in=(StayStatus.RESIDENT, StayStatus.ON_LEAVE)).first())
-    if stay is None:
+            .filter(elder=elder, status__in=OPEN_STAY_STATUSES).first())
+    if stay is None or stay.discharge_reason == reason:
         return
     day = max(event.effective_date, stay.admitted_on, _last_event_day(stay) or stay.admitted_on)
     _order(stay, actor=actor, reason=reason, day=day, note=_("登记系统记录：%(kind)s") % {

@@ -270,3 +270,17 @@ def test_a_move_off_the_platform_orders_a_transfer_and_other_events_change_nothi
         StayStatus.DISCHARGE_ORDERED, "transfer", datetime.date(2026, 11, 6))
     assert AuditEvent.objects.filter(object_type="institutions.stay", object_id=str(stay.pk),
                                      detail__contains="出院通知").exists()
+
+
+def test_a_death_after_a_discharge_home_was_ordered_makes_it_a_death(world):
+    stay = admit(world)
+    services.order_discharge(actor=world["manager"], stay=stay, reason="home", ordered_on="2026-11-10")
+    registry.record_status_event(actor=world["community"], elder=world["elder"], kind="death",
+                                 effective_date="2026-11-12")
+    stay.refresh_from_db()
+    assert (stay.status, stay.discharge_reason, stay.discharge_ordered_on) == (
+        StayStatus.DISCHARGE_ORDERED, "death", datetime.date(2026, 11, 12))
+    services.finalise_discharge(actor=world["manager"], stay=stay, discharged_on="2026-11-13")
+    elder = world["elder"]
+    elder.refresh_from_db()
+    assert (elder.status, elder.living_situation) == (ElderStatus.DECEASED, "institution")
