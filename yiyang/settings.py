@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "yiyang.routing",
     "yiyang.visits",
     "yiyang.alarms",
+    "yiyang.institutions",
 ]
 
 MIDDLEWARE = [

@@ -7,6 +7,7 @@ from yiyang.alarms.webhooks import router as webhook_router
 from yiyang.assessment.api import router as assessment_router
 from yiyang.benefits.api import router as benefits_router
 from yiyang.core.api import router as core_router
+from yiyang.institutions.api import router as institutions_router
 from yiyang.registry.api import router as registry_router
 from yiyang.routing.api import router as routing_router
 from yiyang.services.api import router as services_router
@@ -52,3 +53,4 @@ api.add_router("/v1/routing", routing_router)
 api.add_router("/v1/visits", visits_router)
 api.add_router("/v1/alarms", alarms_router)
 api.add_router("/v1/alarms/webhooks", webhook_router)
+api.add_router("/v1/institutions", institutions_router)

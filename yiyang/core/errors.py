@@ -17,6 +17,7 @@ class ErrorCode(StrEnum):
     INVALID_STATE = "invalid_state"      # 409: the object is not in a state that allows the step
     CONFLICT = "conflict"                # 409: it collides with something that exists (a duplicate)
     CLIENT_KEY_CONFLICT = "client_key_conflict"  # 409: a submission key reused for something else
+    CIRCUIT_BREAKER = "circuit_breaker"  # 409: an escrow withdrawal tripped the breaker; the account is now frozen
     UNAUTHENTICATED = "unauthenticated"  # 401
     THROTTLED = "throttled"              # 429
     MALFORMED_REQUEST = "malformed_request"  # 400

@@ -126,6 +126,7 @@ def _config(world) -> schemathesis.Config:
         "vendor": [world["vendor"].pk],
         "shift": list(DutyShift.objects.values_list("pk", flat=True)),
         "notification": list(Notification.objects.values_list("pk", flat=True)),
+        "home": [world["home"].pk],
         "jurisdiction": ["511903", "511903001"],
         "code": ["longevity"],
         "street": ["511903001", "511903002"],
@@ -144,6 +145,7 @@ def _config(world) -> schemathesis.Config:
         "path.alarm_id": "alarm", "path.device_id": "device", "path.vendor_id": "vendor", "path.shift_id": "shift",
         "path.notification_id": "notification", "path.region": "jurisdiction", "body.vendor": "vendor",
         "body.user": "account", "body.responder_user": "account", "body.maintainer": "organisation",
+        "path.home_id": "home",
     }
     return schemathesis.Config.from_dict({
         "dictionaries": {name: {"values": values} for name, values in ids.items() if values},

@@ -46,7 +46,7 @@ def test_every_list_endpoint_is_paged_by_the_shared_class():
 
 def _url(label: str) -> str:
     path = label.split(" ", 1)[1]
-    return path.replace("{code}", "longevity").replace("{roll_id}", "1")
+    return path.replace("{code}", "longevity").replace("{roll_id}", "1").replace("{home_id}", "1")
 
 
 # Every paged list (by whichever class: the test above holds them to ours).
@@ -107,6 +107,9 @@ LISTS = [
     ("GET /api/v1/alarms/rota", "bureau", 2),
     ("GET /api/v1/alarms/service-levels", "bureau", 1),
     ("GET /api/v1/alarms/notifications", "operator", 1),
+    ("GET /api/v1/institutions/homes", "bureau", 1),
+    ("GET /api/v1/institutions/homes/{home_id}/beds", "bureau", 3),
+    ("GET /api/v1/institutions/escrow-accounts", "bureau", 1),
 ]
 
 
@@ -127,7 +130,7 @@ def test_every_list_is_one_limited_query_and_costs_the_same_for_any_page_size(cl
     for label, who, at_least in LISTS:
         client.force_login(world[who])
         url = label.split(" ", 1)[1].replace("{code}", world["programme"].code).replace(
-            "{roll_id}", str(world["roll"].pk))
+            "{roll_id}", str(world["roll"].pk)).replace("{home_id}", str(world["home"].pk))
         whole, many = _get(client, url, {"limit": MAX_LIMIT})
         one, few = _get(client, url, {"limit": 1})
         if whole["count"] < at_least or len(whole["items"]) != whole["count"]:

@@ -7,7 +7,7 @@ import re
 from yiyang.api.tests.schema_walk import operations
 from yiyang.api.tests.test_pagination import _returns_a_list
 
-APPS = ("core", "registry", "assessment", "benefits", "services", "routing", "visits", "alarms")
+APPS = ("core", "registry", "assessment", "benefits", "services", "routing", "visits", "alarms", "institutions")
 # Lists whose rows are not made by the application's users, so a budget cannot add any.
 WITHOUT_BUDGET = {
     "GET /api/v1/regions": "the national division tree, loaded once (a lookup of at most `limit` matches)",

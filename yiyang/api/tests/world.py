@@ -85,8 +85,9 @@ def api_world() -> dict:
     visits.record_visit(actor=visitor.user, elder=elders[0], method="home", outcome="seen", client_key="api-world",
                         checklist={"gas": "concern"}, follow_ups=[{"kind": "home_adaptation", "note": "燃气灶老化"}])
     alarm_world = _alarms(roles, elders)
-    return {**roles, **cat, **alarm_world, "carer": carer, "elders": elders, "facilities": facilities, "roll": roll,
-            "programme": prog, "served": served, "rule_set": rule_set, "visitors": [visitor, backup],
+    home = _institutions(roles)
+    return {**roles, **cat, **alarm_world, "home": home, "carer": carer, "elders": elders, "facilities": facilities,
+            "roll": roll, "programme": prog, "served": served, "rule_set": rule_set, "visitors": [visitor, backup],
             "visitor": visitor.user}
 
 
@@ -123,3 +124,21 @@ def _alarms(roles, elders) -> dict:
     settled = alarms.acknowledge(actor=operator, alarm=devices[2].alarms.get())
     alarms.resolve(actor=operator, alarm=settled, outcome="false_alarm", note="误按")
     return {"operator": operator, "vendor": vendor, "devices": devices}
+
+
+def _institutions(roles):
+    """A private home of 登科街道 with three beds (one 护理型) and its supervised account (no postings yet)."""
+    from yiyang.core.models import Role
+    from yiyang.institutions import services as institutions
+    from yiyang.registry.models import OrganisationKind
+
+    org = make_org("福寿养老院运营方", kind=OrganisationKind.CARE_HOME, region="511903001")
+    manager = make_user("carehome", Role.PROVIDER, organisation=org)
+    home = institutions.register_institution(actor=roles["bureau"], name="福寿养老院", kind="care_home",
+                                             ownership="private", organisation=org, region="511903001")
+    institutions.add_beds(actor=manager, institution=home, building="1号楼", floor=1, room="101", labels=["1"],
+                          nursing=True)
+    institutions.add_beds(actor=manager, institution=home, building="1号楼", floor=1, room="102", labels=["1", "2"])
+    institutions.open_escrow_account(actor=roles["bureau"], institution=home, bank_name="存管银行",
+                                     account_number="622800009999")
+    return home
