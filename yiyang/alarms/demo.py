@@ -28,10 +28,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from yiyang.core import audit
-from yiyang.core.demo import DEMO_COMMUNITY, DEMO_COUNTY, DEMO_PASSWORD, DEMO_STREET, demo_step
+from yiyang.core.demo import DEMO_COMMUNITY, DEMO_COUNTY, DEMO_PASSWORD, DEMO_STREET, clock_at, demo_step
 from yiyang.core.models import AuditAction, Region, RegionLevel, Role, User
 from yiyang.registry.models import Elder, ElderStatus, LivingSituation
-from yiyang.visits.demo import _clock_at  # the services stamp "now": a past step at its moment
 
 from . import services
 from .demo_secrets import demo_vendor_secret
@@ -470,7 +469,7 @@ class _History:
             used.add(device.pk)
             n += 1
             at = self.now - datetime.timedelta(minutes=minutes)
-            with _clock_at(at + datetime.timedelta(seconds=1)):
+            with clock_at(at + datetime.timedelta(seconds=1)):
                 services.ingest(vendor=device.vendor, events=[self._event(device, n, alarm_kind=alarm_kind,
                                                                           minutes_ago=minutes)],
                                 channel=self.channel[device.vendor.code])
@@ -478,7 +477,7 @@ class _History:
 
         def step(device, seconds, service, **kwargs):
             alarm = Alarm.objects.filter(device=device).open().get()
-            with _clock_at(raised[device.pk] + datetime.timedelta(seconds=seconds)):
+            with clock_at(raised[device.pk] + datetime.timedelta(seconds=seconds)):
                 service(actor=operator, alarm=alarm, **kwargs)
 
         if sos is not None:

@@ -4,10 +4,14 @@ Each domain adds its demo data through a function registered in DEMO_STEPS (in o
 stays one command. Everything is deterministic for a given seed.
 """
 
+import datetime
 import random
+from contextlib import contextmanager
 from dataclasses import dataclass
+from unittest import mock
 
 from django.db import transaction
+from django.utils import timezone
 
 from .models import Region, Role, User
 from .services import load_regions
@@ -132,3 +136,12 @@ def ordered_steps() -> list:
                     len(names))
 
     return sorted(DEMO_STEPS, key=app_index)
+
+
+@contextmanager
+def clock_at(moment: datetime.datetime):
+    """The services stamp "now": while a demo step writes the past through them (a visit, an alarm's step), now
+    is its moment (never after the real now). Demo building only."""
+    real = timezone.now()
+    with mock.patch("django.utils.timezone.now", lambda: min(moment, real)):
+        yield

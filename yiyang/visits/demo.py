@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import datetime
 import random
-from contextlib import contextmanager
-from unittest import mock
 
 from django.contrib.auth.hashers import make_password
 from django.db import connection
@@ -28,7 +26,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from yiyang.core import audit
-from yiyang.core.demo import DEMO_COMMUNITY, DEMO_COUNTY, DEMO_PASSWORD, demo_step
+from yiyang.core.demo import DEMO_COMMUNITY, DEMO_COUNTY, DEMO_PASSWORD, clock_at, demo_step
 from yiyang.core.models import AuditAction, Region, Role, User
 
 from . import generation, rules, services
@@ -77,14 +75,6 @@ def _aware(day: datetime.date, hour: int, minute: int = 0) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour, minute)))
 
 
-@contextmanager
-def _clock_at(moment: datetime.datetime):
-    """The services stamp "now": while a past visit is written, now is its moment (never after the real now)."""
-    real = timezone.now()
-    with mock.patch("django.utils.timezone.now", lambda: min(moment, real)):
-        yield
-
-
 def _history_start() -> datetime.date:
     return rules.add_months(rules.month_start(timezone.localdate()), -HISTORY_MONTHS)
 
@@ -108,7 +98,7 @@ def visits_people(ctx, log) -> None:
         return
     rng = random.Random(f"yiyang.visits.demo:{ctx.seed}:people")
     start = _history_start()
-    with _clock_at(_aware(start, 9) - datetime.timedelta(days=10)):
+    with clock_at(_aware(start, 9) - datetime.timedelta(days=10)):
         rule_set = services.draft_rule_set(actor=bureau, jurisdiction=ctx.county, params=MODEL_TIERS,
                                            valid_from=start, source="民发〔2022〕73号；MZ/T 237-2024",
                                            note="按特殊困难老年人分级巡访：高风险每周、重点每月、一般每季度")
@@ -268,7 +258,7 @@ class _History:
         lat = lon = None
         if method == VisitMethod.HOME and elder.latitude is not None:
             lat, lon = f"{float(elder.latitude) + 0.0002:.6f}", f"{float(elder.longitude) - 0.0001:.6f}"
-        with _clock_at(when):
+        with clock_at(when):
             record, _created = services.record_visit(
                 actor=user, elder=elder, method=method, outcome=outcome, visited_at=when, task=task,
                 latitude=lat, longitude=lon, seen=self.rng.choice(SEEN) if outcome == Outcome.SEEN else "",
@@ -489,7 +479,7 @@ class _History:
         midnight = _aware(self.today, 0)
         at = (self.now - datetime.timedelta(hours=24)) + (midnight - (self.now - datetime.timedelta(hours=24))) / 2
         at = at.replace(second=0, microsecond=0)
-        with _clock_at(at):
+        with clock_at(at):
             self.ad_hoc, _created = services.raise_task(
                 actor=actor, elder=elder, trigger=Trigger.FAMILY_REQUEST, at=at,
                 note="母亲这两天咳嗽、胃口不好，我在外地，请帮忙上门看看")

@@ -4,10 +4,10 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from ninja import Schema
 
+from yiyang.api.parsing import moment, region_of  # noqa: F401 - the API's shared parsing
 from yiyang.core.models import Role, User
 from yiyang.core.permissions import REGION_STAFF
 from yiyang.registry.models import Elder, Organisation
-from yiyang.visits.api._common import moment, region_of  # noqa: F401 - the same parsing as the visits API
 
 # The duty desk and the area's staff: alarms, devices, maintenance, the rota, the service levels, statistics.
 DESK = (Role.OPERATOR, *REGION_STAFF)

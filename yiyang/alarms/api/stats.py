@@ -7,11 +7,11 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
+from yiyang.api.parsing import MONTH_TEXT, month_of, this_month
 from yiyang.api.types import column
 from yiyang.core.api import ERRORS
 from yiyang.core.models import Region
 from yiyang.core.policy import require_roles
-from yiyang.visits.api._common import MONTH_TEXT, month_of, this_month
 
 from .. import statistics
 from ._common import DESK, region_of
