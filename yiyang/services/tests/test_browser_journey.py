@@ -38,6 +38,10 @@ def test_family_orders_provider_assigns_caregiver_serves_family_rates_bureau_set
     start = timezone.localtime() + datetime.timedelta(minutes=15)
     sign_in(page, "family", PASSWORD)
     page.get_by_test_id("book-service").click()
+    # The form's selects are htmx-driven: wait for the page's scripts (deferred) before changing one, or on a busy
+    # machine the change can fire before htmx listens and no quote ever comes.
+    page.wait_for_url("**/services/orders/new/**")
+    page.wait_for_load_state()
     page.select_option("#id_item", label="上门助浴（普惠价 40.00 元/次）")
     page.get_by_test_id("quote-copay").wait_for()
     # The time first: the form opens on tomorrow at 09:00, and today at 09:00 may already have passed.
