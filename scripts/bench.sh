@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench: run every benchmark (bench/*.py: routing, import_elders, roll, orders, api_list, visits); each prints its
+# make bench: run every benchmark (bench/*.py: routing, import_elders, roll, orders, api_list, visits, alarms); each prints its
 # figure and the ratio against its baseline.
 set -uo pipefail
 cd "$(dirname "$0")/.."
