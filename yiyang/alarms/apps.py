@@ -33,6 +33,7 @@ class AlarmsConfig(AppConfig):
             NavItem(_("居家安全设备"), "alarms:devices", frozenset(DEVICE_ROLES), "alarms"),
             NavItem(_("设备运维"), "alarms:maintenance",
                     frozenset({Role.BUREAU, Role.STREET, Role.COMMUNITY, Role.PROVIDER}), "alarms"),
+            NavItem(_("未登记设备"), "alarms:quarantine", frozenset({Role.BUREAU, Role.OPERATOR}), "alarms"),
             NavItem(_("值班表"), "alarms:rota", desk, "alarms"),
             NavItem(_("时限与接入"), "alarms:settings", desk, "alarms"),
             NavItem(_("报警消息"), "alarms:notifications", frozenset(INBOX_ROLES), "alarms"),
