@@ -232,13 +232,6 @@ def _parse_month(text: str | None) -> datetime.date | None:
         return None
 
 
-def _month_bounds(month: datetime.date):
-    tz = timezone.get_current_timezone()
-    start = datetime.datetime.combine(month, datetime.time(), tzinfo=tz)
-    end_month = (month.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
-    return start, datetime.datetime.combine(end_month, datetime.time(), tzinfo=tz)
-
-
 @role_required(*HANDLERS, Role.PROVIDER)
 def alarm_list(request):
     """Every alarm of the user's area, newest first, filtered by month, kind, status and community."""
@@ -250,7 +243,7 @@ def alarm_list(request):
     month = _parse_month(g.get("month"))
     since = until = None
     if month:
-        since, until = _month_bounds(month)
+        since, until = statistics.month_bounds(month)
     page = _page(request, selectors.alarms_for(request.user, since=since, until=until, **filters))
     names = _region_names({a.region_code for a in page})
     template = "alarms/_alarm_rows.html" if is_htmx(request) else "alarms/alarms.html"
