@@ -62,7 +62,16 @@ def nav_to(page, label: str) -> None:
         # A closed group's links are hidden from roles: find the group by the link's text.
         group = nav.locator("details").filter(has=page.locator(f"a:text-is('{label}')"))
         group.locator("summary").click()
-    link.click()
+    follow(link)
+
+
+def follow(link) -> None:
+    """Click a link that loads a new page, and wait for that page's load event.
+
+    The pages' scripts (htmx among them) are deferred: a click on an htmx button before they ran submits the form
+    the old way, and the fragment the test waits for never comes. Waiting for the load event closes that race."""
+    with link.page.expect_navigation():
+        link.click()
 
 
 def write_beside_server(write, *, seconds: float = 10.0):

@@ -9,7 +9,7 @@ from decimal import Decimal as D
 import pytest
 from django.utils import timezone
 
-from yiyang.browser_testing import nav_to, new_context, sign_in, wait_for_object_page, write_beside_server
+from yiyang.browser_testing import follow, nav_to, new_context, sign_in, wait_for_object_page, write_beside_server
 from yiyang.core.tests.factories import PASSWORD
 from yiyang.services.models import Order, OrderStatus, Settlement, SettlementStatus
 
@@ -67,7 +67,7 @@ def test_family_orders_provider_assigns_caregiver_serves_family_rates_bureau_set
     nav_to(page, "服务工作台")
     page.get_by_test_id(f"accept-{order.pk}").click()
     page.get_by_test_id("row-ok").wait_for()
-    page.get_by_test_id("tab-dispatch").click()
+    follow(page.get_by_test_id("tab-dispatch"))
     assert "李护理（具备技能" in page.get_by_test_id(f"caregiver-{order.pk}").inner_text()
     page.get_by_test_id(f"assign-{order.pk}").click()
     page.get_by_test_id("row-ok").wait_for()

@@ -6,7 +6,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from yiyang.browser_testing import nav_to, sign_in, wait_for_object_page
+from yiyang.browser_testing import follow, nav_to, sign_in, wait_for_object_page
 from yiyang.core.tests.factories import PASSWORD
 from yiyang.services import services
 from yiyang.services.models import Order, OrderStatus, Settlement, SettlementStatus
@@ -39,7 +39,7 @@ def test_provider_accepts_and_assigns_inline_then_bureau_approves(page, world):
     assert page.url == url  # swapped in place
     assert Order.objects.get(pk=order.pk).status == OrderStatus.ACCEPTED
 
-    page.get_by_test_id("tab-dispatch").click()
+    follow(page.get_by_test_id("tab-dispatch"))
     select = page.get_by_test_id(f"caregiver-{order.pk}")
     assert "李护理（具备技能" in select.inner_text()
     assert page.get_by_test_id("route-optimise").get_attribute("href") == "/routing/"
@@ -48,10 +48,10 @@ def test_provider_accepts_and_assigns_inline_then_bureau_approves(page, world):
     assert "已派给 李护理。" in page.get_by_test_id("row-ok").inner_text()
     assert Order.objects.get(pk=order.pk).caregiver_id == w["carer"].pk
 
-    page.get_by_test_id("tab-board").click()
+    follow(page.get_by_test_id("tab-board"))
     column = page.get_by_test_id(f"board-column-{w['carer'].pk}")
     assert "上门助浴" in column.inner_text() and "已派单" in column.inner_text()
-    page.get_by_test_id("tab-shifts").click()
+    follow(page.get_by_test_id("tab-shifts"))
     assert page.get_by_test_id(f"shift-row-{w['carer'].pk}").is_visible()
 
     # The visit happened last month and was confirmed: the bureau settles the month.
