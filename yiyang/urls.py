@@ -21,6 +21,7 @@ urlpatterns = [
     path("routing/", include("yiyang.routing.urls")),
     path("visits/", include("yiyang.visits.urls")),
     path("alarms/", include("yiyang.alarms.urls")),
+    path("institutions/", include("yiyang.institutions.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),

@@ -1,0 +1,3 @@
+"""Pages of fee schedules, monthly bills, payments and arrears."""
+
+urlpatterns: list = []
